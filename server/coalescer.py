@@ -1,0 +1,105 @@
+"""Coalesces concurrent write requests into shared transactions.
+
+A hot wallet serialises its writers on one row lock, so one transaction per
+request caps throughput at the database's commit rate. Instead, requests wait
+in one queue; at most `concurrency` runners each take up to `batch_max` of
+them, in arrival order, and apply them in one transaction (one lock per
+customer, one commit). Each request keeps its own outcome. Under light load a
+batch holds a single request, so latency does not grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+
+from server.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    LockTimeout,
+    ServerBusy,
+    ShuttingDown,
+    StatementTimeout,
+    WalletError,
+)
+from server.model import Applied, EntryRequest
+
+logger = logging.getLogger(__name__)
+
+ApplyBatch = Callable[[Sequence[EntryRequest]], Awaitable[list[Applied | WalletError]]]
+
+# Errors that say nothing about the requests themselves: the whole batch shares them.
+_SHARED_FAILURES = (DatabaseUnavailable, ServerBusy, LockTimeout, StatementTimeout)
+
+
+class WriteCoalescer:
+    """Applies EntryRequests through `apply_batch`, many per transaction under load."""
+
+    def __init__(self, apply_batch: ApplyBatch, *, batch_max: int, concurrency: int) -> None:
+        assert batch_max >= 1 and concurrency >= 1
+        self._apply_batch = apply_batch
+        self._batch_max = batch_max
+        self._concurrency = concurrency
+        self._pending: deque[tuple[EntryRequest, asyncio.Future[Applied]]] = deque()
+        self._runners: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def submit(self, request: EntryRequest) -> Applied:
+        """Applies one request; raises its WalletError if it was refused.
+
+        If the caller is cancelled before a runner took the request, the request
+        is dropped unapplied; once taken, it commits or not with its batch.
+        """
+        if self._closed:
+            raise ShuttingDown("The server is shutting down; retry on another instance")
+        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self._pending.append((request, future))
+        if len(self._runners) < self._concurrency:
+            task = asyncio.create_task(self._run())
+            self._runners.add(task)
+            task.add_done_callback(self._runners.discard)
+        return await future
+
+    async def close(self) -> None:
+        """Refuses new requests and waits for the runners to finish the queued ones."""
+        self._closed = True
+        if self._runners:
+            await asyncio.gather(*self._runners, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch: list[tuple[EntryRequest, asyncio.Future[Applied]]] = []
+            while self._pending and len(batch) < self._batch_max:
+                item = self._pending.popleft()
+                if not item[1].done():  # Skip requests whose callers gave up.
+                    batch.append(item)
+            if batch:
+                outcomes = await self._apply([request for request, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, WalletError):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+
+    async def _apply(self, requests: list[EntryRequest]) -> list[Applied | WalletError]:
+        try:
+            return await self._apply_batch(requests)
+        except _SHARED_FAILURES as error:
+            return [error] * len(requests)
+        except WalletError as error:
+            if len(requests) == 1:
+                return [error]
+        except Exception:
+            logger.exception("write batch failed")
+            if len(requests) == 1:
+                return [InternalError("Internal error")]
+        # One request may have poisoned the batch: isolate it by applying each alone.
+        logger.warning("retrying a failed batch of %d requests one by one", len(requests))
+        outcomes: list[Applied | WalletError] = []
+        for request in requests:
+            outcomes.extend(await self._apply([request]))
+        return outcomes

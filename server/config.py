@@ -1,0 +1,118 @@
+"""Settings of the wallet server, read once from the environment.
+
+Every knob lives here, with its environment variable, default and bound, so
+that docs/configuration.md and the code cannot disagree about what exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Currency:
+    """A supported currency: its ISO 4217 code and minor-unit exponent."""
+
+    code: str
+    exponent: int
+
+
+def parse_currencies(text: str) -> dict[str, Currency]:
+    """Parses `USD:2,INR:2,JPY:0` (a bare code means exponent 2)."""
+    currencies: dict[str, Currency] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        code, _, exponent_text = item.partition(":")
+        code = code.strip()
+        if not _CURRENCY_CODE.match(code):
+            raise ConfigError(f"WALLET_CURRENCIES: {code!r} is not an upper-case ISO 4217 code")
+        try:
+            exponent = int(exponent_text) if exponent_text else 2
+        except ValueError as error:
+            raise ConfigError(f"WALLET_CURRENCIES: exponent of {code} is not a number") from error
+        if not 0 <= exponent <= 4:
+            raise ConfigError(f"WALLET_CURRENCIES: exponent of {code} must be 0-4")
+        currencies[code] = Currency(code, exponent)
+    if not currencies:
+        raise ConfigError("WALLET_CURRENCIES: at least one currency is required")
+    return currencies
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to run; build with `Settings.from_env()`."""
+
+    # Where to connect; None means: start the private PostgreSQL under data_dir.
+    database_url: str | None = None
+    data_dir: str = ".data"
+    listen_addr: str = "127.0.0.1:50051"
+    currencies: Mapping[str, Currency] = field(default_factory=lambda: parse_currencies("USD:2,INR:2"))
+    db_pool_size: int = 10
+    # How long a call waits for a free connection before failing UNAVAILABLE.
+    db_pool_timeout_s: float = 2.0
+    db_connect_timeout_s: float = 5.0
+    statement_timeout_ms: int = 5_000
+    lock_timeout_ms: int = 3_000
+    # Requests coalesced into one write transaction, at most.
+    write_batch_max: int = 200
+    # Write transactions running at once in this process.
+    write_concurrency: int = 4
+    shutdown_grace_s: float = 10.0
+    max_message_bytes: int = 1 << 20
+    max_concurrent_rpcs: int = 1_000
+    reflection: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads WALLET_* variables (and DATABASE_URL); unset ones keep defaults."""
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError as error:
+                raise ConfigError(f"{name}: {raw!r} is not a number") from error
+            if not low <= value <= high:
+                raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+            return value
+
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=env.get("WALLET_DATA_DIR", defaults.data_dir),
+            listen_addr=env.get("WALLET_LISTEN_ADDR", defaults.listen_addr),
+            currencies=parse_currencies(env.get("WALLET_CURRENCIES", "USD:2,INR:2")),
+            db_pool_size=int(number("WALLET_DB_POOL_SIZE", defaults.db_pool_size, 1, 500)),
+            db_pool_timeout_s=number("WALLET_DB_POOL_TIMEOUT_S", defaults.db_pool_timeout_s, 0.01, 60),
+            db_connect_timeout_s=number("WALLET_DB_CONNECT_TIMEOUT_S", defaults.db_connect_timeout_s, 0.1, 60),
+            statement_timeout_ms=int(
+                number("WALLET_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms, 10, 600_000)
+            ),
+            lock_timeout_ms=int(number("WALLET_LOCK_TIMEOUT_MS", defaults.lock_timeout_ms, 10, 600_000)),
+            write_batch_max=int(number("WALLET_WRITE_BATCH_MAX", defaults.write_batch_max, 1, 5_000)),
+            write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
+            shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
+            max_message_bytes=int(
+                number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)
+            ),
+            max_concurrent_rpcs=int(
+                number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)
+            ),
+            reflection=env.get("WALLET_REFLECTION", "on").lower() not in ("0", "off", "false", "no"),
+            log_level=env.get("WALLET_LOG_LEVEL", defaults.log_level).upper(),
+        )

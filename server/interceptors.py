@@ -1,0 +1,118 @@
+"""Cross-cutting handling of every RPC: the error mapping and one log line per call.
+
+Handlers raise `WalletError`s; this is the one place that turns them (and
+anything unexpected) into a rich gRPC status, so no stack trace or SQL ever
+reaches a caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from server.errors import InternalError, WalletError, to_status
+
+logger = logging.getLogger("wallet.rpc")
+
+# Identity of the authenticated caller of the current RPC ("" when auth is off).
+current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_caller", default="")
+
+
+def _log(method: str, code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
+    record: dict[str, Any] = {
+        "method": method,
+        "code": code.name,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if current_caller.get():
+        record["caller"] = current_caller.get()
+    if error is not None:
+        record["reason"] = error.reason
+    logger.info(json.dumps(record))
+
+
+def _as_wallet_error(error: BaseException) -> WalletError:
+    if isinstance(error, WalletError):
+        return error
+    logger.error("unexpected error in handler", exc_info=error)
+    return InternalError("Internal error")
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: WalletError) -> None:
+    status = rpc_status.to_status(to_status(error))
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
+    """Maps WalletError to statuses and logs method, code and duration of each call."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _wrap_unary(method: str, behaviour: Any) -> Any:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await behaviour(request, context)
+        except asyncio.CancelledError:
+            _log(method, grpc.StatusCode.CANCELLED, started, None)
+            raise
+        except Exception as raised:
+            if isinstance(raised, grpc.aio.AbortError):
+                raise
+            error = _as_wallet_error(raised)
+            _log(method, error.code, started, error)
+            await _abort(context, error)
+        _log(method, grpc.StatusCode.OK, started, None)
+        return response
+
+    return wrapped
+
+
+def _wrap_stream(method: str, behaviour: Any) -> Any:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except (asyncio.CancelledError, GeneratorExit):
+            _log(method, grpc.StatusCode.CANCELLED, started, None)
+            raise
+        except Exception as raised:
+            if isinstance(raised, grpc.aio.AbortError):
+                raise
+            error = _as_wallet_error(raised)
+            _log(method, error.code, started, error)
+            await _abort(context, error)
+        _log(method, grpc.StatusCode.OK, started, None)
+
+    return wrapped

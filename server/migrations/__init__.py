@@ -1,0 +1,1 @@
+"""Alembic migrations of the wallet database (run with `python -m server migrate`)."""

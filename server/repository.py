@@ -1,0 +1,245 @@
+"""The SQL of the wallet service, and nothing else: no rules, no transactions.
+
+Statements are built once with SQLAlchemy Core from `server.schema` and
+compiled for psycopg at import, so the hot path pays for neither statement
+building nor an ORM; the bulk writes that Core cannot say briefly (unnest of
+arrays, data-modifying CTEs) are written as SQL text next to them. Each
+function takes an open psycopg connection whose transaction the caller owns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.sql import Select
+
+from server.model import Entry, EntryType, Wallet
+from server.schema import ledger_entries, wallets
+
+_DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+ENTRY_COLUMNS = [
+    ledger_entries.c.id,
+    ledger_entries.c.customer_id,
+    ledger_entries.c.seq,
+    ledger_entries.c.currency,
+    ledger_entries.c.entry_type,
+    ledger_entries.c.amount,
+    ledger_entries.c.before_balance,
+    ledger_entries.c.after_balance,
+    ledger_entries.c.reason,
+    ledger_entries.c.idempotency_key,
+    ledger_entries.c.metadata,
+    ledger_entries.c.created_at,
+    ledger_entries.c.created_by,
+]
+_ENTRY_COLUMN_LIST = ", ".join(column.name for column in ENTRY_COLUMNS)
+
+
+def compile_sql(statement: Select[Any]) -> str:
+    """SQL text with %(name)s placeholders, as psycopg expects."""
+    return str(statement.compile(dialect=_DIALECT))
+
+
+_SELECT_WALLETS = compile_sql(
+    select(wallets.c.customer_id, wallets.c.currency, wallets.c.balance, wallets.c.created_at, wallets.c.updated_at)
+    .where(wallets.c.customer_id == bindparam("customer_id"))
+    .order_by(wallets.c.currency)
+)
+
+_SELECT_ENTRY_SEQ = compile_sql(
+    select(ledger_entries.c.seq).where(
+        ledger_entries.c.customer_id == bindparam("customer_id"), ledger_entries.c.id == bindparam("entry_id")
+    )
+)
+
+# Creates each customer's head row if needed and locks it, in one round trip.
+# Rows are locked in ORDER BY order, the same for every writer, so two batches
+# that share customers cannot deadlock. The no-op update is what takes the lock.
+_LOCK_HEADS = """
+INSERT INTO ledger_heads (customer_id)
+SELECT customer_id FROM unnest(%(customer_ids)s::text[]) AS customer_id ORDER BY customer_id
+ON CONFLICT (customer_id) DO UPDATE SET last_seq = ledger_heads.last_seq
+RETURNING customer_id, last_seq, last_entry_at, clock_timestamp()
+"""
+
+_LOCK_WALLETS = """
+SELECT customer_id, currency, balance, created_at, updated_at FROM wallets
+WHERE (customer_id, currency) IN (SELECT * FROM unnest(%(customer_ids)s::text[], %(currencies)s::text[]))
+ORDER BY customer_id, currency
+FOR UPDATE
+"""
+
+_SELECT_BY_KEYS = f"""
+SELECT {_ENTRY_COLUMN_LIST} FROM ledger_entries
+WHERE (customer_id, idempotency_key) IN (SELECT * FROM unnest(%(customer_ids)s::text[], %(keys)s::text[]))
+"""
+
+# All the writes of one batch in one statement: the entries, the wallets' new
+# balances and the heads' new positions.
+_WRITE_BATCH = """
+WITH inserted AS (
+    INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,
+                                after_balance, reason, idempotency_key, metadata, created_at, created_by)
+    SELECT id, customer_id, seq, currency, entry_type, amount, before_balance, after_balance, reason,
+           idempotency_key, metadata::jsonb, created_at, created_by
+    FROM unnest(%(e_id)s::text[], %(e_customer_id)s::text[], %(e_seq)s::bigint[], %(e_currency)s::text[],
+                %(e_entry_type)s::text[], %(e_amount)s::bigint[], %(e_before)s::bigint[], %(e_after)s::bigint[],
+                %(e_reason)s::text[], %(e_key)s::text[], %(e_metadata)s::text[], %(e_created_at)s::timestamptz[],
+                %(e_created_by)s::text[])
+         AS e(id, customer_id, seq, currency, entry_type, amount, before_balance, after_balance, reason,
+              idempotency_key, metadata, created_at, created_by)
+    RETURNING 1
+), updated_wallets AS (
+    -- A wallet is created by its first entry, so a refused debit writes nothing.
+    INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at)
+    SELECT * FROM unnest(%(w_customer_id)s::text[], %(w_currency)s::text[], %(w_balance)s::bigint[],
+                         %(w_created_at)s::timestamptz[], %(w_updated_at)s::timestamptz[])
+    ORDER BY 1, 2
+    ON CONFLICT (customer_id, currency) DO UPDATE
+        SET balance = EXCLUDED.balance, updated_at = EXCLUDED.updated_at
+    RETURNING 1
+), updated_heads AS (
+    UPDATE ledger_heads SET last_seq = h.last_seq, last_entry_at = h.last_entry_at
+    FROM unnest(%(h_customer_id)s::text[], %(h_last_seq)s::bigint[], %(h_last_entry_at)s::timestamptz[])
+         AS h(customer_id, last_seq, last_entry_at)
+    WHERE ledger_heads.customer_id = h.customer_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated_wallets),
+       (SELECT count(*) FROM updated_heads)
+"""
+
+WalletKey = tuple[str, str]
+
+
+def wallet_from_row(row: Sequence[Any]) -> Wallet:
+    return Wallet(customer_id=row[0], currency=row[1], balance=row[2], created_at=row[3], updated_at=row[4])
+
+
+def entry_from_row(row: Sequence[Any]) -> Entry:
+    return Entry(
+        id=row[0],
+        customer_id=row[1],
+        seq=row[2],
+        currency=row[3],
+        entry_type=EntryType(row[4]),
+        amount=row[5],
+        before_balance=row[6],
+        after_balance=row[7],
+        reason=row[8],
+        idempotency_key=row[9] or "",
+        metadata=row[10],
+        created_at=row[11],
+        created_by=row[12],
+    )
+
+
+async def select_wallets(conn: psycopg.AsyncConnection[Any], customer_id: str) -> list[Wallet]:
+    cursor = await conn.execute(_SELECT_WALLETS, {"customer_id": customer_id})
+    return [wallet_from_row(row) for row in await cursor.fetchall()]
+
+
+async def select_entry_seq(conn: psycopg.AsyncConnection[Any], customer_id: str, entry_id: str) -> int | None:
+    cursor = await conn.execute(_SELECT_ENTRY_SEQ, {"customer_id": customer_id, "entry_id": entry_id})
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def lock_heads(
+    conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]
+) -> tuple[dict[str, tuple[int, datetime | None]], datetime]:
+    """Locks the customers' head rows (creating them); returns their positions and the time after locking."""
+    cursor = await conn.execute(_LOCK_HEADS, {"customer_ids": list(customer_ids)})
+    heads: dict[str, tuple[int, datetime | None]] = {}
+    now: datetime | None = None
+    for customer_id, last_seq, last_entry_at, clock in await cursor.fetchall():
+        heads[customer_id] = (last_seq, last_entry_at)
+        now = clock if now is None or clock > now else now
+    assert now is not None and len(heads) == len(customer_ids)
+    return heads, now
+
+
+async def lock_wallets(conn: psycopg.AsyncConnection[Any], keys: Sequence[WalletKey]) -> dict[WalletKey, Wallet]:
+    cursor = await conn.execute(
+        _LOCK_WALLETS, {"customer_ids": [k[0] for k in keys], "currencies": [k[1] for k in keys]}
+    )
+    return {(row[0], row[1]): wallet_from_row(row) for row in await cursor.fetchall()}
+
+
+async def select_entries_by_keys(
+    conn: psycopg.AsyncConnection[Any], keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Entry]:
+    """Entries by (customer_id, idempotency_key)."""
+    cursor = await conn.execute(
+        _SELECT_BY_KEYS, {"customer_ids": [k[0] for k in keys], "keys": [k[1] for k in keys]}
+    )
+    entries = [entry_from_row(row) for row in await cursor.fetchall()]
+    return {(entry.customer_id, entry.idempotency_key): entry for entry in entries}
+
+
+async def write_batch(
+    conn: psycopg.AsyncConnection[Any],
+    entries: Sequence[Entry],
+    wallet_states: Sequence[Wallet],
+    heads: Sequence[tuple[str, int, datetime]],
+) -> None:
+    """Inserts the entries and stores the wallets' balances and the heads' positions."""
+    params = {
+        "e_id": [e.id for e in entries],
+        "e_customer_id": [e.customer_id for e in entries],
+        "e_seq": [e.seq for e in entries],
+        "e_currency": [e.currency for e in entries],
+        "e_entry_type": [e.entry_type.value for e in entries],
+        "e_amount": [e.amount for e in entries],
+        "e_before": [e.before_balance for e in entries],
+        "e_after": [e.after_balance for e in entries],
+        "e_reason": [e.reason for e in entries],
+        "e_key": [e.idempotency_key or None for e in entries],
+        "e_metadata": [json.dumps(dict(e.metadata), ensure_ascii=False) for e in entries],
+        "e_created_at": [e.created_at for e in entries],
+        "e_created_by": [e.created_by for e in entries],
+        "w_customer_id": [w.customer_id for w in wallet_states],
+        "w_currency": [w.currency for w in wallet_states],
+        "w_balance": [w.balance for w in wallet_states],
+        "w_created_at": [w.created_at for w in wallet_states],
+        "w_updated_at": [w.updated_at for w in wallet_states],
+        "h_customer_id": [h[0] for h in heads],
+        "h_last_seq": [h[1] for h in heads],
+        "h_last_entry_at": [h[2] for h in heads],
+    }
+    cursor = await conn.execute(_WRITE_BATCH, params)
+    counts = await cursor.fetchone()
+    assert counts == (len(entries), len(wallet_states), len(heads)), counts
+
+
+def list_entries_statement(
+    *,
+    currency: str | None,
+    entry_type: EntryType | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    newest_first: bool,
+) -> str:
+    """The keyset query of one history batch: entries after (or before) `cursor_seq`, in order."""
+    c = ledger_entries.c
+    statement = select(*ENTRY_COLUMNS).where(c.customer_id == bindparam("customer_id"))
+    if newest_first:
+        statement = statement.where(c.seq < bindparam("cursor_seq")).order_by(c.seq.desc())
+    else:
+        statement = statement.where(c.seq > bindparam("cursor_seq")).order_by(c.seq)
+    if currency is not None:
+        statement = statement.where(c.currency == bindparam("currency"))
+    if entry_type is not None:
+        statement = statement.where(c.entry_type == bindparam("entry_type"))
+    if created_after is not None:
+        statement = statement.where(c.created_at >= bindparam("created_after"))
+    if created_before is not None:
+        statement = statement.where(c.created_at < bindparam("created_before"))
+    return compile_sql(statement.limit(bindparam("batch_size")))

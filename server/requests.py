@@ -1,0 +1,175 @@
+"""Turns proto requests into validated domain requests, or an InvalidArgument naming every bad field.
+
+The checks here are about shape (lengths, ranges, known codes); the rules of
+the ledger (funds, idempotency) live in `server.ledger`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from server.config import Currency
+from server.errors import FieldViolation, InvalidArgument
+from server.ledger import HistoryQuery
+from server.model import (
+    AMOUNT_MAX,
+    CUSTOMER_ID_LENGTH_MAX,
+    IDEMPOTENCY_KEY_LENGTH_MAX,
+    METADATA_KEY_LENGTH_MAX,
+    METADATA_KEYS_MAX,
+    METADATA_VALUE_LENGTH_MAX,
+    REASON_LENGTH_MAX,
+    EntryRequest,
+    EntryType,
+)
+from wallet.v1 import wallet_pb2
+
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+_ENTRY_ID_LENGTH_MAX = 64
+_ENTRY_TYPES = {
+    wallet_pb2.ENTRY_TYPE_CREDIT: EntryType.CREDIT,
+    wallet_pb2.ENTRY_TYPE_DEBIT: EntryType.DEBIT,
+}
+# Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_TIMESTAMP_SECONDS_MIN = -62_135_596_800
+_TIMESTAMP_SECONDS_MAX = 253_402_300_799
+
+
+def _is_id_character(character: str) -> bool:
+    return not character.isspace() and not unicodedata.category(character).startswith("C")
+
+
+def check_customer_id(value: str, violations: list[FieldViolation], field: str = "customer_id") -> None:
+    if not value:
+        violations.append(FieldViolation(field, "is required"))
+    elif len(value) > CUSTOMER_ID_LENGTH_MAX:
+        violations.append(FieldViolation(field, f"must be at most {CUSTOMER_ID_LENGTH_MAX} characters"))
+    elif not all(_is_id_character(c) for c in value):
+        violations.append(FieldViolation(field, "must not contain whitespace or control characters"))
+
+
+def _check_currency(
+    value: str, currencies: Mapping[str, Currency], violations: list[FieldViolation], *, required: bool
+) -> None:
+    if not value:
+        if required:
+            violations.append(FieldViolation("currency", "is required"))
+    elif not _CURRENCY_CODE.fullmatch(value):
+        violations.append(FieldViolation("currency", "must be an upper-case ISO 4217 code such as USD"))
+    elif value not in currencies:
+        supported = ", ".join(sorted(currencies))
+        violations.append(FieldViolation("currency", f"{value} is not supported (supported: {supported})"))
+
+
+def _check_text(value: str, field: str, length_max: int, violations: list[FieldViolation]) -> None:
+    if len(value) > length_max:
+        violations.append(FieldViolation(field, f"must be at most {length_max} characters"))
+    elif "\x00" in value:
+        violations.append(FieldViolation(field, "must not contain NUL characters"))
+
+
+def _check_metadata(metadata: Mapping[str, str], violations: list[FieldViolation]) -> None:
+    if len(metadata) > METADATA_KEYS_MAX:
+        violations.append(FieldViolation("metadata", f"must have at most {METADATA_KEYS_MAX} keys"))
+        return
+    for key, value in metadata.items():
+        shown = repr(key[:METADATA_KEY_LENGTH_MAX])
+        if not key:
+            violations.append(FieldViolation("metadata", "keys must not be empty"))
+        elif len(key) > METADATA_KEY_LENGTH_MAX:
+            violations.append(
+                FieldViolation("metadata", f"key {shown}… is longer than {METADATA_KEY_LENGTH_MAX} characters")
+            )
+        if len(value) > METADATA_VALUE_LENGTH_MAX:
+            violations.append(
+                FieldViolation("metadata", f"value of {shown} is longer than {METADATA_VALUE_LENGTH_MAX} characters")
+            )
+        if "\x00" in key or "\x00" in value:
+            violations.append(FieldViolation("metadata", f"entry {shown} must not contain NUL characters"))
+
+
+def entry_request(
+    request: wallet_pb2.CreateLedgerEntryRequest, currencies: Mapping[str, Currency], created_by: str = ""
+) -> EntryRequest:
+    """The validated CreateLedgerEntry request."""
+    violations: list[FieldViolation] = []
+    check_customer_id(request.customer_id, violations)
+    if not 0 < request.amount <= AMOUNT_MAX:
+        violations.append(FieldViolation("amount", f"must be between 1 and {AMOUNT_MAX} minor units"))
+    _check_currency(request.currency, currencies, violations, required=True)
+    entry_type = _ENTRY_TYPES.get(request.entry_type)
+    if entry_type is None:
+        violations.append(FieldViolation("entry_type", "must be ENTRY_TYPE_CREDIT or ENTRY_TYPE_DEBIT"))
+    _check_text(request.reason, "reason", REASON_LENGTH_MAX, violations)
+    _check_text(request.idempotency_key, "idempotency_key", IDEMPOTENCY_KEY_LENGTH_MAX, violations)
+    _check_metadata(request.metadata, violations)
+    if violations:
+        raise InvalidArgument(violations)
+    assert entry_type is not None
+    return EntryRequest(
+        customer_id=request.customer_id,
+        currency=request.currency,
+        entry_type=entry_type,
+        amount=request.amount,
+        reason=request.reason,
+        idempotency_key=request.idempotency_key,
+        metadata=dict(request.metadata),
+        created_by=created_by,
+    )
+
+
+def customer_id(request: wallet_pb2.GetBalancesRequest) -> str:
+    violations: list[FieldViolation] = []
+    check_customer_id(request.customer_id, violations)
+    if violations:
+        raise InvalidArgument(violations)
+    return request.customer_id
+
+
+def _timestamp(
+    message: wallet_pb2.ListLedgerEntriesRequest, field: str, violations: list[FieldViolation]
+) -> datetime | None:
+    if not message.HasField(field):  # type: ignore[arg-type]
+        return None
+    value: Timestamp = getattr(message, field)
+    if not _TIMESTAMP_SECONDS_MIN <= value.seconds <= _TIMESTAMP_SECONDS_MAX or not 0 <= value.nanos < 10**9:
+        violations.append(FieldViolation(field, "is outside the range of google.protobuf.Timestamp"))
+        return None
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapping[str, Currency]) -> HistoryQuery:
+    """The validated ListLedgerEntries request (start_after_id is checked against the ledger later)."""
+    violations: list[FieldViolation] = []
+    check_customer_id(request.customer_id, violations)
+    _check_currency(request.currency, currencies, violations, required=False)
+    entry_type = _ENTRY_TYPES.get(request.entry_type)
+    if request.entry_type != wallet_pb2.ENTRY_TYPE_UNSPECIFIED and entry_type is None:
+        violations.append(FieldViolation("entry_type", "is not a known EntryType"))
+    created_after = _timestamp(request, "created_after", violations)
+    created_before = _timestamp(request, "created_before", violations)
+    if created_after and created_before and created_after > created_before:
+        violations.append(FieldViolation("created_before", "must not be earlier than created_after"))
+    if len(request.start_after_id) > _ENTRY_ID_LENGTH_MAX or not all(
+        _is_id_character(c) for c in request.start_after_id
+    ):
+        violations.append(FieldViolation("start_after_id", "is not an entry id"))
+    if request.limit < 0:
+        violations.append(FieldViolation("limit", "must not be negative (0 means no limit)"))
+    if violations:
+        raise InvalidArgument(violations)
+    return HistoryQuery(
+        customer_id=request.customer_id,
+        currency=request.currency or None,
+        entry_type=entry_type,
+        created_after=created_after,
+        created_before=created_before,
+        start_after_id=request.start_after_id or None,
+        limit=request.limit,
+        newest_first=request.newest_first,
+    )
