@@ -1,0 +1,64 @@
+"""Fixtures shared by every test layer: a real database and a real server on port 0."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+import pytest_asyncio
+from psycopg_pool import AsyncConnectionPool
+
+from server.app import WalletServer, create_server
+from server.config import Settings
+from server.db import create_pool
+from tests.database import throwaway_database
+from wallet.v1 import wallet_pb2_grpc
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of a migrated PostgreSQL database private to this test session."""
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Default settings, listening on an ephemeral port of the loopback interface."""
+    return replace(Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0)
+
+
+@pytest.fixture
+def customer_id() -> str:
+    """A customer no other test touches, so tests need no cleanup."""
+    return f"cus_{uuid.uuid4().hex[:16]}"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[AsyncConnectionPool[psycopg.AsyncConnection[Any]]]:
+    """A connection pool on the test database, for tests that talk to the ledger directly."""
+    pool = create_pool(settings, database_url)
+    await pool.open(wait=True)
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def wallet_server(settings: Settings, database_url: str) -> AsyncIterator[tuple[WalletServer, str]]:
+    """The real gRPC server on an ephemeral port; yields it with its address."""
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    yield server, f"127.0.0.1:{port}"
+    await server.stop(1.0)
+
+
+@pytest_asyncio.fixture
+async def stub(wallet_server: tuple[WalletServer, str]) -> AsyncIterator[wallet_pb2_grpc.WalletServiceStub]:
+    """A WalletService stub on a fresh channel to the test server."""
+    async with grpc.aio.insecure_channel(wallet_server[1]) as channel:
+        yield wallet_pb2_grpc.WalletServiceStub(channel)

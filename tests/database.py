@@ -1,0 +1,49 @@
+"""A throwaway PostgreSQL database for one test session.
+
+With DATABASE_URL set, a fresh database is created on that server and dropped
+afterwards; without it, a private embedded PostgreSQL is started in a
+temporary directory and deleted afterwards. Either way the tests run against
+a real PostgreSQL with the real migrations applied; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from server.db import libpq_url, migrate, start_embedded_postgres
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """Yields the URL of a new, migrated database that is gone after the block."""
+    base = os.environ.get("DATABASE_URL")
+    if base:
+        base = libpq_url(base)
+        name = f"wallet_test_{os.getpid()}_{secrets.token_hex(4)}"
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = _with_database(base, name)
+        try:
+            migrate(url)
+            yield url
+        finally:
+            with psycopg.connect(base, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    with tempfile.TemporaryDirectory(prefix="wallet-test-") as data_dir:
+        os.chmod(data_dir, 0o755)
+        url = start_embedded_postgres(data_dir)
+        migrate(url)
+        yield url
