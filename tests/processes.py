@@ -1,0 +1,74 @@
+"""Runs `python -m server` as a real process for tests, and waits for it to serve."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_serving(address: str, timeout_s: float = 60.0) -> None:
+    """Blocks until the health service at `address` says SERVING."""
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                response = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server at {address} did not become SERVING")
+            time.sleep(0.1)
+
+
+def start_server(env_overrides: dict[str, str], *, database_url: str | None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    env.update(env_overrides)
+    return subprocess.Popen(
+        [sys.executable, "-m", "server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@contextlib.contextmanager
+def running_server(database_url: str | None, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A served process on a free port; SIGTERM and reaped at the end of the block."""
+    address = f"127.0.0.1:{free_port()}"
+    process = start_server({"WALLET_LISTEN_ADDR": address, **env}, database_url=database_url)
+    try:
+        wait_serving(address)
+        yield process, address
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
