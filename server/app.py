@@ -89,7 +89,7 @@ class WalletServer:
                 if serving is not False:
                     logger.warning("database unreachable: %s", type(error).__name__)
                 # Drop dead idle connections now rather than failing one call per connection.
-                self.pool.check()
+                await self.pool.check()
             if now_serving != serving:
                 serving = now_serving
                 await self._set_serving(serving)

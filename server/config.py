@@ -100,19 +100,13 @@ class Settings:
             db_pool_size=int(number("WALLET_DB_POOL_SIZE", defaults.db_pool_size, 1, 500)),
             db_pool_timeout_s=number("WALLET_DB_POOL_TIMEOUT_S", defaults.db_pool_timeout_s, 0.01, 60),
             db_connect_timeout_s=number("WALLET_DB_CONNECT_TIMEOUT_S", defaults.db_connect_timeout_s, 0.1, 60),
-            statement_timeout_ms=int(
-                number("WALLET_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms, 10, 600_000)
-            ),
+            statement_timeout_ms=int(number("WALLET_STATEMENT_TIMEOUT_MS", defaults.statement_timeout_ms, 10, 600_000)),
             lock_timeout_ms=int(number("WALLET_LOCK_TIMEOUT_MS", defaults.lock_timeout_ms, 10, 600_000)),
             write_batch_max=int(number("WALLET_WRITE_BATCH_MAX", defaults.write_batch_max, 1, 5_000)),
             write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
             shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
-            max_message_bytes=int(
-                number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)
-            ),
-            max_concurrent_rpcs=int(
-                number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)
-            ),
+            max_message_bytes=int(number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)),
+            max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),
             reflection=env.get("WALLET_REFLECTION", "on").lower() not in ("0", "off", "false", "no"),
             log_level=env.get("WALLET_LOG_LEVEL", defaults.log_level).upper(),
         )

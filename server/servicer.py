@@ -8,8 +8,8 @@ import grpc
 
 from server import requests
 from server.coalescer import WriteCoalescer
-from server.interceptors import current_caller
 from server.config import Currency
+from server.interceptors import current_caller
 from server.ledger import Ledger
 from server.model import Entry, EntryType, Wallet
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -100,7 +100,9 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             chunk_bytes = 0
             for entry in entries:
                 size = _entry_size(entry)
-                if chunk and (len(chunk) >= STREAM_MESSAGE_ENTRIES_MAX or chunk_bytes + size > STREAM_MESSAGE_BYTES_MAX):
+                if chunk and (
+                    len(chunk) >= STREAM_MESSAGE_ENTRIES_MAX or chunk_bytes + size > STREAM_MESSAGE_BYTES_MAX
+                ):
                     yield wallet_pb2.ListLedgerEntriesResponse(entries=chunk)
                     chunk, chunk_bytes = [], 0
                 chunk.append(entry_to_proto(entry))

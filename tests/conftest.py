@@ -40,7 +40,9 @@ def customer_id() -> str:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[AsyncConnectionPool[psycopg.AsyncConnection[Any]]]:
+async def pool(
+    settings: Settings, database_url: str
+) -> AsyncIterator[AsyncConnectionPool[psycopg.AsyncConnection[Any]]]:
     """A connection pool on the test database, for tests that talk to the ledger directly."""
     pool = create_pool(settings, database_url)
     await pool.open(wait=True)

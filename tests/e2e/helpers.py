@@ -34,7 +34,7 @@ def entry_request(
 
 def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo:
     """The ErrorInfo detail of a failed call (fails the test if there is none)."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None, "the error carries no google.rpc.Status"
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -46,7 +46,7 @@ def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2
 
 def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[str]:
     """The fields named by the BadRequest detail of a failed call."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None, "the error carries no google.rpc.Status"
     for detail in status.details:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):

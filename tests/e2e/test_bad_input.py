@@ -92,9 +92,16 @@ LIST_CASES = [
     ("negative limit", {"limit": -1}, "limit"),
     ("unknown start_after_id", {"start_after_id": "le_doesnotexist"}, "start_after_id"),
     ("start_after_id with a space", {"start_after_id": "le 1"}, "start_after_id"),
-    ("created_after beyond year 9999", {"created_after": Timestamp(seconds=253_402_300_800)}, "created_after"),
-    ("window that ends before it starts",
-     {"created_after": Timestamp(seconds=2_000), "created_before": Timestamp(seconds=1_000)}, "created_before"),
+    (
+        "created_after beyond year 9999",
+        {"created_after": Timestamp(seconds=253_402_300_800)},
+        "created_after",
+    ),
+    (
+        "window that ends before it starts",
+        {"created_after": Timestamp(seconds=2_000), "created_before": Timestamp(seconds=1_000)},
+        "created_before",
+    ),
 ]
 
 

@@ -24,8 +24,14 @@ async def history(
 
 async def make_history(stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str) -> list[wallet_pb2.LedgerEntry]:
     """Six entries: USD +100, INR +500, USD -30, INR -200, USD +7, USD -1."""
-    plan = [(100, CREDIT, "USD"), (500, CREDIT, "INR"), (30, DEBIT, "USD"), (200, DEBIT, "INR"), (7, CREDIT, "USD"),
-            (1, DEBIT, "USD")]
+    plan = [
+        (100, CREDIT, "USD"),
+        (500, CREDIT, "INR"),
+        (30, DEBIT, "USD"),
+        (200, DEBIT, "INR"),
+        (7, CREDIT, "USD"),
+        (1, DEBIT, "USD"),
+    ]
     return [
         (await stub.CreateLedgerEntry(entry_request(customer_id, amount, kind, currency))).entry
         for amount, kind, currency in plan
@@ -43,7 +49,9 @@ async def test_history_streams_entries_oldest_first_across_currencies(
 async def test_created_at_never_decreases_along_the_history(
     stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str
 ) -> None:
-    await asyncio.gather(*(stub.CreateLedgerEntry(entry_request(customer_id, 1, currency=c)) for c in ["USD", "INR"] * 20))
+    await asyncio.gather(
+        *(stub.CreateLedgerEntry(entry_request(customer_id, 1, currency=c)) for c in ["USD", "INR"] * 20)
+    )
     times = [e.created_at.ToNanoseconds() for e in await history(stub, customer_id)]
     assert len(times) == 40
     assert times == sorted(times)

@@ -69,13 +69,20 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
     assert process.returncode == 0, output
     assert "stopped" in output
     # Every call either completed or failed cleanly; none hung or failed with UNKNOWN/INTERNAL.
-    assert set(results) <= {grpc.StatusCode.OK, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAVAILABLE}
+    assert set(results) <= {
+        grpc.StatusCode.OK,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.UNAVAILABLE,
+    }
     assert_ledger_consistent(database_url, customer_id)
 
 
 def test_the_private_database_keeps_balances_across_restarts(tmp_path: object, customer_id: str) -> None:
     data_dir = str(tmp_path)
-    with running_server(None, WALLET_DATA_DIR=data_dir) as (_, address), grpc.insecure_channel(address) as channel:
+    with (
+        running_server(None, WALLET_DATA_DIR=data_dir) as (_, address),
+        grpc.insecure_channel(address) as channel,
+    ):
         wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 4_200), timeout=30)
     with running_server(None, WALLET_DATA_DIR=data_dir) as (process, address):
         with grpc.insecure_channel(address) as channel:

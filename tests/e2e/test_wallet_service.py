@@ -29,7 +29,12 @@ async def test_a_credit_returns_the_entry_and_the_wallet_right_after_it(
     )
     entry = response.entry
     assert entry.id.startswith("le_")
-    assert (entry.customer_id, entry.currency, entry.entry_type, entry.amount) == (customer_id, "USD", CREDIT, 10_000)
+    assert (entry.customer_id, entry.currency, entry.entry_type, entry.amount) == (
+        customer_id,
+        "USD",
+        CREDIT,
+        10_000,
+    )
     assert (entry.before_balance, entry.after_balance) == (0, 10_000)
     assert entry.reason == "Welcome bonus"
     assert dict(entry.metadata) == {"campaign": "launch"}
@@ -69,7 +74,11 @@ async def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(
     assert info.reason == "INSUFFICIENT_WALLET_FUNDS"
     assert dict(info.metadata) == {"balance": "1200", "amount": "5000", "currency": "USD"}
 
-    entries = [e async for m in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)) for e in m.entries]
+    entries = [
+        e
+        async for m in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id))
+        for e in m.entries
+    ]
     assert [e.amount for e in entries] == [1_200]
     balances = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
     assert {w.currency: w.balance for w in balances.wallets}["USD"] == 1_200
@@ -156,7 +165,13 @@ async def test_a_credit_that_would_overflow_the_balance_is_refused(
 
 @pytest.mark.parametrize(
     "text",
-    ["it's \"quoted\"", "'; DROP TABLE ledger_entries; --", "ünïcødé ₹ 🚀", "line\nbreak\ttab", "\\x00 escaped"],
+    [
+        'it\'s "quoted"',
+        "'; DROP TABLE ledger_entries; --",
+        "ünïcødé ₹ 🚀",
+        "line\nbreak\ttab",
+        "\\x00 escaped",
+    ],
 )
 async def test_strings_are_stored_verbatim(
     stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, text: str
@@ -164,7 +179,11 @@ async def test_strings_are_stored_verbatim(
     response = await stub.CreateLedgerEntry(
         entry_request(customer_id, 1, reason=text, idempotency_key=text, metadata={text[:40]: text})
     )
-    stored = [e async for m in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)) for e in m.entries]
+    stored = [
+        e
+        async for m in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id))
+        for e in m.entries
+    ]
     assert stored == [response.entry]
     assert stored[0].reason == text and stored[0].idempotency_key == text
     assert dict(stored[0].metadata) == {text[:40]: text}

@@ -61,13 +61,16 @@ CREATE TABLE ledger_entries (
     CONSTRAINT ledger_entries_entry_type_known CHECK (entry_type IN ('credit', 'debit')),
     CONSTRAINT ledger_entries_amount_range CHECK (amount > 0 AND amount <= 1000000000000000),
     CONSTRAINT ledger_entries_balances_nonnegative CHECK (before_balance >= 0 AND after_balance >= 0),
-    CONSTRAINT ledger_entries_balance_arithmetic CHECK (after_balance = CASE entry_type WHEN 'credit' THEN before_balance + amount ELSE before_balance - amount END),
+    CONSTRAINT ledger_entries_balance_arithmetic CHECK (after_balance = CASE entry_type
+        WHEN 'credit' THEN before_balance + amount ELSE before_balance - amount END),
     CONSTRAINT ledger_entries_reason_length CHECK (char_length(reason) <= 1000),
-    CONSTRAINT ledger_entries_idempotency_key_length CHECK (idempotency_key IS NULL OR char_length(idempotency_key) BETWEEN 1 AND 255)
+    CONSTRAINT ledger_entries_idempotency_key_length CHECK (
+        idempotency_key IS NULL OR char_length(idempotency_key) BETWEEN 1 AND 255)
 )
     """,
     """
-CREATE UNIQUE INDEX ledger_entries_idempotency_key_key ON ledger_entries (customer_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+CREATE UNIQUE INDEX ledger_entries_idempotency_key_key ON ledger_entries (customer_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL
     """,
 ]
 

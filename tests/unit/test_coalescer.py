@@ -1,0 +1,120 @@
+"""The write coalescer: arrival order, batching under load, cancelled callers, poisoned batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from server.coalescer import WriteCoalescer
+from server.errors import DatabaseUnavailable, InsufficientFunds, ShuttingDown, WalletError
+from server.model import Applied, Entry, EntryRequest, EntryType, Wallet
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def request(amount: int) -> EntryRequest:
+    return EntryRequest("cus_1", "USD", EntryType.CREDIT, amount, "", "", {})
+
+
+def applied(req: EntryRequest) -> Applied:
+    entry = Entry(
+        "le_x",
+        req.customer_id,
+        1,
+        req.currency,
+        req.entry_type,
+        req.amount,
+        0,
+        req.amount,
+        "",
+        "",
+        {},
+        NOW,
+        "",
+    )
+    return Applied(entry, Wallet(req.customer_id, req.currency, req.amount, NOW, NOW), False)
+
+
+class RecordingLedger:
+    """Applies batches after a short pause, recording each batch it saw."""
+
+    def __init__(self, fail_amounts: set[int] | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_amounts = fail_amounts or set()
+
+    async def apply(self, requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
+        self.batches.append([r.amount for r in requests])
+        await asyncio.sleep(0.01)
+        if len(requests) > 1 and self.fail_amounts & {r.amount for r in requests}:
+            raise RuntimeError("poisoned batch")
+        return [
+            InsufficientFunds(balance=0, amount=r.amount, currency="USD")
+            if r.amount in self.fail_amounts
+            else applied(r)
+            for r in requests
+        ]
+
+
+async def test_concurrent_requests_share_batches_and_keep_arrival_order() -> None:
+    ledger = RecordingLedger()
+    coalescer = WriteCoalescer(ledger.apply, batch_max=50, concurrency=1)
+    results = await asyncio.gather(*(coalescer.submit(request(i)) for i in range(1, 101)))
+    assert [r.entry.amount for r in results] == list(range(1, 101))
+    assert [amount for batch in ledger.batches for amount in batch] == list(range(1, 101))
+    assert len(ledger.batches) < 100
+    assert max(len(batch) for batch in ledger.batches) <= 50
+
+
+async def test_each_request_keeps_its_own_refusal() -> None:
+    coalescer = WriteCoalescer(RecordingLedger({3}).apply, batch_max=10, concurrency=1)
+    results = await asyncio.gather(*(coalescer.submit(request(i)) for i in (1, 3, 5)), return_exceptions=True)
+    assert isinstance(results[1], InsufficientFunds)
+    assert [r.entry.amount for r in (results[0], results[2])] == [1, 5]  # type: ignore[union-attr]
+
+
+async def test_a_batch_that_fails_as_a_whole_is_retried_one_request_at_a_time() -> None:
+    ledger = RecordingLedger({4})
+    coalescer = WriteCoalescer(ledger.apply, batch_max=10, concurrency=1)
+    results = await asyncio.gather(*(coalescer.submit(request(i)) for i in (2, 4, 6, 8)), return_exceptions=True)
+    assert isinstance(results[1], InsufficientFunds)
+    assert [r.entry.amount for i, r in enumerate(results) if i != 1] == [2, 6, 8]  # type: ignore[union-attr]
+
+
+async def test_a_database_outage_fails_the_whole_batch_without_retrying_it() -> None:
+    calls = 0
+
+    async def unavailable(requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
+        nonlocal calls
+        calls += 1
+        raise DatabaseUnavailable("down")
+
+    coalescer = WriteCoalescer(unavailable, batch_max=10, concurrency=1)
+    results = await asyncio.gather(*(coalescer.submit(request(i)) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(r, DatabaseUnavailable) for r in results)
+    assert calls <= 2
+
+
+async def test_a_request_cancelled_while_queued_is_never_applied() -> None:
+    ledger = RecordingLedger()
+    coalescer = WriteCoalescer(ledger.apply, batch_max=1, concurrency=1)
+    first = asyncio.create_task(coalescer.submit(request(1)))
+    second = asyncio.create_task(coalescer.submit(request(2)))
+    await asyncio.sleep(0)
+    second.cancel()
+    await first
+    await asyncio.sleep(0.05)
+    assert [amount for batch in ledger.batches for amount in batch] == [1]
+
+
+async def test_a_closed_coalescer_refuses_new_requests_after_finishing_queued_ones() -> None:
+    ledger = RecordingLedger()
+    coalescer = WriteCoalescer(ledger.apply, batch_max=5, concurrency=2)
+    pending = [asyncio.create_task(coalescer.submit(request(i))) for i in range(1, 8)]
+    await asyncio.sleep(0)
+    await coalescer.close()
+    assert [t.result().entry.amount for t in pending] == list(range(1, 8))
+    with pytest.raises(ShuttingDown):
+        await coalescer.submit(request(9))

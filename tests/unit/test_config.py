@@ -1,0 +1,50 @@
+"""Settings come from the environment, with bounds; currencies are configuration, not code."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.config import ConfigError, Currency, Settings, parse_currencies
+
+
+def test_defaults_serve_usd_and_inr_on_the_loopback_port_50051() -> None:
+    settings = Settings.from_env({})
+    assert settings.listen_addr == "127.0.0.1:50051"
+    assert dict(settings.currencies) == {"USD": Currency("USD", 2), "INR": Currency("INR", 2)}
+    assert settings.database_url is None
+
+
+def test_a_new_currency_needs_only_configuration() -> None:
+    currencies = parse_currencies("USD:2, INR:2, JPY:0, EUR")
+    assert currencies["JPY"].exponent == 0
+    assert currencies["EUR"].exponent == 2
+
+
+@pytest.mark.parametrize("text", ["", "usd:2", "USD:x", "USD:9", "DOLLAR:2"])
+def test_malformed_currency_lists_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_currencies(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("WALLET_DB_POOL_SIZE", "0"), ("WALLET_DB_POOL_SIZE", "many"), ("WALLET_LOCK_TIMEOUT_MS", "1")],
+)
+def test_out_of_range_numbers_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_environment_overrides_defaults() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://db/w",
+            "WALLET_LISTEN_ADDR": "0.0.0.0:6000",
+            "WALLET_REFLECTION": "off",
+        }
+    )
+    assert (settings.database_url, settings.listen_addr, settings.reflection) == (
+        "postgresql://db/w",
+        "0.0.0.0:6000",
+        False,
+    )
