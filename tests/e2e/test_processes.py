@@ -60,6 +60,8 @@ def test_a_second_server_on_a_taken_address_refuses_to_start(database_url: str) 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, customer_id: str) -> None:
     with running_server(database_url, WALLET_SHUTDOWN_GRACE_S="5") as (process, address):
+        with grpc.insecure_channel(address) as channel:
+            wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 700), timeout=30)
         results: list[grpc.StatusCode] = []
         worker = threading.Thread(target=lambda: results.extend(_debit_many(address, customer_id, 200)))
         worker.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -152,9 +154,10 @@ async def test_a_credit_that_would_overflow_the_balance_is_refused(
     stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str
 ) -> None:
     # 10^15 per entry: about 9,223 credits reach 2^63-1; seed most of it in one go.
-    requests = [entry_request(customer_id, 10**15) for _ in range(9_223)]
-    for request in requests:
-        await stub.CreateLedgerEntry(request)
+    for _ in range(9_223 // 200):
+        await asyncio.gather(*(stub.CreateLedgerEntry(entry_request(customer_id, 10**15)) for _ in range(200)))
+    for _ in range(9_223 % 200):
+        await stub.CreateLedgerEntry(entry_request(customer_id, 10**15))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateLedgerEntry(entry_request(customer_id, 10**15))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
