@@ -14,6 +14,7 @@ import signal
 import sys
 
 from server.app import AddressInUse, create_server
+from server.auth import AuthConfigError, hash_token
 from server.config import ConfigError, Settings
 from server.db import EmbeddedPostgresMissing, migrate, resolve_database_url
 
@@ -37,8 +38,12 @@ async def serve(settings: Settings, database_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wallet-server", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve")
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate", "hash-token"), default="serve")
     args = parser.parse_args(argv)
+    if args.command == "hash-token":
+        # Reads the token from standard input so it never lands in shell history.
+        print(hash_token(sys.stdin.readline().strip()))
+        return 0
     try:
         settings = Settings.from_env()
     except ConfigError as error:
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         asyncio.run(serve(settings, database_url))
     except EmbeddedPostgresMissing as error:
+        print(f"wallet-server: {error}", file=sys.stderr)
+        return 2
+    except (AuthConfigError, OSError) as error:
         print(f"wallet-server: {error}", file=sys.stderr)
         return 2
     except AddressInUse as error:

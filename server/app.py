@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
+from server.auth import Authenticator, load_callers
 from server.coalescer import WriteCoalescer
 from server.config import Settings
 from server.db import create_pool
@@ -97,15 +99,29 @@ class WalletServer:
             await asyncio.sleep(HEALTH_CHECK_INTERVAL_S)
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is configured; mutual TLS when a client CA is too."""
+    if not settings.tls_cert_file or not settings.tls_key_file:
+        return None
+    chain = Path(settings.tls_cert_file).read_bytes()
+    key = Path(settings.tls_key_file).read_bytes()
+    client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 async def create_server(settings: Settings, database_url: str) -> tuple[WalletServer, int]:
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port."""
+    authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
+    credentials = _server_credentials(settings)
     pool = create_pool(settings, database_url)
     ledger = Ledger(pool, settings.currencies)
     writer = WriteCoalescer(
         ledger.apply_batch, batch_max=settings.write_batch_max, concurrency=settings.write_concurrency
     )
     grpc_server = grpc.aio.server(
-        interceptors=[ErrorAndLogInterceptor()],
+        interceptors=[ErrorAndLogInterceptor(authenticator)],
         options=[
             # Without this a second server on the same port silently shares its traffic.
             ("grpc.so_reuseport", 0),
@@ -125,7 +141,10 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
     if settings.reflection:
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     try:
-        port = grpc_server.add_insecure_port(settings.listen_addr)
+        if credentials is None:
+            port = grpc_server.add_insecure_port(settings.listen_addr)
+        else:
+            port = grpc_server.add_secure_port(settings.listen_addr, credentials)
     except RuntimeError as error:
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
     if port == 0:

@@ -73,6 +73,18 @@ class Settings:
     max_concurrent_rpcs: int = 1_000
     reflection: bool = True
     log_level: str = "INFO"
+    # Caller authentication: a JSON file of callers, token hashes and scopes (off when unset).
+    auth_file: str | None = None
+    # TLS: certificate chain and key (PEM); with a client CA, client certificates are required.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("WALLET_TLS_CERT_FILE and WALLET_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError("WALLET_TLS_CLIENT_CA_FILE needs WALLET_TLS_CERT_FILE and WALLET_TLS_KEY_FILE")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,4 +121,8 @@ class Settings:
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),
             reflection=env.get("WALLET_REFLECTION", "on").lower() not in ("0", "off", "false", "no"),
             log_level=env.get("WALLET_LOG_LEVEL", defaults.log_level).upper(),
+            auth_file=env.get("WALLET_AUTH_FILE") or None,
+            tls_cert_file=env.get("WALLET_TLS_CERT_FILE") or None,
+            tls_key_file=env.get("WALLET_TLS_KEY_FILE") or None,
+            tls_client_ca_file=env.get("WALLET_TLS_CLIENT_CA_FILE") or None,
         )

@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from server.auth import Authenticator
 from server.errors import InternalError, WalletError, to_status
 
 logger = logging.getLogger("wallet.rpc")
@@ -51,8 +52,28 @@ async def _abort(context: grpc.aio.ServicerContext, error: WalletError) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+def _certificate_common_names(context: grpc.aio.ServicerContext) -> list[str]:
+    names = (context.auth_context() or {}).get("x509_common_name", [])
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+
+
+def _authorize(authenticator: Authenticator | None, method: str, context: grpc.aio.ServicerContext) -> None:
+    """Sets `current_caller`, or raises Unauthenticated / PermissionDenied."""
+    if authenticator is None:
+        return
+    caller = authenticator.authorize(
+        method, tuple(context.invocation_metadata() or ()), _certificate_common_names(context)
+    )
+    if caller is not None:
+        current_caller.set(caller)
+
+
 class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
-    """Maps WalletError to statuses and logs method, code and duration of each call."""
+    """Authorizes each call (when auth is on), maps WalletError to statuses, and logs
+    method, code and duration of each call."""
+
+    def __init__(self, authenticator: Authenticator | None = None) -> None:
+        self._authenticator = authenticator
 
     async def intercept_service(
         self,
@@ -65,23 +86,24 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary),
+                _wrap_unary(method, handler.unary_unary, self._authenticator),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream),
+                _wrap_stream(method, handler.unary_stream, self._authenticator),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-def _wrap_unary(method: str, behaviour: Any) -> Any:
+def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
         try:
+            _authorize(authenticator, method, context)
             response = await behaviour(request, context)
         except asyncio.CancelledError:
             _log(method, grpc.StatusCode.CANCELLED, started, None)
@@ -98,10 +120,11 @@ def _wrap_unary(method: str, behaviour: Any) -> Any:
     return wrapped
 
 
-def _wrap_stream(method: str, behaviour: Any) -> Any:
+def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         try:
+            _authorize(authenticator, method, context)
             async for response in behaviour(request, context):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
