@@ -77,7 +77,9 @@ class Ledger:
         """Applies the requests in order in one transaction; returns one outcome per request."""
         assert requests
         with database_errors():
-            async with self._pool.connection() as conn, conn.transaction():
+            # Pipeline mode lets BEGIN travel with the locking reads and COMMIT
+            # with nothing to wait for: three round trips per batch in all.
+            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 outcomes, written = await self._decide_and_write(conn, requests)
                 if not written:
                     # Only refusals and replays: leave no trace, not even a lock row.
@@ -88,13 +90,12 @@ class Ledger:
         self, conn: psycopg.AsyncConnection[Any], requests: Sequence[EntryRequest]
     ) -> tuple[list[Outcome], bool]:
         customer_ids = sorted({r.customer_id for r in requests})
-        heads, now = await repository.lock_heads(conn, customer_ids)
         wallet_keys = sorted({(r.customer_id, r.currency) for r in requests})
-        # The head lock already serialises this customer's writers; the wallet
-        # row lock is the contract's row-level lock on the balance itself.
-        wallets = await repository.lock_wallets(conn, wallet_keys)
         key_pairs = sorted({(r.customer_id, r.idempotency_key) for r in requests if r.idempotency_key})
-        prior = await repository.select_entries_by_keys(conn, key_pairs) if key_pairs else {}
+        # The head lock serialises each customer's writers; the wallet row lock
+        # is the contract's row-level lock on the balance itself.
+        locked = await repository.lock_batch(conn, customer_ids, wallet_keys, key_pairs)
+        heads, now, wallets, prior = locked.heads, locked.now, locked.wallets, locked.prior
 
         positions = {c: heads[c][0] for c in customer_ids}
         outcomes: list[Outcome] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -158,34 +159,57 @@ async def select_entry_seq(conn: psycopg.AsyncConnection[Any], customer_id: str,
     return None if row is None else int(row[0])
 
 
-async def lock_heads(
-    conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]
-) -> tuple[dict[str, tuple[int, datetime | None]], datetime]:
-    """Locks the customers' head rows (creating them); returns their positions and the time after locking."""
-    cursor = await conn.execute(_LOCK_HEADS, {"customer_ids": list(customer_ids)})
-    heads: dict[str, tuple[int, datetime | None]] = {}
-    now: datetime | None = None
-    for customer_id, last_seq, last_entry_at, clock in await cursor.fetchall():
-        heads[customer_id] = (last_seq, last_entry_at)
-        now = clock if now is None or clock > now else now
-    assert now is not None and len(heads) == len(customer_ids)
-    return heads, now
+@dataclass(frozen=True)
+class LockedBatch:
+    """What a write batch sees once its locks are held."""
+
+    # Per customer: last history position and the time of the last entry.
+    heads: dict[str, tuple[int, datetime | None]]
+    # The database clock read after the locks were taken.
+    now: datetime
+    # The existing wallets among those the batch writes.
+    wallets: dict[WalletKey, Wallet]
+    # Earlier entries by (customer_id, idempotency_key), for the keys the batch uses.
+    prior: dict[tuple[str, str], Entry]
 
 
-async def lock_wallets(conn: psycopg.AsyncConnection[Any], keys: Sequence[WalletKey]) -> dict[WalletKey, Wallet]:
-    cursor = await conn.execute(
-        _LOCK_WALLETS, {"customer_ids": [k[0] for k in keys], "currencies": [k[1] for k in keys]}
+async def lock_batch(
+    conn: psycopg.AsyncConnection[Any],
+    customer_ids: Sequence[str],
+    wallet_keys: Sequence[WalletKey],
+    key_pairs: Sequence[tuple[str, str]],
+) -> LockedBatch:
+    """Locks the customers' heads (creating them) and their wallets, and reads the entries of the keys.
+
+    The statements travel in one pipeline, so the batch pays one round trip for
+    them. Each statement still starts only after the one before it finished, so
+    the wallet and key reads take their snapshots with the head locks held and
+    see every write committed before.
+    """
+    async with conn.pipeline():
+        heads_cursor = await conn.execute(_LOCK_HEADS, {"customer_ids": list(customer_ids)})
+        wallets_cursor = await conn.execute(
+            _LOCK_WALLETS,
+            {"customer_ids": [k[0] for k in wallet_keys], "currencies": [k[1] for k in wallet_keys]},
+        )
+        keys_cursor = None
+        if key_pairs:
+            keys_cursor = await conn.execute(
+                _SELECT_BY_KEYS, {"customer_ids": [k[0] for k in key_pairs], "keys": [k[1] for k in key_pairs]}
+            )
+        head_rows = await heads_cursor.fetchall()
+        wallet_rows = await wallets_cursor.fetchall()
+        key_rows = await keys_cursor.fetchall() if keys_cursor is not None else []
+    heads = {row[0]: (row[1], row[2]) for row in head_rows}
+    assert len(heads) == len(customer_ids)
+    now = max(row[3] for row in head_rows)
+    entries = [entry_from_row(row) for row in key_rows]
+    return LockedBatch(
+        heads=heads,
+        now=now,
+        wallets={(row[0], row[1]): wallet_from_row(row) for row in wallet_rows},
+        prior={(entry.customer_id, entry.idempotency_key): entry for entry in entries},
     )
-    return {(row[0], row[1]): wallet_from_row(row) for row in await cursor.fetchall()}
-
-
-async def select_entries_by_keys(
-    conn: psycopg.AsyncConnection[Any], keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Entry]:
-    """Entries by (customer_id, idempotency_key)."""
-    cursor = await conn.execute(_SELECT_BY_KEYS, {"customer_ids": [k[0] for k in keys], "keys": [k[1] for k in keys]})
-    entries = [entry_from_row(row) for row in await cursor.fetchall()]
-    return {(entry.customer_id, entry.idempotency_key): entry for entry in entries}
 
 
 async def write_batch(
