@@ -28,6 +28,8 @@ current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_ca
 
 
 def _log(method: str, code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
     record: dict[str, Any] = {
         "method": method,
         "code": code.name,

@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -168,7 +168,7 @@ class Ledger:
             created_at=created_at,
             created_by=request.created_by,
         )
-        new_wallet = replace(wallet, balance=after, created_at=wallet.created_at or created_at, updated_at=created_at)
+        new_wallet = wallet._replace(balance=after, created_at=wallet.created_at or created_at, updated_at=created_at)
         assert new_wallet.balance >= 0
         wallets[key] = new_wallet
         if request.idempotency_key:

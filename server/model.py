@@ -9,6 +9,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from server.errors import BalanceOverflow, InsufficientFunds
 
@@ -54,9 +55,12 @@ class EntryRequest:
         )
 
 
-@dataclass(frozen=True)
-class Wallet:
-    """A customer's balance in one currency. Times are None until first written."""
+class Wallet(NamedTuple):
+    """A customer's balance in one currency. Times are None until first written.
+
+    Wallet and Entry are named tuples rather than dataclasses: a history export
+    builds millions of them, and a tuple costs a fraction of a frozen dataclass.
+    """
 
     customer_id: str
     currency: str
@@ -65,8 +69,7 @@ class Wallet:
     updated_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """An immutable ledger entry; `seq` is its position in the customer's history."""
 
     id: str

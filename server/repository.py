@@ -126,25 +126,29 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated_wallets),
 WalletKey = tuple[str, str]
 
 
+_ENTRY_TYPES = {entry_type.value: entry_type for entry_type in EntryType}
+
+
 def wallet_from_row(row: Sequence[Any]) -> Wallet:
-    return Wallet(customer_id=row[0], currency=row[1], balance=row[2], created_at=row[3], updated_at=row[4])
+    return Wallet(row[0], row[1], row[2], row[3], row[4])
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
+    """Columns in ENTRY_COLUMNS order; positional on purpose, as exports call it millions of times."""
     return Entry(
-        id=row[0],
-        customer_id=row[1],
-        seq=row[2],
-        currency=row[3],
-        entry_type=EntryType(row[4]),
-        amount=row[5],
-        before_balance=row[6],
-        after_balance=row[7],
-        reason=row[8],
-        idempotency_key=row[9] or "",
-        metadata=row[10],
-        created_at=row[11],
-        created_by=row[12],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        _ENTRY_TYPES[row[4]],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9] or "",
+        row[10],
+        row[11],
+        row[12],
     )
 
 

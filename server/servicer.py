@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from server import requests
 from server.coalescer import WriteCoalescer
@@ -21,26 +23,36 @@ STREAM_MESSAGE_BYTES_MAX = 1 << 20
 # What an entry costs on the wire beyond its free-text fields, rounded up.
 _ENTRY_FIXED_BYTES = 200
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
 _ENTRY_TYPE_TO_PROTO = {
     EntryType.CREDIT: wallet_pb2.ENTRY_TYPE_CREDIT,
     EntryType.DEBIT: wallet_pb2.ENTRY_TYPE_DEBIT,
 }
 
 
+def _timestamp(moment: datetime) -> Timestamp:
+    """Integer arithmetic only: a float of seconds would round microseconds away."""
+    micros = (moment - _EPOCH) // _MICROSECOND
+    return Timestamp(seconds=micros // 1_000_000, nanos=micros % 1_000_000 * 1_000)
+
+
 def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> wallet_pb2.Wallet:
-    message = wallet_pb2.Wallet(customer_id=wallet.customer_id, currency=wallet.currency, balance=wallet.balance)
     currency = currencies.get(wallet.currency)
-    # A currency dropped from configuration is still shown; assume two digits for it.
-    message.minor_unit_exponent = currency.exponent if currency else 2
-    if wallet.created_at is not None:
-        message.created_at.FromDatetime(wallet.created_at)
-    if wallet.updated_at is not None:
-        message.updated_at.FromDatetime(wallet.updated_at)
-    return message
+    return wallet_pb2.Wallet(
+        customer_id=wallet.customer_id,
+        currency=wallet.currency,
+        balance=wallet.balance,
+        created_at=None if wallet.created_at is None else _timestamp(wallet.created_at),
+        updated_at=None if wallet.updated_at is None else _timestamp(wallet.updated_at),
+        # A currency dropped from configuration is still shown; assume two digits for it.
+        minor_unit_exponent=currency.exponent if currency else 2,
+    )
 
 
 def entry_to_proto(entry: Entry) -> wallet_pb2.LedgerEntry:
-    message = wallet_pb2.LedgerEntry(
+    return wallet_pb2.LedgerEntry(
         id=entry.id,
         customer_id=entry.customer_id,
         currency=entry.currency,
@@ -51,10 +63,9 @@ def entry_to_proto(entry: Entry) -> wallet_pb2.LedgerEntry:
         reason=entry.reason,
         idempotency_key=entry.idempotency_key,
         metadata=entry.metadata,
+        created_at=_timestamp(entry.created_at),
         created_by=entry.created_by,
     )
-    message.created_at.FromDatetime(entry.created_at)
-    return message
 
 
 def _entry_size(entry: Entry) -> int:
