@@ -113,7 +113,7 @@ class AsyncWalletClient:
         *,
         timeout_s: float | None = None,
     ) -> EntryResult:
-        """Removes `amount` minor units; raises InsufficientBalance (nothing written) if the wallet holds less."""
+        """Removes `amount` minor units; InsufficientBalance (nothing written) if it exceeds the balance."""
         return await self.create_entry(
             customer_id,
             EntryType.DEBIT,

@@ -110,7 +110,7 @@ class WalletClient:
         *,
         timeout_s: float | None = None,
     ) -> EntryResult:
-        """Removes `amount` minor units; raises InsufficientBalance (nothing written) if the wallet holds less."""
+        """Removes `amount` minor units; InsufficientBalance (nothing written) if it exceeds the balance."""
         return self.create_entry(
             customer_id,
             EntryType.DEBIT,
