@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -41,3 +43,36 @@ async def tcp_cutter(target: str) -> AsyncIterator[TcpCutter]:
     await cutter.start()
     yield cutter
     await cutter.close()
+
+
+LONG_HISTORY_ENTRIES = 2_500
+
+
+@pytest_asyncio.fixture(scope="session")
+async def long_history(wallet_server: tuple[WalletServer, str]) -> str:
+    """A customer with 2,500 entries (the server streams them in 3 messages), awkward text included.
+
+    Reasons hold commas, quotes, newlines and non-ASCII characters, so that
+    exports must quote and escape them correctly.
+    """
+    customer = f"cus_long_{uuid.uuid4().hex[:12]}"
+    reasons = ["plain", 'with "quotes", and commas', "two\nlines", "₹ rupee café", ""]
+    async with AsyncWalletClient(wallet_server[1], retry=FAST_RETRY) as client:
+        await client.credit(customer, 10**12, "USD", reason="opening balance")
+        await client.credit(customer, 10**12, "INR", reason="opening balance")
+        for start in range(1, LONG_HISTORY_ENTRIES, 250):
+            # Concurrent writes of one customer may apply in any order; the history keeps that order.
+            await asyncio.gather(
+                *(
+                    client.create_entry(
+                        customer,
+                        "debit" if n % 3 == 0 else "credit",
+                        n,
+                        "INR" if n % 4 == 0 else "USD",
+                        reason=reasons[n % len(reasons)],
+                        metadata={"n": str(n), "note": "a,b"} if n % 2 else None,
+                    )
+                    for n in range(start, min(start + 250, LONG_HISTORY_ENTRIES - 1))
+                )
+            )
+    return customer
