@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from wallet_client import AsyncWalletClient, RetryPolicy
 
 from server.app import WalletServer
 from tests.clients.faults import Faults, TcpCutter, faulty_proxy
-from wallet_client import AsyncWalletClient, RetryPolicy
 
 # Retries fast enough for tests, still exponential and jittered.
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.05, total_timeout_s=10.0)

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
-
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -52,7 +51,8 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
             self.faults.refuse_reads -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: server unreachable")
         try:
-            return await self.upstream.GetBalances(request)
+            response: wallet_pb2.GetBalancesResponse = await self.upstream.GetBalances(request)
+            return response
         except grpc.aio.AioRpcError as error:
             await _forward_error(context, error)
             raise
@@ -62,7 +62,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
     ) -> wallet_pb2.CreateLedgerEntryResponse:
         self.faults.calls.append("CreateLedgerEntry")
         try:
-            response = await self.upstream.CreateLedgerEntry(request)
+            response: wallet_pb2.CreateLedgerEntryResponse = await self.upstream.CreateLedgerEntry(request)
         except grpc.aio.AioRpcError as error:
             await _forward_error(context, error)
             raise
@@ -128,7 +128,7 @@ class TcpCutter:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.address = "127.0.0.1:{}".format(self._server.sockets[0].getsockname()[1])
+        self.address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def close(self) -> None:
         assert self._server is not None
@@ -164,7 +164,9 @@ class TcpCutter:
         for writer in (client_writer, upstream_writer):
             writer.transport.abort()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, to_client: bool) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, to_client: bool
+    ) -> None:
         while data := await reader.read(16_384):
             if to_client and self._cut_at is not None:
                 self._sent += len(data)

@@ -10,9 +10,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from wallet_client import AsyncWalletClient, Balances, EntryResult, EntryType, LedgerEntry, WalletClient
 
 from tests.clients.conftest import FAST_RETRY
-from wallet_client import AsyncWalletClient, Balances, EntryResult, EntryType, LedgerEntry, WalletClient
 
 
 async def test_async_get_balances_of_a_new_customer_lists_every_supported_currency_at_zero(
@@ -31,7 +31,9 @@ async def test_async_get_balances_of_a_new_customer_lists_every_supported_curren
 async def test_async_credit_and_debit_return_typed_entries_and_wallets(
     aclient: AsyncWalletClient, customer_id: str
 ) -> None:
-    credited = await aclient.credit(customer_id, 10_000, "USD", reason="Welcome bonus", metadata={"campaign": "x"})
+    credited = await aclient.credit(
+        customer_id, 10_000, "USD", reason="Welcome bonus", metadata={"campaign": "x"}
+    )
     assert isinstance(credited, EntryResult)
     entry = credited.entry
     assert (entry.entry_type, entry.amount, entry.before_balance, entry.after_balance) == (
@@ -59,7 +61,9 @@ async def test_async_credit_and_debit_return_typed_entries_and_wallets(
 async def test_async_create_entry_with_the_same_key_twice_applies_once(
     aclient: AsyncWalletClient, customer_id: str
 ) -> None:
-    first = await aclient.create_entry(customer_id, "credit", 500, "INR", reason="top-up", idempotency_key="pay_1")
+    first = await aclient.create_entry(
+        customer_id, "credit", 500, "INR", reason="top-up", idempotency_key="pay_1"
+    )
     again = await aclient.create_entry(
         customer_id, EntryType.CREDIT, 500, "INR", reason="top-up", idempotency_key="pay_1"
     )
@@ -84,11 +88,15 @@ async def test_async_iter_entries_streams_with_filters(aclient: AsyncWalletClien
     ]
     assert all(isinstance(e, LedgerEntry) for e in everything)
 
-    credits_usd = [e.amount async for e in aclient.iter_entries(customer_id, currency="USD", entry_type="credit")]
+    credits_usd = [
+        e.amount async for e in aclient.iter_entries(customer_id, currency="USD", entry_type="credit")
+    ]
     assert credits_usd == [100, 200, 300]
     newest = [e.amount async for e in aclient.iter_entries(customer_id, newest_first=True, limit=2)]
     assert newest == [7, 50]
-    after_second = [e.amount async for e in aclient.iter_entries(customer_id, start_after_id=everything[1].id)]
+    after_second = [
+        e.amount async for e in aclient.iter_entries(customer_id, start_after_id=everything[1].id)
+    ]
     assert after_second == [300, 50, 7]
     window = [
         e.amount

@@ -6,8 +6,6 @@ import asyncio
 
 import grpc
 import pytest
-
-from tests.clients.conftest import FAST_RETRY
 from wallet_client import (
     AsyncWalletClient,
     BalanceOverflow,
@@ -19,6 +17,8 @@ from wallet_client import (
     WalletError,
     WalletUnavailable,
 )
+
+from tests.clients.conftest import FAST_RETRY
 
 
 async def test_a_debit_beyond_the_balance_raises_insufficient_balance_with_the_numbers(
@@ -60,7 +60,9 @@ async def test_a_malformed_request_raises_invalid_request_naming_every_bad_field
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_an_unsupported_currency_is_an_invalid_request(aclient: AsyncWalletClient, customer_id: str) -> None:
+async def test_an_unsupported_currency_is_an_invalid_request(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
     with pytest.raises(InvalidRequest) as raised:
         await aclient.credit(customer_id, 100, "EUR")
     assert [v.field for v in raised.value.violations] == ["currency"]
@@ -75,7 +77,9 @@ async def test_resuming_after_an_unknown_id_is_an_invalid_request(
     assert [v.field for v in raised.value.violations] == ["start_after_id"]
 
 
-async def test_a_credit_beyond_int64_raises_balance_overflow(aclient: AsyncWalletClient, customer_id: str) -> None:
+async def test_a_credit_beyond_int64_raises_balance_overflow(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
     # The largest credit is 10^15; 9223 of them fit below 2^63-1, the 9224th does not.
     limit = 10**15
     fitting = (2**63 - 1) // limit
@@ -90,7 +94,9 @@ async def test_a_credit_beyond_int64_raises_balance_overflow(aclient: AsyncWalle
     assert (raised.value.balance, raised.value.amount, raised.value.currency) == (balance, limit, "INR")
 
 
-async def test_an_unreachable_server_raises_wallet_unavailable_after_bounded_retries(customer_id: str) -> None:
+async def test_an_unreachable_server_raises_wallet_unavailable_after_bounded_retries(
+    customer_id: str,
+) -> None:
     retry = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02, total_timeout_s=5)
     # Port 9 (discard) on loopback: nothing listens there, the connection is refused.
     async with AsyncWalletClient("127.0.0.1:9", retry=retry, timeout_s=1.0) as client:

@@ -8,12 +8,12 @@ import random
 
 import grpc
 import pytest
-
-from tests.clients.conftest import FAST_RETRY, LONG_HISTORY_ENTRIES
-from tests.clients.faults import Faults, TcpCutter
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from wallet_client import NO_RETRY, AsyncWalletClient, RetryPolicy, WalletClient, WalletUnavailable
 from wallet_client.retry import READ_RETRY_CODES, WRITE_RETRY_CODES, RetryBudget
+
+from tests.clients.conftest import FAST_RETRY, LONG_HISTORY_ENTRIES
+from tests.clients.faults import Faults, TcpCutter
 
 
 async def test_a_credit_whose_response_was_lost_after_commit_applies_once(
@@ -115,7 +115,8 @@ async def test_iter_entries_resumes_after_the_tcp_connection_drops(
         messages = wallet_pb2_grpc.WalletServiceStub(channel).ListLedgerEntries(
             wallet_pb2.ListLedgerEntriesRequest(customer_id=long_history)
         )
-        first_message_bytes = [m.ByteSize() async for m in messages][0]
+        sizes = [m.ByteSize() async for m in messages]
+    first_message_bytes = sizes[0]
     # Inside the second message: the client has yielded 1,000 entries when the connection drops.
     tcp_cutter.cut_after(first_message_bytes + 50_000)
 
@@ -132,7 +133,11 @@ def test_reads_retry_only_unavailable_and_writes_also_deadline_and_aborted() -> 
     assert grpc.StatusCode.UNAVAILABLE in READ_RETRY_CODES
     assert grpc.StatusCode.DEADLINE_EXCEEDED not in READ_RETRY_CODES
     assert {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED} <= WRITE_RETRY_CODES
-    for code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL):
+    for code in (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.INTERNAL,
+    ):
         budget = RetryBudget(RetryPolicy(), WRITE_RETRY_CODES)
         budget.attempt_timeout(1.0)
         assert budget.delay_before_retry(code) is None
@@ -150,7 +155,9 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
 
 def test_no_attempt_starts_after_the_total_time_budget() -> None:
     now = [0.0]
-    budget = RetryBudget(RetryPolicy(max_attempts=100, total_timeout_s=5.0), READ_RETRY_CODES, clock=lambda: now[0])
+    budget = RetryBudget(
+        RetryPolicy(max_attempts=100, total_timeout_s=5.0), READ_RETRY_CODES, clock=lambda: now[0]
+    )
     assert budget.attempt_timeout(10.0) == 5.0  # the per-call deadline is cut to the budget
     now[0] = 1.0
     assert budget.delay_before_retry(grpc.StatusCode.UNAVAILABLE) is not None
