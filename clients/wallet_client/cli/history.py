@@ -80,6 +80,7 @@ def run_history(
         _print_tables(_entries(client, query), exponents, query.customer_id)
         return display.EXIT_OK
     if output is None:
+        sys.stdout.write(export.header(chosen.value))
         try:
             LineWriter(sys.stdout, chosen.value).write_all(_entries(client, query), None)
         except KeyboardInterrupt:
