@@ -39,7 +39,7 @@ async def test_credit_reads_the_amount_as_money_in_the_currency_exponent(
     assert result.exit_code == 0, result.output
     assert "Credited $100.00 (10000 minor units)" in result.stdout
     assert "New USD balance: $100.00 (10000 minor units)" in result.stdout
-    entry = [e async for e in aclient.iter_entries(customer_id)][0]
+    (entry,) = [e async for e in aclient.iter_entries(customer_id)]
     assert (entry.amount, entry.reason) == (10_000, "Welcome bonus")
 
 
@@ -50,7 +50,7 @@ async def test_credit_with_minor_units_and_metadata(
         target, "credit", customer_id, "250", "usd", "--minor-units", "--meta", "order=o_1", "-m", "src=cli"
     )
     assert result.exit_code == 0, result.output
-    entry = [e async for e in aclient.iter_entries(customer_id)][0]
+    (entry,) = [e async for e in aclient.iter_entries(customer_id)]
     assert (entry.amount, entry.currency, dict(entry.metadata)) == (
         250,
         "USD",
@@ -167,7 +167,7 @@ async def _first_message_bytes(address: str, customer_id: str) -> int:
         call = wallet_pb2_grpc.WalletServiceStub(channel).ListLedgerEntries(
             wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
         )
-        sizes = [m.ByteSize() async for m in call]
+        sizes: list[int] = [m.ByteSize() async for m in call]
     return sizes[0]
 
 
