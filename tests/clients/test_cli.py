@@ -230,3 +230,21 @@ async def test_export_refuses_to_overwrite_and_resumes_nothing_when_complete(
     not_ours.write_text("a,b\n1,2\n")
     refused = await wallet(target, "history", customer_id, "-o", str(not_ours), "--resume")
     assert refused.exit_code == 2 and "header" in refused.output
+
+
+async def test_an_export_to_a_terminal_shows_count_and_rate(
+    target: str, long_history: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "h.csv"
+    # rich treats stderr as a terminal with TTY_COMPATIBLE=1.
+    result = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["--target", target, "history", long_history, "--output", str(out)],
+        env={"TTY_COMPATIBLE": "1", "COLUMNS": "120"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Exporting" in result.stderr
+    assert f"{LONG_HISTORY_ENTRIES:,} entries" in result.stderr
+    assert "entries/s" in result.stderr
+    assert len(list(csv.DictReader(out.open(encoding="utf-8", newline="")))) == LONG_HISTORY_ENTRIES

@@ -49,3 +49,20 @@ async def test_example_runs_against_the_server(script: str, target: str) -> None
         assert expected in output, output
     if script == "low_balance_check.py":
         assert output.count("top-up reminder") == 1, output
+
+
+async def test_the_five_line_usage_of_docs_clients_md_runs(target: str, customer_id: str) -> None:
+    doc = (EXAMPLES.parents[1] / "docs" / "clients.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) == 5
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        snippet.replace("cus_1", customer_id),
+        env={**os.environ, "WALLET_ADDR": target},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "10000"
