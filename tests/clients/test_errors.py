@@ -77,6 +77,7 @@ async def test_resuming_after_an_unknown_id_is_an_invalid_request(
     assert [v.field for v in raised.value.violations] == ["start_after_id"]
 
 
+@pytest.mark.slow
 async def test_a_credit_beyond_int64_raises_balance_overflow(
     aclient: AsyncWalletClient, customer_id: str
 ) -> None:

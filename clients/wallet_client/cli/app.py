@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,4 +293,14 @@ def history(
 
 def main() -> None:
     """Entry point of the `wallet` console script."""
-    app()
+    try:
+        app()
+    except Exception as error:
+        # Expected failures are explained by the commands; this is a bug or a broken
+        # environment. WALLET_DEBUG=1 shows the traceback.
+        if os.environ.get("WALLET_DEBUG"):
+            raise
+        typer.echo(
+            f"Unexpected error: {type(error).__name__}: {error} (WALLET_DEBUG=1 shows details)", err=True
+        )
+        sys.exit(display.EXIT_ERROR)

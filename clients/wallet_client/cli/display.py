@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich import box
 from rich.table import Table
 
 from wallet_client.errors import (
@@ -42,10 +43,10 @@ def when(moment: datetime | None) -> str:
 
 def balances_table(balances: Balances) -> Table:
     table = Table(title=f"Wallets of {balances.customer_id}")
-    table.add_column("Currency")
-    table.add_column("Balance", justify="right")
-    table.add_column("Minor units", justify="right")
-    table.add_column("Updated")
+    table.add_column("Currency", no_wrap=True)
+    table.add_column("Balance", justify="right", no_wrap=True)
+    table.add_column("Minor units", justify="right", no_wrap=True)
+    table.add_column("Updated", no_wrap=True)
     for wallet in balances:
         shown = format_money(wallet.balance, wallet.currency, wallet.minor_unit_exponent)
         table.add_row(wallet.currency, shown, str(wallet.balance), when(wallet.updated_at))
@@ -53,19 +54,19 @@ def balances_table(balances: Balances) -> Table:
 
 
 def history_table(entries: Iterable[LedgerEntry], exponents: Mapping[str, int], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("Created (UTC)")
-    table.add_column("Type")
-    table.add_column("Amount", justify="right")
-    table.add_column("Minor units", justify="right")
-    table.add_column("Balance after", justify="right")
-    table.add_column("Reason")
-    table.add_column("Entry id")
+    # Light borders and no type column (the sign says it) so that a history fits 80 columns.
+    # Money and times are never cut or wrapped; the reason wraps and the id folds instead.
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Minor units", justify="right", no_wrap=True)
+    table.add_column("Balance after", justify="right", no_wrap=True)
+    table.add_column("Reason", ratio=1, min_width=6)
+    table.add_column("Entry id", overflow="fold", min_width=12)
     for entry in entries:
         sign = "+" if entry.entry_type.value == "credit" else "-"
         table.add_row(
             entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            entry.entry_type.value,
             sign + money(entry.amount, entry.currency, exponents),
             f"{sign}{entry.amount}",
             money(entry.after_balance, entry.currency, exponents),

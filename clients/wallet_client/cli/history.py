@@ -80,11 +80,15 @@ def run_history(
         _print_tables(_entries(client, query), exponents, query.customer_id)
         return display.EXIT_OK
     if output is None:
-        sys.stdout.write(export.header(chosen.value))
         try:
+            sys.stdout.write(export.header(chosen.value))
             LineWriter(sys.stdout, chosen.value).write_all(_entries(client, query), None)
         except KeyboardInterrupt:
             return display.EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep Python from
+            # complaining when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return display.EXIT_OK
     return _export(client, query, chosen.value, output, resume=resume, overwrite=overwrite)
 
