@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTO := protos/wallet/v1/wallet.proto
 PYTEST_ARGS ?=
 
-.PHONY: audit help install run migrate test test-unit test-integration test-e2e lint typecheck generate \
+.PHONY: audit help install run migrate test test-unit test-integration test-e2e test-clients lint typecheck generate \
 	check-generated buf-lint ci clean bench bench-quick verify
 
 help:
@@ -47,6 +47,10 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The client library, the `wallet` command, the examples and the grpcurl docs, end to end.
+test-clients: $(STAMP)
+	$(BIN)/python -m pytest tests/clients $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

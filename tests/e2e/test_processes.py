@@ -70,11 +70,14 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
         worker.join(timeout=60)
     assert process.returncode == 0, output
     assert "stopped" in output
-    # Every call either completed or failed cleanly; none hung or failed with UNKNOWN/INTERNAL.
+    # Every call either completed or failed cleanly: none hung or failed with UNKNOWN or
+    # INTERNAL. A call that races the shutdown's GOAWAY may be cancelled by the transport
+    # before any handler saw it; the ledger check below shows it left nothing behind.
     assert set(results) <= {
         grpc.StatusCode.OK,
         grpc.StatusCode.FAILED_PRECONDITION,
         grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
     }
     assert_ledger_consistent(database_url, customer_id)
 

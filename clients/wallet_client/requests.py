@@ -1,0 +1,94 @@
+"""Builds the request messages; the one place that knows the proto field names. Shared by both clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from wallet.v1 import wallet_pb2
+from wallet_client.models import EntryType
+
+
+def new_idempotency_key() -> str:
+    """A key for one logical write, made once and reused by every retry of it."""
+    return str(uuid.uuid4())
+
+
+def balances_request(customer_id: str) -> wallet_pb2.GetBalancesRequest:
+    return wallet_pb2.GetBalancesRequest(customer_id=customer_id)
+
+
+def entry_request(
+    customer_id: str,
+    entry_type: EntryType,
+    amount: int,
+    currency: str,
+    reason: str,
+    idempotency_key: str,
+    metadata: Mapping[str, str] | None,
+) -> wallet_pb2.CreateLedgerEntryRequest:
+    # bool is an int subclass and Decimal/float would be silently truncated: refuse both here.
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"amount must be an int of minor units, not {type(amount).__name__}")
+    return wallet_pb2.CreateLedgerEntryRequest(
+        customer_id=customer_id,
+        amount=amount,
+        currency=currency,
+        entry_type=entry_type.to_proto(),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        metadata=dict(metadata or {}),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """The filters of `iter_entries`; `start_after_id` and `limit` move as entries arrive.
+
+    `limit` None (or 0) means every matching entry.
+    """
+
+    customer_id: str
+    currency: str | None = None
+    entry_type: EntryType | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    start_after_id: str | None = None
+    limit: int | None = None
+    newest_first: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("created_after", "created_before"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} must be a timezone-aware datetime")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("limit must not be negative")
+        if self.limit == 0:
+            # 0 means "no limit" on the wire; None says so without a special case later.
+            object.__setattr__(self, "limit", None)
+
+    def to_proto(self) -> wallet_pb2.ListLedgerEntriesRequest:
+        message = wallet_pb2.ListLedgerEntriesRequest(
+            customer_id=self.customer_id,
+            currency=self.currency or "",
+            entry_type=self.entry_type.to_proto() if self.entry_type else wallet_pb2.ENTRY_TYPE_UNSPECIFIED,
+            start_after_id=self.start_after_id or "",
+            limit=self.limit or 0,
+            newest_first=self.newest_first,
+        )
+        if self.created_after is not None:
+            message.created_after.FromDatetime(self.created_after)
+        if self.created_before is not None:
+            message.created_before.FromDatetime(self.created_before)
+        return message
+
+    def after(self, last_id: str, received: int) -> HistoryFilter | None:
+        """The query resumed after entry `last_id`, `received` entries fewer; None when none are left."""
+        if self.limit is None:
+            return replace(self, start_after_id=last_id)
+        if received >= self.limit:
+            return None
+        return replace(self, start_after_id=last_id, limit=self.limit - received)
