@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
 HEALTH_CHECK_INTERVAL_S = 1.0
+SEND_MESSAGE_BYTES_MIN = 8 << 20
 
 
 class AddressInUse(RuntimeError):
@@ -126,7 +127,9 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
             # Without this a second server on the same port silently shares its traffic.
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", 4 * settings.max_message_bytes),
+            # Stream messages are sized by the server (about 1 MiB at most), not by the
+            # request limit, so the send limit must not shrink with it.
+            ("grpc.max_send_message_length", max(4 * settings.max_message_bytes, SEND_MESSAGE_BYTES_MIN)),
             ("grpc.keepalive_time_ms", 60_000),
             ("grpc.keepalive_timeout_ms", 20_000),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),

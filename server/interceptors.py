@@ -19,7 +19,7 @@ import grpc
 from grpc_status import rpc_status
 
 from server.auth import Authenticator
-from server.errors import InternalError, WalletError, to_status
+from server.errors import FieldViolation, InternalError, InvalidArgument, WalletError, to_status
 
 logger = logging.getLogger("wallet.rpc")
 
@@ -52,6 +52,32 @@ def _as_wallet_error(error: BaseException) -> WalletError:
 async def _abort(context: grpc.aio.ServicerContext, error: WalletError) -> None:
     status = rpc_status.to_status(to_status(error))
     await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class _Undecodable:
+    """Stands in for a request body that did not parse, so that the handler wrapper can
+    refuse it with INVALID_ARGUMENT instead of gRPC answering UNKNOWN with a traceback."""
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _UNDECODABLE
+
+    return deserialize
+
+
+def _check_decoded(request: Any) -> None:
+    if request is _UNDECODABLE:
+        raise InvalidArgument([FieldViolation("request", "the body is not a valid message of the request type")])
 
 
 def _certificate_common_names(context: grpc.aio.ServicerContext) -> list[str]:
@@ -99,13 +125,13 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, handler.unary_unary, self._authenticator),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(method, handler.unary_stream, self._authenticator),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -116,6 +142,7 @@ def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None
         started = time.perf_counter()
         try:
             _authorize(authenticator, method, context)
+            _check_decoded(request)
             response = await behaviour(request, context)
         except asyncio.CancelledError:
             _log(method, grpc.StatusCode.CANCELLED, started, None)
@@ -137,6 +164,7 @@ def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | Non
         started = time.perf_counter()
         try:
             _authorize(authenticator, method, context)
+            _check_decoded(request)
             async for response in behaviour(request, context):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):

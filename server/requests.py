@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -140,7 +140,13 @@ def _timestamp(
     if not _TIMESTAMP_SECONDS_MIN <= value.seconds <= _TIMESTAMP_SECONDS_MAX or not 0 <= value.nanos < 10**9:
         violations.append(FieldViolation(field, "is outside the range of google.protobuf.Timestamp"))
         return None
-    return value.ToDatetime(tzinfo=UTC)
+    moment = value.ToDatetime(tzinfo=UTC)
+    # Entries are stored to the microsecond. A bound between two microseconds
+    # must act as the next one up: `created_at >= 5.5us` and `created_at < 5.5us`
+    # mean `>= 6us` and `< 6us`, not the truncated `5us`.
+    if value.nanos % 1_000:
+        moment += timedelta(microseconds=1)
+    return moment
 
 
 def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapping[str, Currency]) -> HistoryQuery:

@@ -135,3 +135,41 @@ async def test_a_refused_debit_reports_balance_amount_and_currency(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateLedgerEntry(entry_request(customer_id, 50, DEBIT, currency="INR"))
     assert dict(error_info(raised.value).metadata) == {"balance": "0", "amount": "50", "currency": "INR"}
+
+
+@pytest.mark.parametrize("method", ["GetBalances", "CreateLedgerEntry", "ListLedgerEntries"])
+async def test_a_body_that_is_not_a_protobuf_message_is_invalid_argument(
+    wallet_server: tuple[object, str], method: str
+) -> None:
+    async with grpc.aio.insecure_channel(wallet_server[1]) as channel:
+        path = f"/wallet.v1.WalletService/{method}"
+        # A length-delimited field whose length runs past the end of the body.
+        garbage = b"\x0a\xff\xff\xff\x0f"
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            if method == "ListLedgerEntries":
+                async for _ in channel.unary_stream(path)(garbage):
+                    pass
+            else:
+                await channel.unary_unary(path)(garbage)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(raised.value) == ["request"]
+
+
+async def test_time_bounds_between_two_microseconds_round_up(
+    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str
+) -> None:
+    created = (await stub.CreateLedgerEntry(entry_request(customer_id, 10))).entry
+    just_after = Timestamp(seconds=created.created_at.seconds, nanos=created.created_at.nanos + 500)
+    request = wallet_pb2.ListLedgerEntriesRequest
+    after = [
+        e
+        async for m in stub.ListLedgerEntries(request(customer_id=customer_id, created_after=just_after))
+        for e in m.entries
+    ]
+    before = [
+        e
+        async for m in stub.ListLedgerEntries(request(customer_id=customer_id, created_before=just_after))
+        for e in m.entries
+    ]
+    assert after == []
+    assert [e.id for e in before] == [created.id]
