@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE_NAME = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
 HEALTH_CHECK_INTERVAL_S = 1.0
+HEALTH_PROBE_TIMEOUT_S = 2
 SEND_MESSAGE_BYTES_MIN = 8 << 20
 
 
@@ -48,7 +49,9 @@ class WalletServer:
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
         writer: WriteCoalescer,
         health_servicer: health.aio.HealthServicer,
+        database_url: str,
     ) -> None:
+        self._database_url = database_url
         self.grpc_server = grpc_server
         self.pool = pool
         self.writer = writer
@@ -80,24 +83,39 @@ class WalletServer:
             await self.health.set(name, status)
 
     async def _watch_database(self) -> None:
-        """SERVING while the database answers, NOT_SERVING while it does not."""
+        """SERVING while the database answers, NOT_SERVING while it does not.
+
+        The probe has a connection of its own, outside the pool: a pool busy with
+        calls means a loaded server, not an unreachable database.
+        """
         serving: bool | None = None
-        while True:
-            try:
-                async with self.pool.connection(timeout=HEALTH_CHECK_INTERVAL_S * 2) as conn:
-                    await conn.execute("SELECT 1")
-                now_serving = True
-            except Exception as error:
-                now_serving = False
-                if serving is not False:
-                    logger.warning("database unreachable: %s", type(error).__name__)
-                # Drop dead idle connections now rather than failing one call per connection.
-                await self.pool.check()
-            if now_serving != serving:
-                serving = now_serving
-                await self._set_serving(serving)
-                logger.info("health: %s", "SERVING" if serving else "NOT_SERVING")
-            await asyncio.sleep(HEALTH_CHECK_INTERVAL_S)
+        probe: psycopg.AsyncConnection[Any] | None = None
+        try:
+            while True:
+                try:
+                    if probe is None or probe.closed:
+                        probe = await psycopg.AsyncConnection.connect(
+                            self._database_url, autocommit=True, connect_timeout=HEALTH_PROBE_TIMEOUT_S
+                        )
+                    await asyncio.wait_for(probe.execute("SELECT 1"), HEALTH_PROBE_TIMEOUT_S)
+                    now_serving = True
+                except Exception as error:
+                    now_serving = False
+                    if serving is not False:
+                        logger.warning("database unreachable: %s", type(error).__name__)
+                    if probe is not None:
+                        await probe.close()
+                        probe = None
+                    # Drop dead idle connections now rather than failing one call per connection.
+                    await self.pool.check()
+                if now_serving != serving:
+                    serving = now_serving
+                    await self._set_serving(serving)
+                    logger.info("health: %s", "SERVING" if serving else "NOT_SERVING")
+                await asyncio.sleep(HEALTH_CHECK_INTERVAL_S)
+        finally:
+            if probe is not None:
+                await probe.close()
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -152,4 +170,4 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
     if port == 0:
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
-    return WalletServer(grpc_server, pool, writer, health_servicer), port
+    return WalletServer(grpc_server, pool, writer, health_servicer, database_url), port
