@@ -40,9 +40,10 @@ SERVER_ENV = {
 
 def _balances(address: str, customer_id: str, timeout_s: float = 10.0) -> wallet_pb2.GetBalancesResponse:
     with grpc.insecure_channel(address) as channel:
-        return wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
+        response: wallet_pb2.GetBalancesResponse = wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
             wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=timeout_s
         )
+        return response
 
 
 def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers_without_a_server_restart(
