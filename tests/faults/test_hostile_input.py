@@ -25,6 +25,7 @@ too and should be INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -490,3 +491,36 @@ def test_the_server_keeps_serving_after_request_bytes_that_do_not_parse(
     assert code == grpc.StatusCode.OK
     _balances_ok(request, responses)
     assert_ledger_consistent(database_url)
+
+
+def _shifted(timestamp: Timestamp, nanos: int) -> Timestamp:
+    total = timestamp.seconds * 10**9 + timestamp.nanos + nanos
+    return Timestamp(seconds=total // 10**9, nanos=total % 10**9)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: requests._timestamp uses Timestamp.ToDatetime, which truncates nanoseconds to"
+    " microseconds, so a bound 1 ns after an entry's time still includes it (after) or excludes it (before)",
+)
+def test_time_window_bounds_are_exact_to_the_nanosecond(channel: grpc.Channel) -> None:
+    """created_after is inclusive and created_before exclusive, at the Timestamp's full precision:
+    one nanosecond after an entry's time, the entry is before the window's start and inside a window
+    that ends there."""
+    customer_id = f"cus_ns_{uuid.uuid4().hex[:12]}"
+    create = wallet_pb2.CreateLedgerEntryRequest(
+        customer_id=customer_id, amount=1, currency="USD", entry_type=wallet_pb2.ENTRY_TYPE_CREDIT
+    )
+    _, responses, _ = _call(channel, "CreateLedgerEntry", create.SerializeToString())
+    created_at = wallet_pb2.CreateLedgerEntryResponse.FromString(responses[0]).entry.created_at
+
+    def listed(**window: Timestamp) -> int:
+        request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id, **window)
+        code, raw, _ = _call(channel, "ListLedgerEntries", request.SerializeToString())
+        assert code == grpc.StatusCode.OK
+        return sum(len(wallet_pb2.ListLedgerEntriesResponse.FromString(r).entries) for r in raw)
+
+    assert listed(created_after=created_at) == 1
+    assert listed(created_before=created_at) == 0
+    assert listed(created_after=_shifted(created_at, 1)) == 0
+    assert listed(created_before=_shifted(created_at, 1)) == 1
