@@ -515,7 +515,9 @@ def test_time_window_bounds_are_exact_to_the_nanosecond(channel: grpc.Channel) -
     created_at = wallet_pb2.CreateLedgerEntryResponse.FromString(responses[0]).entry.created_at
 
     def listed(**window: Timestamp) -> int:
-        request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id, **window)
+        request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+        for name, value in window.items():
+            getattr(request, name).CopyFrom(value)
         code, raw, _ = _call(channel, "ListLedgerEntries", request.SerializeToString())
         assert code == grpc.StatusCode.OK
         return sum(len(wallet_pb2.ListLedgerEntriesResponse.FromString(r).entries) for r in raw)
