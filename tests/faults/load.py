@@ -2,7 +2,8 @@
 
 Each worker thread owns a fixed list of operations (customer, currency, type,
 amount, key) and sends them one after another on its own channel. A request
-that fails with a retryable code (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED) is
+that fails with a retryable code (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, or
+what the test says) is
 sent again with the same key until it gets an answer or the load gives up;
 every failed attempt's code is counted, so a test can show which codes the
 callers saw while the fault lasted. `verify_against_ledger` then checks the
@@ -97,6 +98,7 @@ class LedgerLoad:
         call_timeout_s: float = 10.0,
         give_up_after_s: float = 90.0,
         pause_s: float = 0.0,
+        retryable: frozenset[grpc.StatusCode] = RETRYABLE,
     ) -> None:
         self.address = address
         self.customers = customers
@@ -104,10 +106,12 @@ class LedgerLoad:
         self.call_timeout_s = call_timeout_s
         self.give_up_after_s = give_up_after_s
         self.pause_s = pause_s
+        self.retryable = retryable
         self.results: list[Result] = []
         self.failed_attempts: Counter[grpc.StatusCode] = Counter()
         self._acknowledged = 0
         self._condition = threading.Condition()
+        self._stopping = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, args=(plan,), name=f"load-{i}", daemon=True)
             for i, plan in enumerate(self.plans)
@@ -133,6 +137,10 @@ class LedgerLoad:
             if not self._condition.wait_for(lambda: self._acknowledged >= count, timeout=timeout_s):
                 raise TimeoutError(f"only {self._acknowledged} of {count} requests acknowledged in {timeout_s}s")
 
+    def stop(self) -> None:
+        """Makes the workers give up: no new operations, no more retries."""
+        self._stopping.set()
+
     def join(self, timeout_s: float) -> None:
         """Waits for every worker to finish its plan (fails if one is still running after `timeout_s`)."""
         deadline = time.monotonic() + timeout_s
@@ -145,6 +153,8 @@ class LedgerLoad:
         with grpc.insecure_channel(self.address, options=FAST_RECONNECT) as channel:
             stub = wallet_pb2_grpc.WalletServiceStub(channel)
             for operation in plan:
+                if self._stopping.is_set():
+                    return
                 result = self._apply(stub, operation)
                 with self._condition:
                     self.results.append(result)
@@ -167,8 +177,8 @@ class LedgerLoad:
                 result.failures.append(code)
                 with self._condition:
                     self.failed_attempts[code] += 1
-                if code in RETRYABLE:
-                    if time.monotonic() + backoff > give_up_at:
+                if code in self.retryable:
+                    if time.monotonic() + backoff > give_up_at or self._stopping.is_set():
                         result.details = f"gave up after {result.attempts} attempts"
                         return result
                     time.sleep(backoff * random.uniform(0.5, 1.5))

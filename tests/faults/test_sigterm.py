@@ -17,8 +17,10 @@ Every test ends with the ledger check.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
+from collections import Counter
 from pathlib import Path
 
 import grpc
@@ -27,8 +29,8 @@ import pytest
 
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.consistency import assert_ledger_consistent
-from tests.faults.load import LedgerLoad
-from tests.faults.servers import server_process
+from tests.faults.load import RETRYABLE, LedgerLoad
+from tests.faults.servers import ServerProcess, server_process
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -77,7 +79,10 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
 ) -> None:
     grace_s = 3.0
     with server_process(database_url, tmp_path / "server.log", WALLET_SHUTDOWN_GRACE_S=str(grace_s)) as server:
-        load = LedgerLoad(server.address, customers, workers=8, per_worker=50, seed=6).start()
+        # CANCELLED is retried too: see the xfail test below for why a caller may see it.
+        load = LedgerLoad(
+            server.address, customers, workers=8, per_worker=50, seed=6, retryable=RETRYABLE | {grpc.StatusCode.CANCELLED}
+        ).start()
         load.wait_acknowledged(120, timeout_s=60)
         terminated_at = time.monotonic()
         server.terminate()
@@ -90,10 +95,15 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
         server.start()
         load.join(timeout_s=120)
     outcomes = load.verify_against_ledger(database_url)
-    print(f"exited {exited_s:.2f}s after SIGTERM with {acknowledged_at_exit} acknowledged; outcomes {dict(outcomes)}")
-    assert set(load.failed_attempts) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION}, (
-        load.failed_attempts
+    print(
+        f"exited {exited_s:.2f}s after SIGTERM with {acknowledged_at_exit} acknowledged; outcomes {dict(outcomes)};"
+        f" failed attempts {dict(load.failed_attempts)}"
     )
+    assert set(load.failed_attempts) <= {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.CANCELLED,
+    }, load.failed_attempts
     assert_ledger_consistent(database_url)
 
 
@@ -101,8 +111,10 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
     database_url: str, customer_id: str, tmp_path: Path
 ) -> None:
     grace_s = 6.0
+    # Only the grace period may end the held writes, not a lock or statement timeout on a slow machine.
+    env = {"WALLET_SHUTDOWN_GRACE_S": str(grace_s), "WALLET_LOCK_TIMEOUT_MS": "60000", "WALLET_STATEMENT_TIMEOUT_MS": "60000"}
     with (
-        server_process(database_url, tmp_path / "server.log", WALLET_SHUTDOWN_GRACE_S=str(grace_s)) as server,
+        server_process(database_url, tmp_path / "server.log", **env) as server,
         grpc.insecure_channel(server.address) as channel,
         concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor,
     ):
@@ -122,12 +134,17 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
                 stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=5)
             assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
             assert not any(call.done() for call in in_flight)
+            released_at = time.monotonic() - since[0]
             blocker.rollback()
         endings = [call.result(timeout=30) for call in in_flight]
         assert server.wait(timeout_s=grace_s + 30) == 0, server.log()
         exited_s = time.monotonic() - since[0]
-    print(f"in-flight writes ended {[f'{c.name} at {s:.2f}s' for c, s in endings]}; exit at {exited_s:.2f}s")
-    assert [code for code, _ in endings] == [grpc.StatusCode.OK] * 3
+    print(
+        f"lock released at {released_at:.2f}s; in-flight writes ended {[f'{c.name} at {s:.2f}s' for c, s in endings]};"
+        f" exit at {exited_s:.2f}s"
+    )
+    assert released_at < grace_s - 1, released_at
+    assert [code for code, _ in endings] == [grpc.StatusCode.OK] * 3, server.log()
     assert exited_s < grace_s, exited_s
     assert _keys(database_url, customer_id) == {request.idempotency_key: 1 for request in requests}
     assert_ledger_consistent(database_url)
@@ -179,3 +196,44 @@ def test_writes_held_beyond_the_grace_period_fail_cleanly_at_its_end_and_apply_a
     assert replays == [request.idempotency_key in applied for request in requests]
     assert _keys(database_url, customer_id) == {request.idempotency_key: 1 for request in requests}
     assert_ledger_consistent(database_url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: calls that reach the server just before SIGTERM, but whose handler has not started,"
+    " are cancelled by gRPC's shutdown: the caller gets CANCELLED (documented nowhere, not retried by standard"
+    " retry policies) instead of being drained or refused with UNAVAILABLE (SHUTTING_DOWN); nothing is applied",
+)
+def test_calls_sent_just_before_sigterm_are_drained_or_refused_with_unavailable_never_cancelled(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A steady stream of calls (one every 2 ms) is cut by SIGTERM; every call sent before it finishes, and
+    every call after it is refused UNAVAILABLE. The race is narrow, so up to six shutdowns are tried."""
+
+    async def stream_of_calls(server: ServerProcess, run: int) -> Counter[str]:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            stub = wallet_pb2_grpc.WalletServiceStub(channel)
+
+            async def call(i: int) -> str:
+                await asyncio.sleep(i * 0.002)
+                request = entry_request(f"cus_cut_{run}_{i % 10}", 1, idempotency_key=f"cut-{run}-{i}")
+                try:
+                    await stub.CreateLedgerEntry(request, timeout=10)
+                except grpc.aio.AioRpcError as error:
+                    return error.code().name
+                return "OK"
+
+            calls = [asyncio.create_task(call(i)) for i in range(300)]
+            await asyncio.sleep(0.3)
+            server.terminate()
+            return Counter(await asyncio.gather(*calls))
+
+    seen: list[Counter[str]] = []
+    for run in range(6):
+        with server_process(database_url, tmp_path / f"server-{run}.log", WALLET_SHUTDOWN_GRACE_S="3") as server:
+            seen.append(asyncio.run(stream_of_calls(server, run)))
+            assert server.wait(timeout_s=30) == 0
+        if seen[-1]["CANCELLED"]:
+            break
+    assert_ledger_consistent(database_url)
+    assert all(set(codes) <= {"OK", "UNAVAILABLE"} for codes in seen), seen
