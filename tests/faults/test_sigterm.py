@@ -80,9 +80,8 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
     grace_s = 3.0
     with server_process(database_url, tmp_path / "server.log", WALLET_SHUTDOWN_GRACE_S=str(grace_s)) as server:
         # CANCELLED is retried too: see the xfail test below for why a caller may see it.
-        load = LedgerLoad(
-            server.address, customers, workers=8, per_worker=50, seed=6, retryable=RETRYABLE | {grpc.StatusCode.CANCELLED}
-        ).start()
+        retryable = RETRYABLE | {grpc.StatusCode.CANCELLED}
+        load = LedgerLoad(server.address, customers, workers=8, per_worker=50, seed=6, retryable=retryable).start()
         load.wait_acknowledged(120, timeout_s=60)
         terminated_at = time.monotonic()
         server.terminate()
@@ -112,7 +111,11 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
 ) -> None:
     grace_s = 6.0
     # Only the grace period may end the held writes, not a lock or statement timeout on a slow machine.
-    env = {"WALLET_SHUTDOWN_GRACE_S": str(grace_s), "WALLET_LOCK_TIMEOUT_MS": "60000", "WALLET_STATEMENT_TIMEOUT_MS": "60000"}
+    env = {
+        "WALLET_SHUTDOWN_GRACE_S": str(grace_s),
+        "WALLET_LOCK_TIMEOUT_MS": "60000",
+        "WALLET_STATEMENT_TIMEOUT_MS": "60000",
+    }
     with (
         server_process(database_url, tmp_path / "server.log", **env) as server,
         grpc.insecure_channel(server.address) as channel,
