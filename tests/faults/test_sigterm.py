@@ -223,7 +223,7 @@ def test_calls_sent_just_before_sigterm_are_drained_or_refused_with_unavailable_
                 try:
                     await stub.CreateLedgerEntry(request, timeout=10)
                 except grpc.aio.AioRpcError as error:
-                    return error.code().name
+                    return str(error.code().name)
                 return "OK"
 
             calls = [asyncio.create_task(call(i)) for i in range(300)]
