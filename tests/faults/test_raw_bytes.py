@@ -30,7 +30,7 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.faults.consistency import assert_ledger_consistent
@@ -144,14 +144,16 @@ def test_a_broken_http2_conversation_does_not_stop_other_callers(server: ServerP
     assert server.process is not None and server.process.poll() is None
 
 
-@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.binary(min_size=1, max_size=4096), after_preface=st.booleans())
-def test_arbitrary_bytes_on_a_raw_connection_never_stop_the_server(
-    server: ServerProcess, payload: bytes, after_preface: bool
-) -> None:
-    payload = (PREFACE + EMPTY_SETTINGS if after_preface else b"") + payload
-    _send_garbage(server.address, payload, must_close=_must_close(payload))
-    _assert_serving(server.address)
+def test_arbitrary_bytes_on_a_raw_connection_never_stop_the_server(server: ServerProcess, database_url: str) -> None:
+    @settings(max_examples=40, deadline=None, database=None)
+    @given(payload=st.binary(min_size=1, max_size=4096), after_preface=st.booleans())
+    def examples(payload: bytes, after_preface: bool) -> None:
+        payload = (PREFACE + EMPTY_SETTINGS if after_preface else b"") + payload
+        _send_garbage(server.address, payload, must_close=_must_close(payload))
+        _assert_serving(server.address)
+
+    examples()
+    assert_ledger_consistent(database_url)
 
 
 def test_many_garbage_and_silent_connections_at_once_do_not_stop_other_callers(
