@@ -16,6 +16,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ import psycopg
 
 from tests.faults.servers import FAST_RECONNECT
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+# Every load not yet stopped, so that a failed test cannot leave its workers retrying into the next one.
+_RUNNING: weakref.WeakSet[LedgerLoad] = weakref.WeakSet()
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED})
 CURRENCIES = ("USD", "INR")
@@ -127,6 +131,7 @@ class LedgerLoad:
             return self._acknowledged
 
     def start(self) -> LedgerLoad:
+        _RUNNING.add(self)
         for thread in self._threads:
             thread.start()
         return self
@@ -148,6 +153,7 @@ class LedgerLoad:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
         assert not alive, f"load workers still running after {timeout_s}s: {alive}"
+        _RUNNING.discard(self)
 
     def _work(self, plan: list[Operation]) -> None:
         with grpc.insecure_channel(self.address, options=FAST_RECONNECT) as channel:
@@ -241,3 +247,10 @@ class LedgerLoad:
             outcomes["replayed"] += result.replayed
             outcomes["retried"] += result.attempts > 1
         return outcomes
+
+
+def stop_all_loads(timeout_s: float = 30.0) -> None:
+    """Stops every load still running (after a test that failed mid-load) and waits for its workers."""
+    for load in list(_RUNNING):
+        load.stop()
+        load.join(timeout_s)
