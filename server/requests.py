@@ -38,6 +38,7 @@ _ENTRY_TYPES = {
 # Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _TIMESTAMP_SECONDS_MIN = -62_135_596_800
 _TIMESTAMP_SECONDS_MAX = 253_402_300_799
+_LAST_MICROSECOND = datetime.max.replace(tzinfo=UTC)
 
 
 def _is_id_character(character: str) -> bool:
@@ -144,7 +145,7 @@ def _timestamp(
     # Entries are stored to the microsecond. A bound between two microseconds
     # must act as the next one up: `created_at >= 5.5us` and `created_at < 5.5us`
     # mean `>= 6us` and `< 6us`, not the truncated `5us`.
-    if value.nanos % 1_000:
+    if value.nanos % 1_000 and moment < _LAST_MICROSECOND:
         moment += timedelta(microseconds=1)
     return moment
 

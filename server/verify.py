@@ -4,7 +4,8 @@ For every wallet it checks that the balance equals the sum of its entries; for
 every entry, that it starts where the previous entry of its wallet ended and
 that its after_balance is its before_balance plus or minus its amount; for
 every customer, that history positions run 1, 2, 3… up to the head's last
-position with created_at never decreasing. Everything is read in one
+position with created_at never decreasing, and that no idempotency key was
+applied twice. Everything is read in one
 REPEATABLE READ snapshot, so a verifier running beside live traffic sees one
 consistent state. Run it with `wallet-admin verify` or `make verify`.
 """
@@ -81,6 +82,13 @@ HAVING h.last_seq <> coalesce(max(e.seq), 0)
 ORDER BY 1 LIMIT %(limit)s
 """
 
+_DUPLICATE_KEYS = """
+SELECT customer_id, idempotency_key, count(*), min(id) FROM ledger_entries
+WHERE idempotency_key IS NOT NULL
+GROUP BY customer_id, idempotency_key HAVING count(*) > 1
+ORDER BY 1, 2 LIMIT %(limit)s
+"""
+
 _COUNTS = "SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM ledger_entries)"
 
 
@@ -116,6 +124,10 @@ def verify(database_url: str, *, problems_max: int = 20) -> Report:
             problems.append(f"customer {customer_id}: {count} {currency} entries have no wallet")
         for customer_id, last_seq, max_seq in conn.execute(_HEADS, limit):
             problems.append(f"customer {customer_id}: head says position {last_seq}, last entry is at {max_seq}")
+        for customer_id, key, count, first_id in conn.execute(_DUPLICATE_KEYS, limit):
+            problems.append(
+                f"customer {customer_id}: idempotency key {key!r} was applied {count} times (first entry {first_id})"
+            )
         counts = conn.execute(_COUNTS).fetchone()
         assert counts is not None
     return Report(wallets=counts[0], entries=counts[1], problems=problems[:problems_max])

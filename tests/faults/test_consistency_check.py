@@ -49,28 +49,28 @@ def test_a_consistent_ledger_passes_the_check(scratch: str) -> None:
 @pytest.mark.parametrize(
     ("damage", "named"),
     [
-        (["UPDATE wallets SET balance = balance + 1 WHERE customer_id = 'cus_a'"], "wallet ('cus_a', USD)"),
+        (["UPDATE wallets SET balance = balance + 1 WHERE customer_id = 'cus_a'"], "wallet cus_a/USD: balance"),
         (
             [
                 "UPDATE ledger_entries SET before_balance = 10, after_balance = 11"
                 " WHERE customer_id = 'cus_b' AND seq = 2"
             ],
-            "le_seed_000000000002 (customer 'cus_b', INR, seq 2) breaks the balance chain",
+            "entry le_seed_000000000002 (customer cus_b, INR, position 2): before_balance 10",
         ),
         (
             [
                 "DELETE FROM ledger_entries WHERE customer_id = 'cus_a' AND seq = 5",
                 "UPDATE ledger_entries SET seq = 9 WHERE customer_id = 'cus_a' AND seq = 4",
             ],
-            "seq 9 at position 4",
+            "position 9 where 4 was expected",
         ),
-        (["UPDATE ledger_heads SET last_seq = 7 WHERE customer_id = 'cus_b'"], "customer 'cus_b': head says"),
+        (["UPDATE ledger_heads SET last_seq = 7 WHERE customer_id = 'cus_b'"], "customer cus_b: head says position 7"),
         (
             [
                 "UPDATE ledger_entries SET idempotency_key = 'k' WHERE customer_id = 'cus_a' AND seq IN (1, 2)",
                 "DROP INDEX ledger_entries_idempotency_key_key",
             ],
-            "key 'k' of customer 'cus_a' was applied 2 times",
+            "customer cus_a: idempotency key 'k' was applied 2 times",
         ),
     ],
     ids=["balance off", "chain broken", "seq gap", "head behind", "key twice"],

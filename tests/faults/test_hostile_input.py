@@ -473,12 +473,6 @@ UNDECODABLE = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: a request body that does not parse fails in gRPC's deserializer before any handler,"
-    " so the caller gets UNKNOWN ('Unexpected <class DecodeError>: ...') and the server logs a traceback",
-)
 @pytest.mark.parametrize("method", ["GetBalances", "CreateLedgerEntry", "ListLedgerEntries"])
 def test_request_bytes_that_do_not_parse_are_refused_with_invalid_argument(channel: grpc.Channel, method: str) -> None:
     answers = {}
@@ -507,12 +501,6 @@ def _shifted(timestamp: Timestamp, nanos: int) -> Timestamp:
     return Timestamp(seconds=total // 10**9, nanos=total % 10**9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: requests._timestamp uses Timestamp.ToDatetime, which truncates nanoseconds to"
-    " microseconds, so a bound 1 ns after an entry's time still includes it (after) or excludes it (before)",
-)
 def test_time_window_bounds_are_exact_to_the_nanosecond(channel: grpc.Channel) -> None:
     """created_after is inclusive and created_before exclusive, at the Timestamp's full precision:
     one nanosecond after an entry's time, the entry is before the window's start and inside a window

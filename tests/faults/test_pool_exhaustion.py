@@ -177,13 +177,6 @@ def test_calls_beyond_the_concurrency_limit_fail_at_once_with_resource_exhausted
     assert_ledger_consistent(database_url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: the health monitor borrows a pool connection with a 2 s timeout, so a pool that is"
-    " merely busy (every connection in a slow transaction) logs 'database unreachable: PoolTimeout' and"
-    " reports NOT_SERVING, which takes a busy but healthy instance out of rotation",
-)
 def test_a_busy_pool_is_not_reported_as_an_unreachable_database(
     database_url: str, customers: list[str], tmp_path: Path
 ) -> None:

@@ -236,13 +236,6 @@ def test_a_request_at_the_maximum_size_is_served_and_one_byte_more_is_resource_e
     assert_ledger_consistent(database_url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: ListLedgerEntries packs up to 1,000 entries or ~1 MiB per message whatever the send"
-    " limit (4 x WALLET_MAX_MESSAGE_BYTES), so with a small configured maximum an export of a few hundred"
-    " entries fails with RESOURCE_EXHAUSTED 'Sent message larger than max' and can never complete",
-)
 def test_an_export_completes_under_the_smallest_configured_maximum_message_size(
     server: ServerProcess, database_url: str
 ) -> None:
