@@ -3,7 +3,8 @@
 A retry re-sends the very same request message, so a write keeps its
 idempotency key and the server applies it at most once. Reads retry only
 UNAVAILABLE (the server said it did not serve the call). Writes also retry
-DEADLINE_EXCEEDED and ABORTED: the outcome is unknown there, and only the key
+DEADLINE_EXCEEDED, ABORTED and CANCELLED (a server shutting down): the outcome
+is unknown or the call never ran, and only the key
 makes a second attempt safe.
 """
 
@@ -17,7 +18,16 @@ from dataclasses import dataclass
 import grpc
 
 READ_RETRY_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
-WRITE_RETRY_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED})
+# CANCELLED here is the server's doing (a call caught by its shutdown before any
+# handler ran); a caller's own cancellation raises CancelledError or stops the call.
+WRITE_RETRY_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
 
 
 @dataclass(frozen=True)
