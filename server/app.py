@@ -20,11 +20,12 @@ from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
 from server.auth import Authenticator, load_callers
-from server.coalescer import WriteCoalescer
+from server.coalescer import Coalescer
 from server.config import Settings
 from server.db import create_pool
 from server.interceptors import ErrorAndLogInterceptor
 from server.ledger import Ledger
+from server.model import Applied, EntryRequest, Wallet
 from server.servicer import WalletServicer
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -47,7 +48,8 @@ class WalletServer:
         self,
         grpc_server: grpc.aio.Server,
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
-        writer: WriteCoalescer,
+        writer: Coalescer[EntryRequest, Applied],
+        balance_reader: Coalescer[str, list[Wallet]],
         health_servicer: health.aio.HealthServicer,
         database_url: str,
     ) -> None:
@@ -55,6 +57,7 @@ class WalletServer:
         self.grpc_server = grpc_server
         self.pool = pool
         self.writer = writer
+        self.balance_reader = balance_reader
         self.health = health_servicer
         self._monitor: asyncio.Task[None] | None = None
 
@@ -72,6 +75,7 @@ class WalletServer:
                 await self._monitor
         await self.grpc_server.stop(grace_s)
         await self.writer.close()
+        await self.balance_reader.close()
         await self.pool.close()
 
     async def wait_for_termination(self) -> None:
@@ -136,8 +140,11 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
     credentials = _server_credentials(settings)
     pool = create_pool(settings, database_url)
     ledger = Ledger(pool, settings.currencies)
-    writer = WriteCoalescer(
+    writer: Coalescer[EntryRequest, Applied] = Coalescer(
         ledger.apply_batch, batch_max=settings.write_batch_max, concurrency=settings.write_concurrency
+    )
+    balance_reader: Coalescer[str, list[Wallet]] = Coalescer(
+        ledger.get_balances_batch, batch_max=settings.read_batch_max, concurrency=settings.read_concurrency
     )
     grpc_server = grpc.aio.server(
         interceptors=[ErrorAndLogInterceptor(authenticator)],
@@ -154,7 +161,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         ],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
-    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, writer), grpc_server)
+    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, writer, balance_reader), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     for name in ("", SERVICE_NAME):
@@ -170,4 +177,4 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
     if port == 0:
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
-    return WalletServer(grpc_server, pool, writer, health_servicer, database_url), port
+    return WalletServer(grpc_server, pool, writer, balance_reader, health_servicer, database_url), port

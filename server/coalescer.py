@@ -1,11 +1,13 @@
-"""Coalesces concurrent write requests into shared transactions.
+"""Coalesces concurrent requests into shared database round trips.
 
 A hot wallet serialises its writers on one row lock, so one transaction per
-request caps throughput at the database's commit rate. Instead, requests wait
+request caps throughput at the database's commit rate; and every statement
+costs the server a round trip's worth of driver work. Instead, requests wait
 in one queue; at most `concurrency` runners each take up to `batch_max` of
-them, in arrival order, and apply them in one transaction (one lock per
-customer, one commit). Each request keeps its own outcome. Under light load a
-batch holds a single request, so latency does not grow.
+them, in arrival order, and apply them together (for writes: one transaction,
+one lock per customer, one commit; for balance reads: one query). Each request
+keeps its own outcome. Under light load a batch holds a single request, so
+latency does not grow.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from server.errors import (
     DatabaseUnavailable,
@@ -24,29 +27,35 @@ from server.errors import (
     StatementTimeout,
     WalletError,
 )
-from server.model import Applied, EntryRequest
 
 logger = logging.getLogger(__name__)
 
-ApplyBatch = Callable[[Sequence[EntryRequest]], Awaitable[list[Applied | WalletError]]]
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
 
 # Errors that say nothing about the requests themselves: the whole batch shares them.
 _SHARED_FAILURES = (DatabaseUnavailable, ServerBusy, LockTimeout, StatementTimeout)
 
 
-class WriteCoalescer:
-    """Applies EntryRequests through `apply_batch`, many per transaction under load."""
+class Coalescer(Generic[RequestT, ResultT]):
+    """Applies requests through `apply_batch`, many per batch under load."""
 
-    def __init__(self, apply_batch: ApplyBatch, *, batch_max: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        apply_batch: Callable[[Sequence[RequestT]], Awaitable[list[ResultT | WalletError]]],
+        *,
+        batch_max: int,
+        concurrency: int,
+    ) -> None:
         assert batch_max >= 1 and concurrency >= 1
         self._apply_batch = apply_batch
         self._batch_max = batch_max
         self._concurrency = concurrency
-        self._pending: deque[tuple[EntryRequest, asyncio.Future[Applied]]] = deque()
+        self._pending: deque[tuple[RequestT, asyncio.Future[ResultT]]] = deque()
         self._runners: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def submit(self, request: EntryRequest) -> Applied:
+    async def submit(self, request: RequestT) -> ResultT:
         """Applies one request; raises its WalletError if it was refused.
 
         If the caller is cancelled before a runner took the request, the request
@@ -54,7 +63,7 @@ class WriteCoalescer:
         """
         if self._closed:
             raise ShuttingDown("The server is shutting down; retry on another instance")
-        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._pending.append((request, future))
         if len(self._runners) < self._concurrency:
             task = asyncio.create_task(self._run())
@@ -70,7 +79,7 @@ class WriteCoalescer:
 
     async def _run(self) -> None:
         while self._pending:
-            batch: list[tuple[EntryRequest, asyncio.Future[Applied]]] = []
+            batch: list[tuple[RequestT, asyncio.Future[ResultT]]] = []
             while self._pending and len(batch) < self._batch_max:
                 item = self._pending.popleft()
                 if not item[1].done():  # Skip requests whose callers gave up.
@@ -85,7 +94,7 @@ class WriteCoalescer:
                     else:
                         future.set_result(outcome)
 
-    async def _apply(self, requests: list[EntryRequest]) -> list[Applied | WalletError]:
+    async def _apply(self, requests: list[RequestT]) -> list[ResultT | WalletError]:
         try:
             return await self._apply_batch(requests)
         except _SHARED_FAILURES as error:
@@ -99,7 +108,7 @@ class WriteCoalescer:
                 return [InternalError("Internal error")]
         # One request may have poisoned the batch: isolate it by applying each alone.
         logger.warning("retrying a failed batch of %d requests one by one", len(requests))
-        outcomes: list[Applied | WalletError] = []
+        outcomes: list[ResultT | WalletError] = []
         for request in requests:
             outcomes.extend(await self._apply([request]))
         return outcomes

@@ -66,8 +66,12 @@ class Settings:
     lock_timeout_ms: int = 3_000
     # Requests coalesced into one write transaction, at most.
     write_batch_max: int = 200
-    # Write transactions running at once in this process.
-    write_concurrency: int = 4
+    # Write transactions running at once in this process. One at a time lets the
+    # next batch gather while the current one commits (docs/performance.md).
+    write_concurrency: int = 1
+    # Balance reads coalesced into one query, at most, and such queries at once.
+    read_batch_max: int = 200
+    read_concurrency: int = 2
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 1 << 20
     max_concurrent_rpcs: int = 1_000
@@ -116,6 +120,8 @@ class Settings:
             lock_timeout_ms=int(number("WALLET_LOCK_TIMEOUT_MS", defaults.lock_timeout_ms, 10, 600_000)),
             write_batch_max=int(number("WALLET_WRITE_BATCH_MAX", defaults.write_batch_max, 1, 5_000)),
             write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
+            read_batch_max=int(number("WALLET_READ_BATCH_MAX", defaults.read_batch_max, 1, 5_000)),
+            read_concurrency=int(number("WALLET_READ_CONCURRENCY", defaults.read_concurrency, 1, 256)),
             shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
             max_message_bytes=int(number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)),
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),

@@ -66,12 +66,26 @@ class Ledger:
 
     async def get_balances(self, customer_id: str) -> list[Wallet]:
         """Every supported currency's wallet (zero if never written) plus any other the customer holds."""
+        result = (await self.get_balances_batch([customer_id]))[0]
+        assert not isinstance(result, WalletError)
+        return result
+
+    async def get_balances_batch(self, customer_ids: Sequence[str]) -> list[list[Wallet] | WalletError]:
+        """get_balances for many customers in one query (the read coalescer gathers them)."""
         with database_errors():
             async with self._pool.connection() as conn:
-                stored = {w.currency: w for w in await repository.select_wallets(conn, customer_id)}
-        for code in self.currencies:
-            stored.setdefault(code, Wallet(customer_id, code, 0, None, None))
-        return [stored[code] for code in sorted(stored)]
+                stored = await repository.select_wallets(conn, sorted(set(customer_ids)))
+        by_customer: dict[str, dict[str, Wallet]] = {customer_id: {} for customer_id in customer_ids}
+        for wallet in stored:
+            by_customer[wallet.customer_id][wallet.currency] = wallet
+        results: list[list[Wallet] | WalletError] = []
+        for customer_id in customer_ids:
+            held = by_customer[customer_id]
+            for code in self.currencies:
+                if code not in held:
+                    held[code] = Wallet(customer_id, code, 0, None, None)
+            results.append([held[code] for code in sorted(held)])
+        return results
 
     async def apply_batch(self, requests: Sequence[EntryRequest]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""

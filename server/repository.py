@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, Text, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import Select
 
@@ -56,8 +56,8 @@ _SELECT_WALLETS = compile_sql(
         wallets.c.created_at,
         wallets.c.updated_at,
     )
-    .where(wallets.c.customer_id == bindparam("customer_id"))
-    .order_by(wallets.c.currency)
+    .where(wallets.c.customer_id == any_(bindparam("customer_ids", type_=ARRAY(Text))))
+    .order_by(wallets.c.customer_id, wallets.c.currency)
 )
 
 _SELECT_ENTRY_SEQ = compile_sql(
@@ -152,8 +152,9 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
     )
 
 
-async def select_wallets(conn: psycopg.AsyncConnection[Any], customer_id: str) -> list[Wallet]:
-    cursor = await conn.execute(_SELECT_WALLETS, {"customer_id": customer_id})
+async def select_wallets(conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]) -> list[Wallet]:
+    """The stored wallets of the customers, by customer and currency."""
+    cursor = await conn.execute(_SELECT_WALLETS, {"customer_ids": list(customer_ids)})
     return [wallet_from_row(row) for row in await cursor.fetchall()]
 
 

@@ -9,11 +9,11 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from server import requests
-from server.coalescer import WriteCoalescer
+from server.coalescer import Coalescer
 from server.config import Currency
 from server.interceptors import current_caller
 from server.ledger import Ledger
-from server.model import Entry, EntryType, Wallet
+from server.model import Applied, Entry, EntryRequest, EntryType, Wallet
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 # A stream message stays under about 1 MiB, far below the 4 MiB that gRPC
@@ -77,15 +77,21 @@ def _entry_size(entry: Entry) -> int:
 class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     """Translates WalletService calls to the ledger's use cases."""
 
-    def __init__(self, ledger: Ledger, writer: WriteCoalescer) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        writer: Coalescer[EntryRequest, Applied],
+        balance_reader: Coalescer[str, list[Wallet]],
+    ) -> None:
         self._ledger = ledger
         self._writer = writer
+        self._balance_reader = balance_reader
 
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.GetBalancesResponse:
         customer_id = requests.customer_id(request)
-        wallets = await self._ledger.get_balances(customer_id)
+        wallets = await self._balance_reader.submit(customer_id)
         currencies = self._ledger.currencies
         return wallet_pb2.GetBalancesResponse(
             customer_id=customer_id, wallets=[wallet_to_proto(w, currencies) for w in wallets]
