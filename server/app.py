@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
+from server.access_log import AccessLog
 from server.auth import Authenticator, load_callers
 from server.coalescer import Coalescer
 from server.config import Settings
@@ -52,8 +53,11 @@ class WalletServer:
         balance_reader: Coalescer[str, list[Wallet]],
         health_servicer: health.aio.HealthServicer,
         database_url: str,
+        access_log: AccessLog,
     ) -> None:
         self._database_url = database_url
+        self.access_log = access_log
+        self._access_log_task: asyncio.Task[None] | None = None
         self.grpc_server = grpc_server
         self.pool = pool
         self.writer = writer
@@ -65,6 +69,7 @@ class WalletServer:
         await self.pool.open(wait=False)
         await self.grpc_server.start()
         self._monitor = asyncio.create_task(self._watch_database())
+        self._access_log_task = asyncio.create_task(self.access_log.run())
 
     async def stop(self, grace_s: float | None) -> None:
         """Stops taking calls, lets in-flight calls finish within the grace period, then closes the pool."""
@@ -76,6 +81,10 @@ class WalletServer:
         await self.grpc_server.stop(grace_s)
         await self.writer.close()
         await self.balance_reader.close()
+        if self._access_log_task is not None:
+            self._access_log_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._access_log_task
         await self.pool.close()
 
     async def wait_for_termination(self) -> None:
@@ -138,6 +147,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port."""
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
     credentials = _server_credentials(settings)
+    access_log = AccessLog()
     pool = create_pool(settings, database_url)
     ledger = Ledger(pool, settings.currencies)
     writer: Coalescer[EntryRequest, Applied] = Coalescer(
@@ -147,7 +157,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         ledger.get_balances_batch, batch_max=settings.read_batch_max, concurrency=settings.read_concurrency
     )
     grpc_server = grpc.aio.server(
-        interceptors=[ErrorAndLogInterceptor(authenticator)],
+        interceptors=[ErrorAndLogInterceptor(access_log, authenticator)],
         options=[
             # Without this a second server on the same port silently shares its traffic.
             ("grpc.so_reuseport", 0),
@@ -177,4 +187,4 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
     if port == 0:
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
-    return WalletServer(grpc_server, pool, writer, balance_reader, health_servicer, database_url), port
+    return WalletServer(grpc_server, pool, writer, balance_reader, health_servicer, database_url, access_log), port

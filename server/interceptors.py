@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +17,7 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from server.access_log import AccessLog
 from server.auth import Authenticator
 from server.errors import FieldViolation, InternalError, InvalidArgument, WalletError, to_status
 
@@ -25,21 +25,6 @@ logger = logging.getLogger("wallet.rpc")
 
 # Identity of the authenticated caller of the current RPC ("" when auth is off).
 current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_caller", default="")
-
-
-def _log(method: str, code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    record: dict[str, Any] = {
-        "method": method,
-        "code": code.name,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-    }
-    if current_caller.get():
-        record["caller"] = current_caller.get()
-    if error is not None:
-        record["reason"] = error.reason
-    logger.info(json.dumps(record))
 
 
 def _as_wallet_error(error: BaseException) -> WalletError:
@@ -100,7 +85,8 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
     """Authorizes each call (when auth is on), maps WalletError to statuses, and logs
     method, code and duration of each call."""
 
-    def __init__(self, authenticator: Authenticator | None = None) -> None:
+    def __init__(self, access_log: AccessLog, authenticator: Authenticator | None = None) -> None:
+        self._access_log = access_log
         self._authenticator = authenticator
         # Wrapped handlers, built once per method: building one costs more than a call's bookkeeping.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -124,20 +110,25 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary, self._authenticator),
+                _wrap_unary(method, handler.unary_unary, self._authenticator, self._access_log),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream, self._authenticator),
+                _wrap_stream(method, handler.unary_stream, self._authenticator, self._access_log),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None) -> Any:
+def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
+    def log(code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
+        access_log.record(
+            method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else ""
+        )
+
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
         try:
@@ -145,21 +136,26 @@ def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None
             _check_decoded(request)
             response = await behaviour(request, context)
         except asyncio.CancelledError:
-            _log(method, grpc.StatusCode.CANCELLED, started, None)
+            log(grpc.StatusCode.CANCELLED, started, None)
             raise
         except Exception as raised:
             if isinstance(raised, grpc.aio.AbortError):
                 raise
             error = _as_wallet_error(raised)
-            _log(method, error.code, started, error)
+            log(error.code, started, error)
             await _abort(context, error)
-        _log(method, grpc.StatusCode.OK, started, None)
+        log(grpc.StatusCode.OK, started, None)
         return response
 
     return wrapped
 
 
-def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None) -> Any:
+def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
+    def log(code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
+        access_log.record(
+            method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else ""
+        )
+
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         try:
@@ -168,14 +164,14 @@ def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | Non
             async for response in behaviour(request, context):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
-            _log(method, grpc.StatusCode.CANCELLED, started, None)
+            log(grpc.StatusCode.CANCELLED, started, None)
             raise
         except Exception as raised:
             if isinstance(raised, grpc.aio.AbortError):
                 raise
             error = _as_wallet_error(raised)
-            _log(method, error.code, started, error)
+            log(error.code, started, error)
             await _abort(context, error)
-        _log(method, grpc.StatusCode.OK, started, None)
+        log(grpc.StatusCode.OK, started, None)
 
     return wrapped

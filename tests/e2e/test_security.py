@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from server.access_log import FLUSH_INTERVAL_S
 from server.app import create_server
 from server.auth import hash_token
 from server.config import Settings
@@ -127,6 +129,7 @@ async def test_tokens_never_appear_in_the_logs(
         await stub.CreateLedgerEntry(entry_request(customer_id, 5), metadata=bearer(WRITER_TOKEN))
         with pytest.raises(grpc.aio.AioRpcError):
             await stub.CreateLedgerEntry(entry_request(customer_id, 5), metadata=bearer(READER_TOKEN))
+    await asyncio.sleep(FLUSH_INTERVAL_S * 3)  # The access log writes in batches.
     assert caplog.records, "the calls were logged"
     assert WRITER_TOKEN not in caplog.text and READER_TOKEN not in caplog.text
     assert '"caller": "billing-service"' in caplog.text

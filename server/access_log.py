@@ -1,0 +1,60 @@
+"""One structured line per RPC (method, status code, duration), written in batches.
+
+Formatting a log record and writing it to stderr on every call cost the
+server a measurable share of each call (docs/performance.md). Instead each
+call appends a ready JSON line to a buffer, and a background task hands the
+buffer to the `wallet.rpc` logger as one record every FLUSH_INTERVAL_S (or
+sooner when it fills). A crash loses at most that interval's lines; a
+graceful stop flushes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import grpc
+
+logger = logging.getLogger("wallet.rpc")
+
+FLUSH_INTERVAL_S = 0.2
+LINES_MAX = 5_000
+
+
+class AccessLog:
+    """Buffers one JSON line per call and flushes them through `wallet.rpc`."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+
+    def record(self, method: str, code: grpc.StatusCode, duration_s: float, caller: str, reason: str) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        # Method, code and reason are identifiers; only the caller's name needs JSON escaping.
+        line = (
+            f'{{"ts": {time.time():.3f}, "method": "{method}", "code": "{code.name}",'
+            f' "duration_ms": {duration_s * 1000:.3f}'
+        )
+        if caller:
+            line += f', "caller": {json.dumps(caller)}'
+        if reason:
+            line += f', "reason": "{reason}"'
+        self._lines.append(line + "}")
+        if len(self._lines) >= LINES_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            lines, self._lines = self._lines, []
+            logger.info("\n".join(lines))
+
+    async def run(self) -> None:
+        """Flushes every FLUSH_INTERVAL_S until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_INTERVAL_S)
+                self.flush()
+        finally:
+            self.flush()
