@@ -13,9 +13,9 @@ import signal
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 from bench.infra import die_with_parent
-from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
 def canned_response(customer_id: str) -> wallet_pb2.GetBalancesResponse:

@@ -174,7 +174,8 @@ def _wait_serving(server: ServerProcess, service: str, timeout_s: float) -> None
         while time.monotonic() < deadline:
             if server.proc.poll() is not None:
                 raise RuntimeError(
-                    f"{server.name} exited with {server.proc.returncode} during start-up:\n{server.log_tail()}"
+                    f"{server.name} exited with {server.proc.returncode} during start-up:\n"
+                    + server.log_tail()
                 )
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)

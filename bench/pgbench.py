@@ -50,7 +50,8 @@ SELECT balance AS bal FROM wallets WHERE customer_id = '{customer}' AND currency
 INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance, after_balance,
                             reason, created_at)
     SELECT 'le_' || md5(random()::text), '{customer}', :seq0::bigint + i, 'USD', 'debit', :amt,
-           :bal::bigint - (i - 1) * :amt::bigint, :bal::bigint - i * :amt::bigint, 'pgbench', clock_timestamp()
+           :bal::bigint - (i - 1) * :amt::bigint, :bal::bigint - i * :amt::bigint, 'pgbench',
+           clock_timestamp()
     FROM generate_series(1, {batch}) AS i;
 UPDATE wallets SET balance = :bal::bigint - {batch} * :amt::bigint, updated_at = clock_timestamp()
     WHERE customer_id = '{customer}' AND currency = 'USD';

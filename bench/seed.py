@@ -82,7 +82,8 @@ def seed_history(url: str, customer_id: str, count: int) -> int:
         )
         row = conn.execute(
             "UPDATE wallets SET balance = (SELECT after_balance FROM ledger_entries"
-            "  WHERE customer_id = %(c)s AND seq = %(n)s), updated_at = now() + make_interval(secs => %(n)s / 1000.0)"
+            "  WHERE customer_id = %(c)s AND seq = %(n)s),"
+            " updated_at = now() + make_interval(secs => %(n)s / 1000.0)"
             " WHERE customer_id = %(c)s AND currency = 'USD' RETURNING balance",
             {"c": customer_id, "n": count},
         ).fetchone()
