@@ -1,0 +1,230 @@
+"""py-spy against the server process during a measurement window, and what its samples say.
+
+py-spy records collapsed stacks (`--format raw`, one `frame;frame;... count`
+line per distinct stack). From them this module writes a text summary (self
+and inclusive time per function and per source line, and a breakdown by
+layer: event loop idle, psycopg, gRPC, protobuf, SQLAlchemy, asyncio, logging,
+the service's own code) and an SVG flame graph, both under bench/results/.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.infra import die_with_parent
+
+# py-spy frames look like `function (path/to/file.py:123)`; native ones may lack the line.
+_FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*)(?::(?P<line>\d+))?\)$")
+_IDLE_LEAVES = {"select", "poll", "epoll_wait", "epoll_pwait", "_run_once_idle", "wait", "__wait", "sleep"}
+
+# The first match from the leaf up decides which layer a sample's time belongs to.
+LAYERS: list[tuple[str, re.Pattern[str]]] = [
+    ("psycopg (driver, adaptation, libpq)", re.compile(r"psycopg|libpq")),
+    ("protobuf (messages, (de)serialisation)", re.compile(r"google/protobuf|_message\.|upb|protobuf")),
+    ("sqlalchemy", re.compile(r"sqlalchemy")),
+    ("logging / json (per-call log line)", re.compile(r"/logging/|/json/")),
+    ("grpc (cython aio server, C core)", re.compile(r"grpc")),
+    ("wallet service code (server/)", re.compile(r"(^|/)server/")),
+    ("asyncio event loop (scheduling, tasks, futures)", re.compile(r"asyncio")),
+]
+
+
+@dataclass
+class Frame:
+    function: str
+    file: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        short = _shorten(self.file)
+        return f"{self.function} ({short}:{self.line})" if self.line else f"{self.function} ({short})"
+
+    @property
+    def function_key(self) -> str:
+        return f"{self.function} ({_shorten(self.file)})"
+
+
+def _shorten(path: str) -> str:
+    for marker in ("site-packages/", "lib/python3.11/", "/wt-bench/", "/work/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def parse_frame(text: str) -> Frame:
+    match = _FRAME.match(text.strip())
+    if not match:
+        return Frame(text.strip(), "", None)
+    line = match.group("line")
+    return Frame(match.group("function"), match.group("file") or "", int(line) if line else None)
+
+
+def read_collapsed(path: Path) -> list[tuple[list[Frame], int]]:
+    stacks = []
+    for raw in path.read_text(errors="replace").splitlines():
+        head, _, count = raw.rpartition(" ")
+        if not head or not count.isdigit():
+            continue
+        stacks.append(([parse_frame(part) for part in head.split(";")], int(count)))
+    return stacks
+
+
+def _is_idle(frames: list[Frame]) -> bool:
+    return bool(frames) and (
+        frames[-1].function in _IDLE_LEAVES
+        or any(f.function == "select" and "selectors" in f.file for f in frames)
+    )
+
+
+def layer_of(frames: list[Frame]) -> str:
+    for frame in reversed(frames):
+        for name, pattern in LAYERS:
+            if pattern.search(frame.file) or pattern.search(frame.function):
+                return name
+    return "other (interpreter, stdlib)"
+
+
+def summarise(path: Path, title: str, top: int = 30) -> str:
+    """A plain-text report of one py-spy recording."""
+    stacks = read_collapsed(path)
+    total = sum(count for _, count in stacks)
+    if not total:
+        return f"# {title}\n\nno samples\n"
+    idle = sum(count for frames, count in stacks if _is_idle(frames))
+    busy_stacks = [(frames, count) for frames, count in stacks if not _is_idle(frames)]
+    busy = total - idle
+
+    self_functions: Counter[str] = Counter()
+    self_lines: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    inclusive_lines: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
+    for frames, count in busy_stacks:
+        self_functions[frames[-1].function_key] += count
+        self_lines[frames[-1].where] += count
+        layers[layer_of(frames)] += count
+        for key in {f.function_key for f in frames}:
+            inclusive[key] += count
+        for key in {f.where for f in frames if "server/" in f.file}:
+            inclusive_lines[key] += count
+
+    def pct(n: int, of: int) -> str:
+        return f"{100.0 * n / of:5.1f}%"
+
+    out = [f"# {title}", ""]
+    out.append(
+        f"samples: {total} (all threads, idle included); idle (waiting in the event loop's select): "
+        f"{pct(idle, total)}; busy: {pct(busy, total)}"
+    )
+    out.append("Percentages below are of busy samples.")
+    out += ["", "## Busy time by layer (innermost matching frame decides)", ""]
+    for name, count in layers.most_common():
+        out.append(f"{pct(count, busy)}  {name}")
+    out += ["", f"## Top {top} functions by inclusive time", ""]
+    for key, count in inclusive.most_common(top):
+        out.append(f"{pct(count, busy)}  {key}")
+    out += ["", f"## Top {top} functions by self time", ""]
+    for key, count in self_functions.most_common(top):
+        out.append(f"{pct(count, busy)}  {key}")
+    out += ["", f"## Top {top} source lines by self time", ""]
+    for key, count in self_lines.most_common(top):
+        out.append(f"{pct(count, busy)}  {key}")
+    out += ["", f"## Lines of server/ by inclusive time (top {top})", ""]
+    for key, count in inclusive_lines.most_common(top):
+        out.append(f"{pct(count, busy)}  {key}")
+    return "\n".join(out) + "\n"
+
+
+def flamegraph_svg(path: Path, title: str, width: int = 1600, row: int = 16) -> str:
+    """A static SVG flame graph of the collapsed stacks (hover a box for its function and share)."""
+    # A tree of {frame: [count, children]}.
+    tree: dict[str, list[object]] = {}
+    total = 0
+    for frames, count in read_collapsed(path):
+        total += count
+        level = tree
+        for frame in frames:
+            entry = level.setdefault(frame.where, [0, {}])
+            entry[0] = int(entry[0]) + count  # type: ignore[call-overload]
+            level = entry[1]  # type: ignore[assignment]
+    boxes: list[tuple[float, int, float, str, int]] = []
+
+    def layout(level: dict[str, list[object]], x: float, depth: int) -> None:
+        for name, (count, children) in sorted(level.items()):
+            w = width * int(count) / total  # type: ignore[call-overload]
+            if w >= 0.5:
+                boxes.append((x, depth, w, name, int(count)))  # type: ignore[call-overload]
+                layout(children, x, depth + 1)  # type: ignore[arg-type]
+            x += w
+
+    if total:
+        layout(tree, 0.0, 0)
+    depth_max = max((box[1] for box in boxes), default=0)
+    height = (depth_max + 3) * row
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace">',
+        f'<text x="4" y="14" font-size="13">{html.escape(title)} ({total} samples; hover for details)</text>',
+    ]
+    for x, depth, w, name, count in boxes:
+        y = height - (depth + 1) * row  # Root at the bottom, as flame graphs are drawn.
+        label = html.escape(name)
+        hue = 10 + sum(map(ord, name.rsplit(" (", 1)[-1])) % 50
+        text = (
+            f'<text x="{x + 2:.1f}" y="{y + row - 4}" font-size="11">{label[: int(w / 7)]}</text>'
+            if w > 30
+            else ""
+        )
+        parts.append(
+            f"<g><title>{label} — {count} samples, {100.0 * count / total:.2f}%</title>"
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 1}" fill="hsl({hue},85%,62%)"/>'
+            f"{text}</g>"
+        )
+    parts.append("</svg>\n")
+    return "\n".join(parts)
+
+
+class PySpy:
+    """One `py-spy record` of a process for a fixed duration (raw collapsed stacks)."""
+
+    def __init__(self, pid: int, duration_s: float, output: Path, *, native: bool, rate: int = 100) -> None:
+        self.output = output
+        self.native = native
+        command = [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(duration_s))),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--idle",
+            "--output",
+            str(output),
+        ]
+        # Native stacks (C frames of protobuf, grpc, psycopg) need the target paused while sampled.
+        command.append("--native" if native else "--nonblocking")
+        self._timeout = duration_s + 60
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
+
+    def wait(self) -> str:
+        try:
+            out, _ = self.proc.communicate(timeout=self._timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        text = out.decode(errors="replace")
+        if self.proc.returncode != 0 or not self.output.exists():
+            raise RuntimeError(f"py-spy failed ({self.proc.returncode}): {text[-1000:]}")
+        return text
