@@ -23,6 +23,7 @@ import psycopg
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 from bench.infra import die_with_parent
+from bench.loadgen import percentile
 
 EXPORT_TIMEOUT_S = 900.0
 _COLUMNS = (
@@ -41,12 +42,17 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
         messages = 0
         started = time.perf_counter()
         first_message_s = None
+        gaps: list[float] = []
+        previous = started
         call = stub.ListLedgerEntries(
             wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id), timeout=EXPORT_TIMEOUT_S
         )
         async for response in call:
+            now = time.perf_counter()
             if first_message_s is None:
-                first_message_s = time.perf_counter() - started
+                first_message_s = now - started
+            gaps.append(now - previous)
+            previous = now
             messages += 1
             for entry in response.entries:
                 amount_sum += entry.amount
@@ -54,7 +60,10 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
             if response.entries:
                 last_after = response.entries[-1].after_balance
         elapsed = time.perf_counter() - started
+    gaps.sort()
     return {
+        "message_gap_p50_ms": round(percentile(gaps, 0.50) * 1000, 2),
+        "message_gap_p99_ms": round(percentile(gaps, 0.99) * 1000, 2),
         "entries": count,
         "messages": messages,
         "amount_sum": amount_sum,
