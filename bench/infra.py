@@ -288,7 +288,12 @@ class CpuMeter:
                 elif key[1] >= self._wall0 - 0.05:  # Born during the window.
                     used += seconds
             result[f"{name}_cores"] = round(used / elapsed, 3)
-        result["machine_busy_cores"] = round((_machine_busy_seconds() - self._machine_start) / elapsed, 3)
+        machine = (_machine_busy_seconds() - self._machine_start) / elapsed
+        result["machine_busy_cores"] = round(machine, 3)
+        # Kernel softirq work and processes outside the benchmark (this machine is shared).
+        result["unaccounted_cores"] = round(
+            machine - sum(result[f"{name}_cores"] for name in self._groups), 3
+        )
         self.result = result
         return result
 

@@ -86,6 +86,7 @@ class PgbenchRun:
     tps: float
     latency_avg_ms: float | None
     failed: int
+    when: str = "before"  # "after": the best client count again, after the service's load
 
 
 @dataclass
@@ -109,6 +110,7 @@ class PgbenchBest:
                     "tps": round(r.tps, 1),
                     "latency_avg_ms": r.latency_avg_ms,
                     "failed": r.failed,
+                    "when": r.when,
                 }
                 for r in self.runs
             ],
@@ -156,6 +158,16 @@ def run_pgbench(url: str, script: str, clients: int, seconds: int, log_dir: Path
         latency_avg_ms=float(latency.group(1)) if latency else None,
         failed=int(failed.group(1)) if failed else 0,
     )
+
+
+def again_after(best: PgbenchBest, url: str, script: str, seconds: int, log_dir: Path) -> None:
+    """Runs the best client count once more, after the service's load.
+
+    This machine is shared and noisy; the baseline is the best the database showed in this run.
+    """
+    run = run_pgbench(url, script, best.best.clients, seconds, log_dir)
+    run.when = "after"
+    best.runs.append(run)
 
 
 def best_of(url: str, script: str, client_counts: list[int], seconds: int, log_dir: Path) -> PgbenchBest:

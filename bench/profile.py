@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -91,41 +92,68 @@ def layer_of(frames: list[Frame]) -> str:
     return "other (interpreter, stdlib)"
 
 
+def _split_thread(frames: list[Frame]) -> tuple[str, list[Frame]]:
+    """py-spy --threads puts `thread (tid): name` first; returns the thread's name and the rest."""
+    if frames and frames[0].function.startswith("thread ("):
+        return frames[0].function.split(": ", 1)[-1], frames[1:]
+    return "all threads", frames
+
+
 def summarise(path: Path, title: str, top: int = 30) -> str:
-    """A plain-text report of one py-spy recording."""
-    stacks = read_collapsed(path)
-    total = sum(count for _, count in stacks)
-    if not total:
+    """A plain-text report of one py-spy recording: threads, then the event loop thread's busy time."""
+    threads: Counter[str] = Counter()
+    idle_by_thread: Counter[str] = Counter()
+    main: list[tuple[list[Frame], int]] = []
+    for frames, count in read_collapsed(path):
+        thread, frames = _split_thread(frames)
+        threads[thread] += count
+        if _is_idle(frames):
+            idle_by_thread[thread] += count
+        elif thread in ("MainThread", "all threads"):
+            main.append((frames, count))
+    if not threads:
         return f"# {title}\n\nno samples\n"
-    idle = sum(count for frames, count in stacks if _is_idle(frames))
-    busy_stacks = [(frames, count) for frames, count in stacks if not _is_idle(frames)]
-    busy = total - idle
+    busy = sum(count for _, count in main)
+
+    def pct(n: int, of: int) -> str:
+        return f"{100.0 * n / of:5.1f}%" if of else "  n/a"
+
+    out = [
+        f"# {title}",
+        "",
+        "## Threads (share of each thread's samples spent busy, i.e. not waiting in epoll)",
+        "",
+    ]
+    for thread, count in threads.most_common():
+        out.append(f"{pct(count - idle_by_thread[thread], count)} busy  {thread} ({count} samples)")
+    out += ["", "Everything below is about the busy samples of the main thread (the asyncio event loop)."]
+    if not busy:
+        return "\n".join(out) + "\n"
 
     self_functions: Counter[str] = Counter()
     self_lines: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     inclusive_lines: Counter[str] = Counter()
     layers: Counter[str] = Counter()
-    for frames, count in busy_stacks:
-        self_functions[frames[-1].function_key] += count
-        self_lines[frames[-1].where] += count
-        layers[layer_of(frames)] += count
+    syscalls: Counter[str] = Counter()
+    for frames, count in main:
+        leaf = frames[-1]
+        self_functions[leaf.function_key] += count
+        self_lines[leaf.where] += count
+        layer = layer_of(frames)
+        layers[layer] += count
+        if leaf.file.startswith("libc"):
+            syscalls[f"{leaf.function} from {layer}"] += count
         for key in {f.function_key for f in frames}:
             inclusive[key] += count
         for key in {f.where for f in frames if "server/" in f.file}:
             inclusive_lines[key] += count
 
-    def pct(n: int, of: int) -> str:
-        return f"{100.0 * n / of:5.1f}%"
-
-    out = [f"# {title}", ""]
-    out.append(
-        f"samples: {total} (all threads, idle included); idle (waiting in the event loop's select): "
-        f"{pct(idle, total)}; busy: {pct(busy, total)}"
-    )
-    out.append("Percentages below are of busy samples.")
-    out += ["", "## Busy time by layer (innermost matching frame decides)", ""]
+    out += ["", "## Busy time by layer (the innermost frame that belongs to a layer decides)", ""]
     for name, count in layers.most_common():
+        out.append(f"{pct(count, busy)}  {name}")
+    out += ["", f"## System calls (libc leaf frames): {pct(sum(syscalls.values()), busy)} of busy time", ""]
+    for name, count in syscalls.most_common(15):
         out.append(f"{pct(count, busy)}  {name}")
     out += ["", f"## Top {top} functions by inclusive time", ""]
     for key, count in inclusive.most_common(top):
@@ -193,7 +221,9 @@ def flamegraph_svg(path: Path, title: str, width: int = 1600, row: int = 16) -> 
 class PySpy:
     """One `py-spy record` of a process for a fixed duration (raw collapsed stacks)."""
 
-    def __init__(self, pid: int, duration_s: float, output: Path, *, native: bool, rate: int = 100) -> None:
+    def __init__(
+        self, pid: int, duration_s: float | None, output: Path, *, native: bool, rate: int = 100
+    ) -> None:
         self.output = output
         self.native = native
         command = [
@@ -201,22 +231,29 @@ class PySpy:
             "record",
             "--pid",
             str(pid),
-            "--duration",
-            str(max(1, round(duration_s))),
             "--rate",
             str(rate),
             "--format",
             "raw",
             "--idle",
+            "--threads",
             "--output",
             str(output),
         ]
         # Native stacks (C frames of protobuf, grpc, psycopg) need the target paused while sampled.
         command.append("--native" if native else "--nonblocking")
-        self._timeout = duration_s + 60
+        if duration_s is not None:  # Otherwise it records until stop().
+            command += ["--duration", str(max(1, round(duration_s)))]
+        self._timeout = (duration_s or 0) + 60
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
+
+    def stop(self) -> str:
+        """Ends an open-ended recording (py-spy writes its output on SIGINT)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.wait()
 
     def wait(self) -> str:
         try:

@@ -127,6 +127,12 @@ def table(results: dict[str, Any]) -> str:
     for key, scenario in results["scenarios"].items():
         for note in scenario.get("notes", []):
             notes.append(f"  [{key}] {note}")
+    log = results.get("server_log") or {}
+    if log.get("warnings") or log.get("errors"):
+        notes.append(
+            f"  server logged {log['warnings']} warnings and {log['errors']} errors,"
+            f" first: {log['first'][:3]}"
+        )
     machine = results["machine"]
     header = (
         f"wallet bench ({results['mode']}), {machine['date_utc']}:"

@@ -1,7 +1,7 @@
 """`python -m bench`: start everything, run the scenarios against their baselines, stop everything.
 
 Modes: `quick` runs every scenario briefly (under 3 minutes), `full` is the
-run whose results are committed, `profile` runs scenarios 1 and 2 with py-spy
+run whose results are committed, `profile` runs scenarios 1-4 with py-spy
 attached to the server and writes flame graphs and text summaries.
 Results go to bench/results/latest.json (and `<mode>.json`); the profile mode
 writes bench/results/profile/ and profile.json instead.
@@ -90,7 +90,7 @@ MODES = {
         pgbench_batches=(),
         export_entries=250_000,
         target_rate_run=False,
-        scenarios=("1", "2"),
+        scenarios=("1", "2", "3", "4"),
     ),
 }
 
@@ -133,6 +133,14 @@ class Context:
         return result
 
 
+def _write_profile(ctx: Context, name: str, spy: PySpy) -> None:
+    out_dir = ctx.args.profile_dir
+    title = f"wallet server during {name}"
+    (out_dir / f"{name}.summary.txt").write_text(summarise(spy.output, title))
+    (out_dir / f"{name}.flamegraph.svg").write_text(flamegraph_svg(spy.output, title))
+    print(f"  profile: {out_dir.relative_to(REPO)}/{name}.{{collapsed.txt,summary.txt,flamegraph.svg}}")
+
+
 class _Measure(Hooks):
     def __init__(self, ctx: Context, servers: list[ServerProcess], profile_as: str | None, duration_s: float):
         self._ctx = ctx
@@ -165,12 +173,7 @@ class _Measure(Hooks):
         if self._spy is None or self._profile_as is None:
             return
         self._spy.wait()
-        out_dir = self._ctx.args.profile_dir
-        title = f"wallet server during scenario {self._profile_as}"
-        collapsed = self._spy.output
-        (out_dir / f"{self._profile_as}.summary.txt").write_text(summarise(collapsed, title))
-        (out_dir / f"{self._profile_as}.flamegraph.svg").write_text(flamegraph_svg(collapsed, title))
-        print(f"  profile: {out_dir.relative_to(REPO)}/{self._profile_as}.{{summary.txt,flamegraph.svg}}")
+        _write_profile(self._ctx, self._profile_as, self._spy)
 
 
 def _ratio(value: float | None, baseline: float | None) -> float | None:
@@ -187,9 +190,10 @@ def _load_fields(result: LoadResult) -> dict[str, Any]:
     }
 
 
-def _write_checks(ctx: Context, like: str, before: int, result: LoadResult) -> dict[str, Any]:
+def _write_checks(ctx: Context, like: str, before: int, since: Any, result: LoadResult) -> dict[str, Any]:
     """Ledger invariants of the customers written, and acknowledged calls vs rows written."""
     checks: dict[str, Any] = seed.check_consistency(ctx.db.url, like)
+    checks["entries_per_transaction_estimate"] = seed.entries_per_transaction(ctx.db.url, like, since)
     written = seed.entry_count(ctx.db.url, like) - before
     checks["rows_written"] = written
     checks["calls_acknowledged"] = result.ok_total
@@ -198,6 +202,14 @@ def _write_checks(ctx: Context, like: str, before: int, result: LoadResult) -> d
     ]
     checks["ok"] = all(checks[k] == 0 for k in problems) and written >= result.ok_total
     return checks
+
+
+def _pgbench_mix_again(ctx: Context) -> None:
+    assert ctx.pgbench_mix is not None
+    print("  pgbench: best client count again, after the service's load ...", flush=True)
+    pgbench.again_after(
+        ctx.pgbench_mix, ctx.db.url, pgbench.mix_script("pd-", CUSTOMERS), ctx.mode.pgbench_s, ctx.log_dir
+    )
 
 
 def _pgbench_mix(ctx: Context) -> pgbench.PgbenchBest:
@@ -217,13 +229,14 @@ def scenario_1(ctx: Context) -> None:
     assert ctx.server is not None
     baseline = _pgbench_mix(ctx)
     print(f"  service: write mix, {ctx.args.concurrency} callers ...", flush=True)
-    before = seed.entry_count(ctx.db.url, "sa-%")
+    before, since = seed.entry_count(ctx.db.url, "sa-%"), seed.database_now(ctx.db.url)
     result = ctx.load(
         ctx.spec("write_mix", [ctx.server.address], customer_prefix="sa-", customers=CUSTOMERS),
         [ctx.server],
         profile_as="scenario1" if ctx.args.profile else None,
     )
     ctx.s1_throughput = result.throughput_per_s
+    _pgbench_mix_again(ctx)
     ratio = _ratio(result.throughput_per_s, baseline.best.tps)
     entry: dict[str, Any] = {
         "title": f"distinct wallets, write mix ({ctx.args.concurrency} callers)",
@@ -234,7 +247,7 @@ def scenario_1(ctx: Context) -> None:
         "target_met": None if ratio is None else (ratio >= 0.5 and result.p99_ms < 20.0),
         "baseline": {"kind": "pgbench, one entry per transaction", **baseline.as_dict()},
         "load": result.as_dict(),
-        "checks": _write_checks(ctx, "sa-%", before, result),
+        "checks": _write_checks(ctx, "sa-%", before, since, result),
         "notes": [],
     }
     ctx.results["scenarios"]["1"] = entry
@@ -243,7 +256,7 @@ def scenario_1(ctx: Context) -> None:
     # The target's p99 is "at that load": offer exactly half the pgbench rate, paced, and time it.
     rate = round(0.5 * baseline.best.tps, 1)
     print(f"  service: write mix paced at {rate}/s (50% of pgbench) ...", flush=True)
-    before = seed.entry_count(ctx.db.url, "sa-%")
+    before, since = seed.entry_count(ctx.db.url, "sa-%"), seed.database_now(ctx.db.url)
     paced = ctx.load(
         ctx.spec("write_mix", [ctx.server.address], customer_prefix="sa-", customers=CUSTOMERS, rate=rate),
         [ctx.server],
@@ -258,7 +271,7 @@ def scenario_1(ctx: Context) -> None:
         "target": "keeps up, p99<20ms",
         "target_met": paced.throughput_per_s >= 0.97 * rate and paced.p99_ms < 20.0,
         "load": paced.as_dict(),
-        "checks": _write_checks(ctx, "sa-%", before, paced),
+        "checks": _write_checks(ctx, "sa-%", before, since, paced),
         "notes": ["latency timed from each call's scheduled start (open loop, no coordinated omission)"],
     }
 
@@ -288,12 +301,14 @@ def scenario_2(ctx: Context) -> None:
             "entries_per_s": round(run.tps * batch, 1),
         }
     print(f"  service: {ctx.args.concurrency} callers debiting one wallet ...", flush=True)
-    before = seed.entry_count(ctx.db.url, HOT_SVC)
+    before, since = seed.entry_count(ctx.db.url, HOT_SVC), seed.database_now(ctx.db.url)
     result = ctx.load(
         ctx.spec("hot_debit", [ctx.server.address], customer_prefix=HOT_SVC[:-1]),
         [ctx.server],
         profile_as="scenario2" if ctx.args.profile else None,
     )
+    print("  pgbench: best client count again, after the service's load ...", flush=True)
+    pgbench.again_after(baseline, ctx.db.url, pgbench.hot_script(HOT_PGB), ctx.mode.pgbench_s, ctx.log_dir)
     ratio = _ratio(result.throughput_per_s, baseline.best.tps)
     ctx.results["scenarios"]["2"] = {
         "title": f"one hot wallet, debits ({ctx.args.concurrency} callers)",
@@ -305,7 +320,7 @@ def scenario_2(ctx: Context) -> None:
         "baseline": {"kind": "pgbench, one entry per transaction", **baseline.as_dict()},
         "pgbench_batched_entries_per_s": batches,
         "load": result.as_dict(),
-        "checks": _write_checks(ctx, HOT_SVC, before, result),
+        "checks": _write_checks(ctx, HOT_SVC, before, since, result),
         "notes": [
             f"pgbench with {b} debits per transaction: {v['entries_per_s']:,.0f} entries/s"
             for b, v in batches.items()
@@ -325,6 +340,7 @@ def scenario_3(ctx: Context) -> None:
     result = ctx.load(
         ctx.spec("get_balances", [ctx.server.address], customer_prefix="sa-", customers=CUSTOMERS),
         [ctx.server],
+        profile_as="scenario3" if ctx.args.profile else None,
     )
     ratio = _ratio(result.throughput_per_s, echo_result.throughput_per_s)
     ctx.results["scenarios"]["3"] = {
@@ -349,9 +365,18 @@ def scenario_4(ctx: Context, expected_balance: int) -> None:
     meter = CpuMeter(
         {"server": lambda: process_group([ctx.server.pid]), "postgres": ctx.db.postgres_processes}
     )
+    spy = None
+    if ctx.args.profile:
+        spy = PySpy(
+            ctx.server.pid, None, ctx.args.profile_dir / "scenario4.collapsed.txt", native=ctx.args.native
+        )
+        time.sleep(0.5)
     meter.start()
     streamed = export.export_through_service(ctx.server.address, ctx.server.pid, EXPORT_CUSTOMER)
     streamed["cpu"] = meter.stop()
+    if spy is not None:
+        spy.stop()
+        _write_profile(ctx, "scenario4", spy)
     complete = streamed["entries"] == n and streamed["amount_sum"] == expected_balance
     growth = streamed["export_peak_rss_growth_mb"]
     ratio = _ratio(streamed["entries_per_s"], cursor["entries_per_s"])
@@ -387,13 +412,14 @@ def scenario_5(ctx: Context) -> None:
             f"  service: write mix over 2 servers, {ctx.args.concurrency} callers split between them ...",
             flush=True,
         )
-        before = seed.entry_count(ctx.db.url, "sb-%")
+        before, since = seed.entry_count(ctx.db.url, "sb-%"), seed.database_now(ctx.db.url)
         result = ctx.load(
             ctx.spec(
                 "write_mix", [ctx.server.address, second.address], customer_prefix="sb-", customers=CUSTOMERS
             ),
             [ctx.server, second],
         )
+    _pgbench_mix_again(ctx)
     ratio = _ratio(result.throughput_per_s, baseline.best.tps)
     vs_one = _ratio(result.throughput_per_s, ctx.s1_throughput)
     ctx.results["scenarios"]["5"] = {
@@ -406,7 +432,7 @@ def scenario_5(ctx: Context) -> None:
         "target_met": None if vs_one is None else (vs_one >= 0.97),
         "baseline": {"kind": "pgbench, one entry per transaction (as scenario 1)", **baseline.as_dict()},
         "load": result.as_dict(),
-        "checks": _write_checks(ctx, "sb-%", before, result),
+        "checks": _write_checks(ctx, "sb-%", before, since, result),
         "notes": [f"throughput vs one server (scenario 1): {vs_one}x (0.97 allows for noise)"],
     }
 
@@ -484,10 +510,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if k in ctx.results["scenarios"]:
                     ctx.results["scenarios"][k]["scenario_wall_s"] = round(time.monotonic() - t0, 1)
         stop_process(ctx.server.proc)
+        ctx.results["server_log"] = _scan_logs(log_dir)
         if args.keep_logs:
             print(f"logs kept in {log_dir}")
     ctx.results["total_wall_s"] = round(time.monotonic() - started, 1)
     return ctx.results
+
+
+def _scan_logs(log_dir: Path) -> dict[str, Any]:
+    """Warnings and errors the servers logged (a clean run has none)."""
+    found: dict[str, Any] = {"warnings": 0, "errors": 0, "first": []}
+    for path in sorted(log_dir.glob("wallet-server*.log")):
+        with open(path, errors="replace") as log:
+            for line in log:
+                if " WARNING " in line:
+                    level = "warnings"
+                elif " ERROR " in line or line.startswith("Traceback"):
+                    level = "errors"
+                else:
+                    continue
+                found[level] += 1
+                if len(found["first"]) < 10:
+                    found["first"].append(f"{path.name}: {line.strip()[:300]}")
+    return found
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

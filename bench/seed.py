@@ -107,6 +107,30 @@ def entry_count(url: str, like: str) -> int:
     return int(row[0])
 
 
+def database_now(url: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def entries_per_transaction(url: str, like: str, since: Any) -> float | None:
+    """Entries written since `since` per distinct created_at.
+
+    The server stamps every entry of one write transaction with the same time
+    (read once after taking the locks), so this estimates how many requests
+    the coalescer put in each transaction.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT created_at) FROM ledger_entries"
+            " WHERE customer_id LIKE %s AND created_at >= %s",
+            (like, since),
+        ).fetchone()
+    assert row is not None
+    return round(row[0] / row[1], 2) if row[1] else None
+
+
 def check_consistency(url: str, like: str) -> dict[str, int]:
     """Counts violations of the ledger's invariants among customers whose id is LIKE `like`.
 
