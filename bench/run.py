@@ -205,7 +205,10 @@ def _write_checks(ctx: Context, like: str, before: int, since: Any, result: Load
 
 
 def _pgbench_mix_again(ctx: Context) -> None:
+    """Once per run (after scenario 1, or 5 without 1), so that both report the same baseline."""
     assert ctx.pgbench_mix is not None
+    if any(run.when == "after" for run in ctx.pgbench_mix.runs):
+        return
     print("  pgbench: best client count again, after the service's load ...", flush=True)
     pgbench.again_after(
         ctx.pgbench_mix, ctx.db.url, pgbench.mix_script("pd-", CUSTOMERS), ctx.mode.pgbench_s, ctx.log_dir
