@@ -253,16 +253,33 @@ def _machine_busy_seconds() -> float:
     return sum(getattr(t, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal"))
 
 
+def _used(
+    before: dict[tuple[int, float], float], after: dict[tuple[int, float], float], born_after: float
+) -> float:
+    used = 0.0
+    for key, seconds in after.items():
+        if key in before:
+            used += seconds - before[key]
+        elif key[1] >= born_after:  # Born during the window.
+            used += seconds
+    return used
+
+
 class CpuMeter:
-    """CPU cores used by groups of processes (and the whole machine) between start() and stop().
+    """CPU cores used by groups of processes, by every other process, and by the machine.
 
     A group is a function listing its processes, asked again at stop() so that
     processes born in between (new database backends) count from their birth.
+    `other_processes_cores` is everything else running on this shared machine
+    (other sessions' tests and servers): a measurement with much of it is noisy.
+    What remains (`unattributed_cores`) is the kernel's own work (softirq for
+    loopback traffic) and processes that exited during the window.
     """
 
     def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]]) -> None:
         self._groups = groups
         self._start: dict[str, dict[tuple[int, float], float]] = {}
+        self._all_start: dict[tuple[int, float], float] = {}
         self._machine_start = 0.0
         self._t0 = 0.0
         self._wall0 = 0.0
@@ -275,24 +292,28 @@ class CpuMeter:
         self._start = {
             name: _cpu_by_process(list_processes()) for name, list_processes in self._groups.items()
         }
+        self._all_start = _cpu_by_process(list(psutil.process_iter()))
 
     def stop(self) -> dict[str, float]:
         elapsed = max(time.monotonic() - self._t0, 1e-9)
+        born_after = self._wall0 - 0.05
         result: dict[str, float] = {}
+        ours: set[tuple[int, float]] = set()
         for name, list_processes in self._groups.items():
-            before = self._start[name]
-            used = 0.0
-            for key, seconds in _cpu_by_process(list_processes()).items():
-                if key in before:
-                    used += seconds - before[key]
-                elif key[1] >= self._wall0 - 0.05:  # Born during the window.
-                    used += seconds
-            result[f"{name}_cores"] = round(used / elapsed, 3)
+            now = _cpu_by_process(list_processes())
+            ours |= set(now) | set(self._start[name])
+            result[f"{name}_cores"] = round(_used(self._start[name], now, born_after) / elapsed, 3)
+        everything = _cpu_by_process(list(psutil.process_iter()))
+        me = {key for key in everything if key[0] == os.getpid()}
+        others = {key: value for key, value in everything.items() if key not in ours and key not in me}
+        other_start = {
+            key: value for key, value in self._all_start.items() if key not in ours and key not in me
+        }
+        result["other_processes_cores"] = round(_used(other_start, others, born_after) / elapsed, 3)
         machine = (_machine_busy_seconds() - self._machine_start) / elapsed
         result["machine_busy_cores"] = round(machine, 3)
-        # Kernel softirq work and processes outside the benchmark (this machine is shared).
-        result["unaccounted_cores"] = round(
-            machine - sum(result[f"{name}_cores"] for name in self._groups), 3
+        result["unattributed_cores"] = round(
+            machine - sum(v for k, v in result.items() if k != "machine_busy_cores"), 3
         )
         self.result = result
         return result
