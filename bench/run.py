@@ -185,11 +185,18 @@ def _ratio(value: float | None, baseline: float | None) -> float | None:
     return round(value / baseline, 3)
 
 
+def _cpu_ms_per_call(result: LoadResult) -> float | None:
+    """Server CPU time per completed call: what a call costs the server, whatever else ran."""
+    cores = result.cpu.get("server_cores")
+    return round(cores * 1000 / result.throughput_per_s, 3) if cores and result.throughput_per_s else None
+
+
 def _load_fields(result: LoadResult) -> dict[str, Any]:
     return {
         "throughput_per_s": result.throughput_per_s,
         "p50_ms": result.p50_ms,
         "p99_ms": result.p99_ms,
+        "server_cpu_ms_per_call": _cpu_ms_per_call(result),
     }
 
 
@@ -358,7 +365,12 @@ def scenario_3(ctx: Context) -> None:
         "target_met": None if ratio is None else ratio >= 0.7,
         "baseline": {"kind": "bare grpc.aio echo service, same proto types", **echo_result.as_dict()},
         "load": result.as_dict(),
-        "notes": [f"echo baseline p50 {echo_result.p50_ms} ms, p99 {echo_result.p99_ms} ms"],
+        "echo_cpu_ms_per_call": _cpu_ms_per_call(echo_result),
+        "notes": [
+            f"echo baseline p50 {echo_result.p50_ms} ms, p99 {echo_result.p99_ms} ms;"
+            f" server CPU per call: service {_cpu_ms_per_call(result)} ms,"
+            f" echo {_cpu_ms_per_call(echo_result)} ms"
+        ],
     }
 
 
@@ -394,6 +406,9 @@ def scenario_4(ctx: Context, expected_balance: int) -> None:
         "baseline_per_s": cursor["entries_per_s"],
         "ratio": ratio,
         "export_peak_rss_growth_mb": growth,
+        "server_cpu_us_per_entry": round(streamed["cpu"]["server_cores"] * 1e6 / streamed["entries_per_s"], 2)
+        if streamed["entries_per_s"]
+        else None,
         "target": ">=100k/s, RSS +<50MB",
         "target_met": complete and streamed["entries_per_s"] >= 100_000 and growth < 50,
         "entries": n,
