@@ -64,6 +64,7 @@ class LoadResult:
     max_ms: float
     ok_in_window: int
     ok_total: int
+    unsent: int  # paced loads only: calls due before the end that the callers never got to send
     errors: dict[str, int]
     window_s: float
     cpu: dict[str, float] = field(default_factory=dict)
@@ -127,7 +128,7 @@ async def _drive(spec: LoadSpec, index: int, start_at: float, ready: Any) -> dic
 
         latencies = array("d")
         errors: Counter[str] = Counter()
-        counters = {"issued": 0, "ok_in_window": 0, "ok_total": 0}
+        counters = {"issued": 0, "ok_in_window": 0, "ok_total": 0, "unsent": 0}
         interval = spec.processes / spec.rate if spec.rate else 0.0
         next_slot = [mono_start + (index / spec.processes) * interval]
 
@@ -140,6 +141,10 @@ async def _drive(spec: LoadSpec, index: int, start_at: float, ready: Any) -> dic
                     scheduled = next_slot[0]
                     next_slot[0] += interval
                     if scheduled >= end:
+                        return
+                    if time.monotonic() >= end:
+                        # Behind schedule when time is up: what is left was offered but never sent.
+                        counters["unsent"] = int((end - scheduled) / interval) + 1
                         return
                     delay = scheduled - time.monotonic()
                     if delay > 0:
@@ -266,6 +271,7 @@ def run_load(spec: LoadSpec, hooks: Hooks | None = None) -> LoadResult:
         max_ms=round((latencies[-1] if latencies else 0.0) * 1000, 2),
         ok_in_window=ok_in_window,
         ok_total=sum(r["ok_total"] for r in reports),
+        unsent=sum(r["unsent"] for r in reports),
         errors=dict(errors),
         window_s=spec.duration_s,
     )
