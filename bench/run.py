@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench import export, pgbench, seed
 from bench.infra import (
     REPO,
@@ -380,8 +382,14 @@ def scenario_4(ctx: Context, expected_balance: int) -> None:
     print(f"  baseline: psycopg server-side cursor over {n:,} rows ...", flush=True)
     cursor = export.export_through_cursor(ctx.db.url, EXPORT_CUSTOMER)
     print(f"  service: ListLedgerEntries of {n:,} entries into a consumer process ...", flush=True)
+    server_pid = ctx.server.pid
     meter = CpuMeter(
-        {"server": lambda: process_group([ctx.server.pid]), "postgres": ctx.db.postgres_processes}
+        {
+            "server": lambda: process_group([server_pid]),
+            # The consumer process (spawned by this one, like the server).
+            "clients": lambda: [p for p in psutil.Process().children() if p.pid != server_pid],
+            "postgres": ctx.db.postgres_processes,
+        }
     )
     spy = None
     if ctx.args.profile:
