@@ -152,7 +152,11 @@ def summarise(path: Path, title: str, top: int = 30) -> str:
     out += ["", "## Busy time by layer (the innermost frame that belongs to a layer decides)", ""]
     for name, count in layers.most_common():
         out.append(f"{pct(count, busy)}  {name}")
-    out += ["", f"## System calls (libc leaf frames): {pct(sum(syscalls.values()), busy)} of busy time", ""]
+    out += [
+        "",
+        f"## In libc (system calls, and malloc/free): {pct(sum(syscalls.values()), busy)} of busy time",
+        "",
+    ]
     for name, count in syscalls.most_common(15):
         out.append(f"{pct(count, busy)}  {name}")
     out += ["", f"## Top {top} functions by inclusive time", ""]
