@@ -49,7 +49,7 @@ def describe_machine(database_url: str, database_kind: str) -> dict[str, Any]:
         version_row = conn.execute("SELECT version()").fetchone()
         settings = dict(
             conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
                 (
                     [
                         "shared_buffers",
