@@ -24,14 +24,20 @@ from bench.infra import die_with_parent
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*)(?::(?P<line>\d+))?\)$")
 _IDLE_LEAVES = {"select", "poll", "epoll_wait", "epoll_pwait", "_run_once_idle", "wait", "__wait", "sleep"}
 
-# The first match from the leaf up decides which layer a sample's time belongs to.
+# The first match from the leaf up decides which layer a sample's time belongs to; a pattern is
+# matched against "function (file)". Frames of no layer (libc, json, the interpreter) count for
+# the first caller that has one.
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("psycopg (driver, adaptation, libpq)", re.compile(r"psycopg|libpq")),
     ("protobuf (messages, (de)serialisation)", re.compile(r"google/protobuf|_message\.|upb|protobuf")),
     ("sqlalchemy", re.compile(r"sqlalchemy")),
-    ("logging / json (per-call log line)", re.compile(r"/logging/|/json/")),
+    # The interceptor's one JSON log line per call (json.dumps has no layer: its caller decides).
+    (
+        "per-call log line (interceptors._log, logging)",
+        re.compile(r"[/(]logging/|^_log \(.*server/interceptors"),
+    ),
     ("grpc (cython aio server, C core)", re.compile(r"grpc")),
-    ("wallet service code (server/)", re.compile(r"(^|/)server/")),
+    ("wallet service code (server/)", re.compile(r"[/(]server/")),
     ("asyncio event loop (scheduling, tasks, futures)", re.compile(r"asyncio")),
 ]
 
@@ -86,8 +92,9 @@ def _is_idle(frames: list[Frame]) -> bool:
 
 def layer_of(frames: list[Frame]) -> str:
     for frame in reversed(frames):
+        text = f"{frame.function} ({frame.file})"
         for name, pattern in LAYERS:
-            if pattern.search(frame.file) or pattern.search(frame.function):
+            if pattern.search(text):
                 return name
     return "other (interpreter, stdlib)"
 
@@ -269,3 +276,21 @@ class PySpy:
         if self.proc.returncode != 0 or not self.output.exists():
             raise RuntimeError(f"py-spy failed ({self.proc.returncode}): {text[-1000:]}")
         return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.profile FILE.collapsed.txt...`: rewrites each one's summary and flame graph."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("collapsed", nargs="+", type=Path)
+    for path in parser.parse_args(argv).collapsed:
+        stem = path.name.removesuffix(".collapsed.txt")
+        title = f"wallet server during {stem}"
+        path.with_name(f"{stem}.summary.txt").write_text(summarise(path, title))
+        path.with_name(f"{stem}.flamegraph.svg").write_text(flamegraph_svg(path, title))
+        print(path.with_name(f"{stem}.summary.txt"))
+
+
+if __name__ == "__main__":
+    main()
