@@ -101,7 +101,9 @@ def fresh_database(tmp_root: str | None) -> Iterator[Database]:
         url = _with_database(base, name)
         try:
             migrate(url)
-            yield Database(url=url, kind="DATABASE_URL (fresh database)")
+            yield Database(
+                url=url, kind="DATABASE_URL (fresh database)", postmaster_pid=_local_postmaster(url)
+            )
         finally:
             with psycopg.connect(base, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -128,6 +130,26 @@ def fresh_database(tmp_root: str | None) -> Iterator[Database]:
             with contextlib.suppress(Exception):
                 server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _local_postmaster(url: str) -> int | None:
+    """The postmaster's pid when the server runs on this machine (to count its CPU), else None."""
+    host = urlsplit(url).hostname
+    query_host = dict(part.split("=", 1) for part in urlsplit(url).query.split("&") if "=" in part).get(
+        "host"
+    )
+    if (host or query_host or "/") not in ("localhost", "127.0.0.1", "::1") and not (
+        host is None and (query_host or "/").startswith("/")
+    ):
+        return None
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            parent = psutil.Process(int(row[0])).parent()
+        return parent.pid if parent is not None and "postgres" in parent.name() else None
+    except (psycopg.Error, psutil.Error, AssertionError):
+        return None
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
