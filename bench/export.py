@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from typing import Any
@@ -75,6 +76,7 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
 
 def _consumer(target: str, customer_id: str, results: Any) -> None:
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle: it stops us.
     try:
         results.put(asyncio.run(_consume(target, customer_id)))
     except BaseException as error:

@@ -18,6 +18,7 @@ import math
 import multiprocessing
 import queue
 import random
+import signal
 import time
 from array import array
 from collections import Counter
@@ -182,6 +183,7 @@ async def _drive(spec: LoadSpec, index: int, start_at: float, ready: Any) -> dic
 
 def _worker(spec: LoadSpec, index: int, start_at: Any, ready: Any, results: Any) -> None:
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle: it stops us.
     try:
         results.put(asyncio.run(_drive(spec, index, start_at, ready)))
     except BaseException as error:  # Report, never hang the parent.
