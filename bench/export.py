@@ -42,6 +42,7 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
         last_after = None
         messages = 0
         started = time.perf_counter()
+        cpu_started = time.process_time()
         first_message_s = None
         gaps: list[float] = []
         previous = started
@@ -61,6 +62,7 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
             if response.entries:
                 last_after = response.entries[-1].after_balance
         elapsed = time.perf_counter() - started
+        consumer_cpu_s = time.process_time() - cpu_started
     gaps.sort()
     return {
         "message_gap_p50_ms": round(percentile(gaps, 0.50) * 1000, 2),
@@ -70,6 +72,7 @@ async def _consume(target: str, customer_id: str) -> dict[str, Any]:
         "amount_sum": amount_sum,
         "last_after_balance": last_after,
         "elapsed_s": elapsed,
+        "consumer_cores": round(consumer_cpu_s / elapsed, 3),
         "first_message_s": first_message_s,
     }
 
