@@ -396,7 +396,7 @@ def scenario_4(ctx: Context, expected_balance: int) -> None:
     meter.start()
     streamed = export.export_through_service(ctx.server.address, ctx.server.pid, EXPORT_CUSTOMER)
     streamed["cpu"] = meter.stop()
-    # The consumer lives inside the window only: it measures its own CPU (also in other_processes_cores).
+    # The consumer lives and exits inside the window, unseen by the meter: it measures its own CPU.
     streamed["cpu"]["clients_cores"] = streamed["consumer_cores"]
     if spy is not None:
         spy.stop()
