@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto
 PYTEST_ARGS ?=
 
 .PHONY: audit help install run migrate test test-unit test-integration test-e2e test-clients lint typecheck generate \
-	check-generated buf-lint ci clean bench bench-quick verify
+	check-generated buf-lint ci clean bench bench-quick bench-profile verify
 
 help:
 	@echo "make run        serve on 127.0.0.1:50051 (private PostgreSQL under .data/ unless DATABASE_URL is set)"
@@ -17,6 +18,9 @@ help:
 	@echo "make verify     check the ledger: balances equal their entries, chains unbroken"
 	@echo "make generate   regenerate generated/ from protos/"
 	@echo "make lint typecheck buf-lint check-generated"
+	@echo "make bench      full benchmark against pgbench/echo/cursor baselines -> bench/results/latest.json"
+	@echo "make bench-quick  every benchmark scenario briefly (under 3 minutes)"
+	@echo "make bench-profile  py-spy flame graphs of the server during scenarios 1 and 2 -> bench/results/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +29,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The bench extra on top of the dev install (psutil, py-spy).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,bench]"
+	@touch $(BENCH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m server
@@ -76,6 +85,18 @@ generate: $(STAMP)
 check-generated: generate
 	git diff --exit-code -- generated
 	@test -z "$$(git status --porcelain -- generated)" || (echo "generated/ has untracked files" && exit 1)
+
+# Benchmarks: BENCH_ARGS passes options to `python -m bench` (see `python -m bench --help`).
+BENCH_ARGS ?=
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench --mode full $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --mode quick $(BENCH_ARGS)
+
+bench-profile: $(BENCH_STAMP)
+	$(BIN)/python -m bench --mode profile $(BENCH_ARGS)
 
 # Known vulnerabilities in the installed dependencies (the project itself is skipped: it is not on PyPI).
 audit: $(STAMP)
