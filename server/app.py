@@ -151,10 +151,16 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
     pool = create_pool(settings, database_url)
     ledger = Ledger(pool, settings.currencies)
     writer: Coalescer[EntryRequest, Applied] = Coalescer(
-        ledger.apply_batch, batch_max=settings.write_batch_max, concurrency=settings.write_concurrency
+        ledger.apply_batch,
+        batch_max=settings.write_batch_max,
+        concurrency=settings.write_concurrency,
+        queue_timeout_s=settings.db_pool_timeout_s,
     )
     balance_reader: Coalescer[str, list[Wallet]] = Coalescer(
-        ledger.get_balances_batch, batch_max=settings.read_batch_max, concurrency=settings.read_concurrency
+        ledger.get_balances_batch,
+        batch_max=settings.read_batch_max,
+        concurrency=settings.read_concurrency,
+        queue_timeout_s=settings.db_pool_timeout_s,
     )
     grpc_server = grpc.aio.server(
         interceptors=[ErrorAndLogInterceptor(access_log, authenticator)],

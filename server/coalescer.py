@@ -37,6 +37,25 @@ ResultT = TypeVar("ResultT")
 _SHARED_FAILURES = (DatabaseUnavailable, ServerBusy, LockTimeout, StatementTimeout)
 
 
+class _Pending(Generic[RequestT, ResultT]):
+    """A queued request, its caller's future, and whether a runner has taken it."""
+
+    __slots__ = ("future", "request", "taken", "timer")
+
+    def __init__(self, request: RequestT, future: asyncio.Future[ResultT]) -> None:
+        self.request = request
+        self.future = future
+        self.taken = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def expire(self) -> None:
+        """Fails the request if it is still waiting in the queue."""
+        if not self.taken and not self.future.done():
+            self.future.set_exception(
+                ServerBusy("The request waited too long for a database transaction; retry with backoff")
+            )
+
+
 class Coalescer(Generic[RequestT, ResultT]):
     """Applies requests through `apply_batch`, many per batch under load."""
 
@@ -46,12 +65,14 @@ class Coalescer(Generic[RequestT, ResultT]):
         *,
         batch_max: int,
         concurrency: int,
+        queue_timeout_s: float,
     ) -> None:
-        assert batch_max >= 1 and concurrency >= 1
+        assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0
+        self._queue_timeout_s = queue_timeout_s
         self._apply_batch = apply_batch
         self._batch_max = batch_max
         self._concurrency = concurrency
-        self._pending: deque[tuple[RequestT, asyncio.Future[ResultT]]] = deque()
+        self._pending: deque[_Pending[RequestT, ResultT]] = deque()
         self._runners: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -63,8 +84,13 @@ class Coalescer(Generic[RequestT, ResultT]):
         """
         if self._closed:
             raise ShuttingDown("The server is shutting down; retry on another instance")
-        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._pending.append((request, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ResultT] = loop.create_future()
+        # A request still queued when the timeout fires fails fast instead of
+        # waiting behind a stuck batch; one that a runner took rides its batch out.
+        pending = _Pending(request, future)
+        pending.timer = loop.call_later(self._queue_timeout_s, pending.expire)
+        self._pending.append(pending)
         if len(self._runners) < self._concurrency:
             task = asyncio.create_task(self._run())
             self._runners.add(task)
@@ -79,14 +105,19 @@ class Coalescer(Generic[RequestT, ResultT]):
 
     async def _run(self) -> None:
         while self._pending:
-            batch: list[tuple[RequestT, asyncio.Future[ResultT]]] = []
+            batch: list[_Pending[RequestT, ResultT]] = []
             while self._pending and len(batch) < self._batch_max:
                 item = self._pending.popleft()
-                if not item[1].done():  # Skip requests whose callers gave up.
+                # Skip requests whose callers gave up, or that expired in the queue.
+                if not item.future.done():
+                    item.taken = True
+                    if item.timer is not None:
+                        item.timer.cancel()
                     batch.append(item)
             if batch:
-                outcomes = await self._apply([request for request, _ in batch])
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                outcomes = await self._apply([item.request for item in batch])
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    future = item.future
                     if future.done():
                         continue
                     if isinstance(outcome, WalletError):

@@ -137,6 +137,10 @@ def create_pool(settings: Settings, database_url: str) -> AsyncConnectionPool[ps
         # A call that waits longer than this for a connection fails fast instead of queueing forever.
         max_waiting=settings.max_concurrent_rpcs,
         kwargs=connection_options(settings),
+        # Every checkout proves its connection alive with an empty query, so a
+        # database restart or terminated sessions cost the calls in flight only,
+        # never later ones. Checkouts happen per batch, not per call.
+        check=AsyncConnectionPool.check_connection,
         reconnect_timeout=60.0,
         open=False,
         name="wallet",
