@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +128,21 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Checks a connection as the pool hands it out, for the price of a poll, not a round trip.
+
+    An idle connection's socket has nothing to read unless the server said
+    something, which in practice means it ended the session (terminated,
+    shutting down, crashed: the socket is then readable or closed). Only then
+    is a real round trip spent, and a dead connection is replaced.
+    """
+    if conn.closed:
+        raise psycopg.OperationalError("connection closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def create_pool(settings: Settings, database_url: str) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
     """The process's connection pool; open it with `await pool.open()`."""
     return AsyncConnectionPool(
@@ -137,10 +153,9 @@ def create_pool(settings: Settings, database_url: str) -> AsyncConnectionPool[ps
         # A call that waits longer than this for a connection fails fast instead of queueing forever.
         max_waiting=settings.max_concurrent_rpcs,
         kwargs=connection_options(settings),
-        # Every checkout proves its connection alive with an empty query, so a
-        # database restart or terminated sessions cost the calls in flight only,
-        # never later ones. Checkouts happen per batch, not per call.
-        check=AsyncConnectionPool.check_connection,
+        # A database restart or terminated sessions must cost the calls in flight
+        # only, never later ones that draw a dead idle connection.
+        check=check_idle_connection,
         reconnect_timeout=60.0,
         open=False,
         name="wallet",
