@@ -71,7 +71,7 @@ class Settings:
     write_concurrency: int = 1
     # Balance reads coalesced into one query, at most, and such queries at once.
     read_batch_max: int = 200
-    read_concurrency: int = 2
+    read_concurrency: int = 1
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 1 << 20
     max_concurrent_rpcs: int = 1_000
