@@ -123,12 +123,24 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
-def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
-    def log(code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
-        access_log.record(
-            method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else ""
-        )
+def _log_call(
+    access_log: AccessLog, method: str, code: grpc.StatusCode, started: float, error: WalletError | None = None
+) -> None:
+    access_log.record(method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else "")
 
+
+async def _fail(
+    context: grpc.aio.ServicerContext, raised: Exception, access_log: AccessLog, method: str, started: float
+) -> None:
+    """Ends the call with the status of what the handler raised (an abort passes through as it is)."""
+    if isinstance(raised, grpc.aio.AbortError):
+        raise raised
+    error = _as_wallet_error(raised)
+    _log_call(access_log, method, error.code, started, error)
+    await _abort(context, error)
+
+
+def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
         try:
@@ -136,26 +148,17 @@ def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None
             _check_decoded(request)
             response = await behaviour(request, context)
         except asyncio.CancelledError:
-            log(grpc.StatusCode.CANCELLED, started, None)
+            _log_call(access_log, method, grpc.StatusCode.CANCELLED, started)
             raise
         except Exception as raised:
-            if isinstance(raised, grpc.aio.AbortError):
-                raise
-            error = _as_wallet_error(raised)
-            log(error.code, started, error)
-            await _abort(context, error)
-        log(grpc.StatusCode.OK, started, None)
+            await _fail(context, raised, access_log, method, started)
+        _log_call(access_log, method, grpc.StatusCode.OK, started)
         return response
 
     return wrapped
 
 
 def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
-    def log(code: grpc.StatusCode, started: float, error: WalletError | None) -> None:
-        access_log.record(
-            method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else ""
-        )
-
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         try:
@@ -164,14 +167,10 @@ def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | Non
             async for response in behaviour(request, context):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
-            log(grpc.StatusCode.CANCELLED, started, None)
+            _log_call(access_log, method, grpc.StatusCode.CANCELLED, started)
             raise
         except Exception as raised:
-            if isinstance(raised, grpc.aio.AbortError):
-                raise
-            error = _as_wallet_error(raised)
-            log(error.code, started, error)
-            await _abort(context, error)
-        log(grpc.StatusCode.OK, started, None)
+            await _fail(context, raised, access_log, method, started)
+        _log_call(access_log, method, grpc.StatusCode.OK, started)
 
     return wrapped
