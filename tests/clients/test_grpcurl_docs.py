@@ -137,3 +137,32 @@ async def test_every_documented_grpcurl_command_prints_what_the_docs_show(target
             assert printed.rstrip() == local(example.output).rstrip(), where
         else:
             assert printed == "", where
+
+
+README = DOC.parents[1] / "README.md"
+
+
+async def test_every_grpcurl_command_in_the_readme_succeeds(target: str, tmp_path: Path) -> None:
+    """The README's own grpcurl tour (the first thing a new user copies) runs as written, in order."""
+    await wait_until_serving(target)
+    customer = f"cus_readme_{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "PATH": f"{grpcurl_dir(tmp_path)}{os.pathsep}{os.environ.get('PATH', '')}"}
+    blocks = [m.group(2) for m in _BLOCK.finditer(README.read_text()) if m.group(1) == "sh"]
+    tour = next(block for block in blocks if "grpcurl" in block)
+    assert tour.count("grpcurl ") >= 8
+    script = "set -euo pipefail\n" + tour.replace(DOC_ADDRESS, target).replace("cus_1", customer)
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    raw, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, raw.decode()
+    printed = raw.decode()
+    assert "wallet.v1.WalletService" in printed and '"SERVING"' in printed
+    exported = json_values((tmp_path / "history.json").read_text())
+    assert [e["amount"] for e in exported[0]["entries"]] == ["250", "10000"]

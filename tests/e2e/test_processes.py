@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import signal
 import subprocess
+import sys
 import threading
 
 import grpc
 import pytest
 
+from server.auth import hash_token
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.e2e.test_concurrency import assert_ledger_consistent
 from tests.processes import running_server, start_server
@@ -99,3 +102,20 @@ def test_the_private_database_keeps_balances_across_restarts(tmp_path: object, c
     # The private PostgreSQL stopped with the service.
     status = subprocess.run(["pgrep", "-f", f"{data_dir}/pg"], capture_output=True, text=True)
     assert status.stdout.strip() == ""
+
+
+def test_the_migrate_command_brings_a_database_to_the_latest_revision(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "migrated to the latest revision" in done.stderr
+
+
+def test_hash_token_prints_the_sha256_the_auth_file_expects() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "hash-token"], input="s3cret\n", capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == hash_token("s3cret")
