@@ -75,6 +75,7 @@ class Coalescer(Generic[RequestT, ResultT]):
         self._pending: deque[_Pending[RequestT, ResultT]] = deque()
         self._runners: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, request: RequestT) -> ResultT:
         """Applies one request; raises its WalletError if it was refused.
@@ -84,7 +85,11 @@ class Coalescer(Generic[RequestT, ResultT]):
         """
         if self._closed:
             raise ShuttingDown("The server is shutting down; retry on another instance")
-        loop = asyncio.get_running_loop()
+        # Python 3.11 pays a getpid system call in every get_running_loop(); a
+        # coalescer serves one loop, so it asks once.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[ResultT] = loop.create_future()
         # A request still queued when the timeout fires fails fast instead of
         # waiting behind a stuck batch; one that a runner took rides its batch out.
