@@ -2,9 +2,10 @@
 
 Statements are built once with SQLAlchemy Core from `server.schema` and
 compiled for psycopg at import, so the hot path pays for neither statement
-building nor an ORM; the bulk writes that Core cannot say briefly (unnest of
-arrays, data-modifying CTEs) are written as SQL text next to them. Each
-function takes an open psycopg connection whose transaction the caller owns.
+building nor an ORM; the batch statements that Core cannot say briefly (rows
+read from a JSON document, upserts that lock, data-modifying CTEs) are written
+as SQL text next to them. Each function takes an open psycopg connection whose
+transaction the caller owns.
 """
 
 from __future__ import annotations
