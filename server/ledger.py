@@ -134,11 +134,9 @@ class Ledger:
             return outcomes, False
         touched = {(e.customer_id, e.currency) for e in new_entries}
         wallet_states = [wallets[k] for k in sorted(touched)]
-        head_states = [
-            (c, positions[c], max(e.created_at for e in new_entries if e.customer_id == c))
-            for c in customer_ids
-            if positions[c] != heads[c][0]
-        ]
+        # Entries are in history order, so each customer's last new entry carries its newest time.
+        last_entry_at = {e.customer_id: e.created_at for e in new_entries}
+        head_states = [(c, positions[c], at) for c, at in last_entry_at.items()]
         await repository.write_batch(conn, new_entries, wallet_states, head_states)
         return outcomes, True
 
