@@ -18,7 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 import psycopg
-from sqlalchemy import ARRAY, Text, any_, bindparam, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import Select
 
@@ -58,7 +59,11 @@ _SELECT_WALLETS = compile_sql(
         wallets.c.created_at,
         wallets.c.updated_at,
     )
-    .where(wallets.c.customer_id == any_(bindparam("customer_ids", type_=ARRAY(Text))))
+    .where(
+        wallets.c.customer_id.in_(
+            select(func.jsonb_array_elements_text(cast(bindparam("customer_ids", type_=Text), JSONB)))
+        )
+    )
     .order_by(wallets.c.customer_id, wallets.c.currency)
 )
 
@@ -169,7 +174,7 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
 
 async def select_wallets(conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]) -> list[Wallet]:
     """The stored wallets of the customers, by customer and currency."""
-    cursor = await conn.execute(_SELECT_WALLETS, {"customer_ids": list(customer_ids)})
+    cursor = await conn.execute(_SELECT_WALLETS, {"customer_ids": json.dumps(list(customer_ids))})
     return [wallet_from_row(row) for row in await cursor.fetchall()]
 
 
