@@ -1,4 +1,4 @@
-"""What every fault test ends with: the ledger verifier (`wallet-admin verify`) over the whole database.
+"""What every fault and concurrency test ends with: the ledger verifier (`wallet-admin verify`) over the whole database.
 
 `server.verify` checks every wallet from SQL alone: each balance equals the sum
 of its entries, each entry starts where the previous one of its wallet ended,

@@ -26,21 +26,28 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
+def scratch_database(server_url: str, *, migrated: bool = True) -> Iterator[str]:
+    """A new database on the server of `server_url`, migrated unless told otherwise, dropped afterwards."""
+    name = f"wallet_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    try:
+        if migrated:
+            migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
 def throwaway_database() -> Iterator[str]:
     """Yields the URL of a new, migrated database that is gone after the block."""
     base = os.environ.get("DATABASE_URL")
     if base:
-        base = libpq_url(base)
-        name = f"wallet_test_{os.getpid()}_{secrets.token_hex(4)}"
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(base, name)
-        try:
-            migrate(url)
+        with scratch_database(libpq_url(base)) as url:
             yield url
-        finally:
-            with psycopg.connect(base, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
     with tempfile.TemporaryDirectory(prefix="wallet-test-") as data_dir:
         os.chmod(data_dir, 0o755)

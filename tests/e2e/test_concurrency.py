@@ -7,28 +7,9 @@ import asyncio
 import grpc
 import psycopg
 
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
-
-
-def assert_ledger_consistent(database_url: str, customer_id: str) -> None:
-    """Balance = sum of entries, and each entry starts where the previous one of its wallet ended."""
-    with psycopg.connect(database_url) as conn:
-        wallets = conn.execute(
-            "SELECT currency, balance FROM wallets WHERE customer_id = %s", (customer_id,)
-        ).fetchall()
-        for currency, balance in wallets:
-            rows = conn.execute(
-                "SELECT entry_type, amount, before_balance, after_balance FROM ledger_entries"
-                " WHERE customer_id = %s AND currency = %s ORDER BY seq",
-                (customer_id, currency),
-            ).fetchall()
-            running = 0
-            for entry_type, amount, before, after in rows:
-                assert before == running
-                running += amount if entry_type == "credit" else -amount
-                assert after == running >= 0
-            assert running == balance
 
 
 async def test_fifty_concurrent_debits_never_overdraw_one_wallet(
@@ -47,7 +28,7 @@ async def test_fifty_concurrent_debits_never_overdraw_one_wallet(
     balances = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
     assert {w.currency: w.balance for w in balances.wallets}["USD"] == 0
     assert sorted(r.entry.after_balance for r in succeeded) == list(range(0, 500, 10))
-    assert_ledger_consistent(database_url, customer_id)
+    assert_ledger_consistent(database_url)
 
 
 async def test_twenty_simultaneous_identical_requests_create_exactly_one_entry(
@@ -84,4 +65,4 @@ async def test_a_mixed_storm_on_one_wallet_keeps_every_outcome_and_the_chain(
     replays = [r for r in results if isinstance(r, wallet_pb2.CreateLedgerEntryResponse) and r.idempotent_replay]
     assert replays, "some keyed credits were repeated and must have replayed"
     assert len({r.entry.id for r in applied}) == len(applied)
-    assert_ledger_consistent(database_url, customer_id)
+    assert_ledger_consistent(database_url)

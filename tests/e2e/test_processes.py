@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from server.auth import hash_token
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
-from tests.e2e.test_concurrency import assert_ledger_consistent
 from tests.processes import running_server, start_server
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -50,7 +50,7 @@ def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
                 wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
             )
         assert {w.currency: w.balance for w in balances.wallets}["USD"] == 0
-    assert_ledger_consistent(database_url, customer_id)
+    assert_ledger_consistent(database_url)
 
 
 def test_a_second_server_on_a_taken_address_refuses_to_start(database_url: str) -> None:
@@ -82,7 +82,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.CANCELLED,
     }
-    assert_ledger_consistent(database_url, customer_id)
+    assert_ledger_consistent(database_url)
 
 
 def test_the_private_database_keeps_balances_across_restarts(tmp_path: object, customer_id: str) -> None:

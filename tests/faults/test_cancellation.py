@@ -21,8 +21,8 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from server.app import WalletServer
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
-from tests.faults.consistency import assert_ledger_consistent
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 

@@ -18,9 +18,9 @@ import pytest
 
 from server.app import create_server
 from server.config import Settings
+from tests.consistency import LedgerInconsistent, assert_ledger_consistent, ledger_problems
+from tests.database import scratch_database
 from tests.e2e.helpers import CREDIT, DEBIT, entry_request
-from tests.faults.consistency import LedgerInconsistent, assert_ledger_consistent, ledger_problems
-from tests.faults.databases import scratch_database
 from tests.seeding import seed_credits
 from wallet.v1 import wallet_pb2_grpc
 

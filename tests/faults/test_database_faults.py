@@ -22,8 +22,8 @@ import grpc
 import psycopg
 import pytest
 
-from tests.faults.consistency import assert_ledger_consistent
-from tests.faults.databases import scratch_database
+from tests.consistency import assert_ledger_consistent
+from tests.database import scratch_database
 from tests.faults.load import LedgerLoad
 from tests.faults.postgres import private_postgres
 from tests.faults.servers import NOT_SERVING, SERVING, server_process, wait_for_health

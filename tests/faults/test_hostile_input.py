@@ -38,8 +38,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import field_violations
-from tests.faults.consistency import assert_ledger_consistent
 from tests.faults.servers import server_process
 from wallet.v1 import wallet_pb2
 

@@ -29,8 +29,8 @@ import grpc
 import psycopg
 import pytest
 
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request, error_info
-from tests.faults.consistency import assert_ledger_consistent
 from tests.faults.servers import SERVING, health_status, server_process
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.faults.consistency import assert_ledger_consistent
+from tests.consistency import assert_ledger_consistent
 from tests.faults.servers import ServerProcess, server_process
 from tests.seeding import seed_credits
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc

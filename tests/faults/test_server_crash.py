@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.faults.consistency import assert_ledger_consistent
+from tests.consistency import assert_ledger_consistent
 from tests.faults.load import LedgerLoad
 from tests.faults.servers import server_process
 

@@ -27,8 +27,8 @@ import grpc
 import psycopg
 import pytest
 
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
-from tests.faults.consistency import assert_ledger_consistent
 from tests.faults.load import RETRYABLE, LedgerLoad
 from tests.faults.servers import ServerProcess, server_process
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc

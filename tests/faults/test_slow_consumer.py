@@ -26,7 +26,7 @@ import grpc
 import pytest
 
 from server.app import WalletServer
-from tests.faults.consistency import assert_ledger_consistent
+from tests.consistency import assert_ledger_consistent
 from tests.faults.servers import server_process
 from tests.seeding import seed_credits
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
