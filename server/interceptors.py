@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -114,7 +115,9 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        if handler.unary_stream is not None:
+        # Only handlers that yield their responses can be wrapped as a generator;
+        # one that writes through context.write (health's Watch) passes untouched.
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(method, handler.unary_stream, self._authenticator, self._access_log),
                 request_deserializer=_tolerant(handler.request_deserializer),

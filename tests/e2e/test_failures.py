@@ -63,3 +63,19 @@ async def test_an_unreachable_database_gives_unavailable_and_not_serving(setting
             assert check.status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         await server.stop(0)
+
+
+async def test_a_stopping_server_tells_health_watchers_not_serving(settings: Settings, database_url: str) -> None:
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+        seen = []
+        async for update in watch:
+            seen.append(update.status)
+            if update.status == health_pb2.HealthCheckResponse.SERVING:
+                stopping = asyncio.create_task(server.stop(1.0))
+            if update.status == health_pb2.HealthCheckResponse.NOT_SERVING and len(seen) > 1:
+                break
+        await stopping
+    assert seen[-2:] == [health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING]
