@@ -48,6 +48,139 @@ smaller than the amount.
 """
 Global___EntryType: _TypeAlias = EntryType  # noqa: Y015
 
+class _ErrorReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERROR_REASON_UNSPECIFIED: _ErrorReason.ValueType  # 0
+    """Default value. This value is unused."""
+    INVALID_ARGUMENT: _ErrorReason.ValueType  # 1
+    """A request field is malformed; a google.rpc.BadRequest names every bad
+    field. Status INVALID_ARGUMENT; not retryable.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    INSUFFICIENT_WALLET_FUNDS: _ErrorReason.ValueType  # 2
+    """A debit is larger than the balance; metadata balance, amount, currency.
+    Status FAILED_PRECONDITION; retry only after the wallet is credited.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    BALANCE_OVERFLOW: _ErrorReason.ValueType  # 3
+    """A credit would take the balance past 2^63-1. Status FAILED_PRECONDITION.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    IDEMPOTENCY_KEY_REUSED: _ErrorReason.ValueType  # 4
+    """The idempotency key was used by this customer with other fields;
+    metadata entry_id. Status ALREADY_EXISTS; use a new key.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 5
+    """The database is down or dropped the connection. Status UNAVAILABLE;
+    retry with the same idempotency key.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    SERVER_BUSY: _ErrorReason.ValueType  # 6
+    """No database connection became free in time. Status UNAVAILABLE; retry
+    with backoff.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    SHUTTING_DOWN: _ErrorReason.ValueType  # 7
+    """This server process is stopping. Status UNAVAILABLE; retry (another
+    instance answers).
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    LOCK_TIMEOUT: _ErrorReason.ValueType  # 8
+    """The wallet stayed locked past the lock timeout. Status ABORTED; retry
+    with the same idempotency key.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    STATEMENT_TIMEOUT: _ErrorReason.ValueType  # 9
+    """A statement ran past the statement timeout. Status DEADLINE_EXCEEDED;
+    retry with the same idempotency key.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    UNAUTHENTICATED: _ErrorReason.ValueType  # 10
+    """No credential, or one the server does not know. Status UNAUTHENTICATED.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    MISSING_SCOPE: _ErrorReason.ValueType  # 11
+    """The credential lacks the scope the method needs. Status
+    PERMISSION_DENIED.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    INTERNAL: _ErrorReason.ValueType  # 12
+    """A bug; the details are only in the server log. Status INTERNAL.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+
+class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
+    """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
+    error WalletService returns, as Google's APIs declare theirs (AIP-193). The
+    value names are the reason strings on the wire, so they carry no prefix.
+    """
+
+ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
+"""Default value. This value is unused."""
+INVALID_ARGUMENT: ErrorReason.ValueType  # 1
+"""A request field is malformed; a google.rpc.BadRequest names every bad
+field. Status INVALID_ARGUMENT; not retryable.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+INSUFFICIENT_WALLET_FUNDS: ErrorReason.ValueType  # 2
+"""A debit is larger than the balance; metadata balance, amount, currency.
+Status FAILED_PRECONDITION; retry only after the wallet is credited.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+BALANCE_OVERFLOW: ErrorReason.ValueType  # 3
+"""A credit would take the balance past 2^63-1. Status FAILED_PRECONDITION.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+IDEMPOTENCY_KEY_REUSED: ErrorReason.ValueType  # 4
+"""The idempotency key was used by this customer with other fields;
+metadata entry_id. Status ALREADY_EXISTS; use a new key.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 5
+"""The database is down or dropped the connection. Status UNAVAILABLE;
+retry with the same idempotency key.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+SERVER_BUSY: ErrorReason.ValueType  # 6
+"""No database connection became free in time. Status UNAVAILABLE; retry
+with backoff.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+SHUTTING_DOWN: ErrorReason.ValueType  # 7
+"""This server process is stopping. Status UNAVAILABLE; retry (another
+instance answers).
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+LOCK_TIMEOUT: ErrorReason.ValueType  # 8
+"""The wallet stayed locked past the lock timeout. Status ABORTED; retry
+with the same idempotency key.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+STATEMENT_TIMEOUT: ErrorReason.ValueType  # 9
+"""A statement ran past the statement timeout. Status DEADLINE_EXCEEDED;
+retry with the same idempotency key.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+UNAUTHENTICATED: ErrorReason.ValueType  # 10
+"""No credential, or one the server does not know. Status UNAUTHENTICATED.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+MISSING_SCOPE: ErrorReason.ValueType  # 11
+"""The credential lacks the scope the method needs. Status
+PERMISSION_DENIED.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+INTERNAL: ErrorReason.ValueType  # 12
+"""A bug; the details are only in the server log. Status INTERNAL.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
+
 @_typing.final
 class Wallet(_message.Message):
     """A customer's balance in one currency."""
