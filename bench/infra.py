@@ -90,7 +90,7 @@ def fresh_database(tmp_root: str | None) -> Iterator[Database]:
 
     Either way it is migrated with the server's own migrations, and gone afterwards.
     """
-    from server.db import libpq_url, migrate
+    from server.store.db import libpq_url, migrate
 
     base = os.environ.get("DATABASE_URL")
     if base:

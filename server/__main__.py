@@ -13,10 +13,10 @@ import logging
 import signal
 import sys
 
+from server.api.auth import AuthConfigError, hash_token
 from server.app import AddressInUse, create_server
-from server.auth import AuthConfigError, hash_token
 from server.config import ConfigError, Settings
-from server.db import EmbeddedPostgresMissing, migrate, resolve_database_url
+from server.store.db import EmbeddedPostgresMissing, migrate, resolve_database_url
 
 logger = logging.getLogger("wallet.server")
 

@@ -14,7 +14,7 @@ import logging
 import sys
 
 from server.config import ConfigError, Settings
-from server.db import EmbeddedPostgresMissing, libpq_url, resolve_database_url
+from server.store.db import EmbeddedPostgresMissing, libpq_url, resolve_database_url
 from server.verify import verify
 
 

@@ -19,15 +19,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
-from server.access_log import AccessLog
-from server.auth import Authenticator, load_callers
-from server.coalescer import Coalescer
+from server.api.access_log import AccessLog
+from server.api.auth import Authenticator, load_callers
+from server.api.interceptors import ErrorAndLogInterceptor
+from server.api.servicer import WalletServicer
 from server.config import Settings
-from server.db import create_pool
-from server.interceptors import ErrorAndLogInterceptor
 from server.ledger import Ledger
-from server.model import Applied, EntryRequest, Wallet
-from server.servicer import WalletServicer
+from server.store.db import create_pool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -49,8 +47,7 @@ class WalletServer:
         self,
         grpc_server: grpc.aio.Server,
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
-        writer: Coalescer[EntryRequest, Applied],
-        balance_reader: Coalescer[str, list[Wallet]],
+        ledger: Ledger,
         health_servicer: health.aio.HealthServicer,
         database_url: str,
         access_log: AccessLog,
@@ -60,8 +57,7 @@ class WalletServer:
         self._access_log_task: asyncio.Task[None] | None = None
         self.grpc_server = grpc_server
         self.pool = pool
-        self.writer = writer
-        self.balance_reader = balance_reader
+        self.ledger = ledger
         self.health = health_servicer
         self._monitor: asyncio.Task[None] | None = None
 
@@ -79,8 +75,7 @@ class WalletServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         await self.grpc_server.stop(grace_s)
-        await self.writer.close()
-        await self.balance_reader.close()
+        await self.ledger.close()
         if self._access_log_task is not None:
             self._access_log_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,19 +144,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
     credentials = _server_credentials(settings)
     access_log = AccessLog()
     pool = create_pool(settings, database_url)
-    ledger = Ledger(pool, settings.currencies)
-    writer: Coalescer[EntryRequest, Applied] = Coalescer(
-        ledger.apply_batch,
-        batch_max=settings.write_batch_max,
-        concurrency=settings.write_concurrency,
-        queue_timeout_s=settings.db_pool_timeout_s,
-    )
-    balance_reader: Coalescer[str, list[Wallet]] = Coalescer(
-        ledger.get_balances_batch,
-        batch_max=settings.read_batch_max,
-        concurrency=settings.read_concurrency,
-        queue_timeout_s=settings.db_pool_timeout_s,
-    )
+    ledger = Ledger(pool, settings)
     grpc_server = grpc.aio.server(
         interceptors=[ErrorAndLogInterceptor(access_log, authenticator)],
         options=[
@@ -177,7 +160,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         ],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
-    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, writer, balance_reader), grpc_server)
+    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     for name in ("", SERVICE_NAME):
@@ -193,4 +176,4 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
     if port == 0:
         raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
-    return WalletServer(grpc_server, pool, writer, balance_reader, health_servicer, database_url, access_log), port
+    return WalletServer(grpc_server, pool, ledger, health_servicer, database_url, access_log), port

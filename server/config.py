@@ -7,11 +7,10 @@ that docs/configuration.md and the code cannot disagree about what exists.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+from server.domain.limits import CURRENCY_CODE, DEFAULT_CURRENCIES
 
 
 class ConfigError(ValueError):
@@ -35,7 +34,7 @@ def parse_currencies(text: str) -> dict[str, Currency]:
             continue
         code, _, exponent_text = item.partition(":")
         code = code.strip()
-        if not _CURRENCY_CODE.match(code):
+        if not CURRENCY_CODE.fullmatch(code):
             raise ConfigError(f"WALLET_CURRENCIES: {code!r} is not an upper-case ISO 4217 code")
         try:
             exponent = int(exponent_text) if exponent_text else 2
@@ -57,7 +56,7 @@ class Settings:
     database_url: str | None = None
     data_dir: str = ".data"
     listen_addr: str = "127.0.0.1:50051"
-    currencies: Mapping[str, Currency] = field(default_factory=lambda: parse_currencies("USD:2,INR:2"))
+    currencies: Mapping[str, Currency] = field(default_factory=lambda: parse_currencies(DEFAULT_CURRENCIES))
     db_pool_size: int = 10
     # How long a call waits for a free connection before failing UNAVAILABLE.
     db_pool_timeout_s: float = 2.0
@@ -112,7 +111,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             data_dir=env.get("WALLET_DATA_DIR", defaults.data_dir),
             listen_addr=env.get("WALLET_LISTEN_ADDR", defaults.listen_addr),
-            currencies=parse_currencies(env.get("WALLET_CURRENCIES", "USD:2,INR:2")),
+            currencies=parse_currencies(env.get("WALLET_CURRENCIES", DEFAULT_CURRENCIES)),
             db_pool_size=int(number("WALLET_DB_POOL_SIZE", defaults.db_pool_size, 1, 500)),
             db_pool_timeout_s=number("WALLET_DB_POOL_TIMEOUT_S", defaults.db_pool_timeout_s, 0.01, 60),
             db_connect_timeout_s=number("WALLET_DB_CONNECT_TIMEOUT_S", defaults.db_connect_timeout_s, 0.1, 60),

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.app import WalletServer, create_server
 from server.config import Settings
-from server.db import create_pool
+from server.store.db import create_pool
 from tests.database import throwaway_database
 from wallet.v1 import wallet_pb2_grpc
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from server.db import embedded_postgres_server, libpq_url, migrate
+from server.store.db import embedded_postgres_server, libpq_url, migrate
 
 
 def _with_database(url: str, name: str) -> str:

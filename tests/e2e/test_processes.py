@@ -12,7 +12,7 @@ import threading
 import grpc
 import pytest
 
-from server.auth import hash_token
+from server.api.auth import hash_token
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.processes import running_server, start_server

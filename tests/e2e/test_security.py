@@ -15,9 +15,9 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from server.access_log import FLUSH_INTERVAL_S
+from server.api.access_log import FLUSH_INTERVAL_S
+from server.api.auth import hash_token
 from server.app import create_server
-from server.auth import hash_token
 from server.config import Settings
 from tests.certificates import CertificateAuthority
 from tests.e2e.helpers import entry_request, error_info

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from server.db import migrate, start_embedded_postgres
+from server.store.db import migrate, start_embedded_postgres
 
 _SYSTEM_USER = "embedded_postgres"
 

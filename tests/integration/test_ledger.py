@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from server.config import parse_currencies
-from server.errors import IdempotencyKeyReused, InsufficientFunds
+from server.config import Settings, parse_currencies
+from server.domain.errors import IdempotencyKeyReused, InsufficientFunds
+from server.domain.model import Applied, EntryRequest, EntryType
 from server.ledger import Ledger
-from server.model import Applied, EntryRequest, EntryType
 
 
 def credit(customer_id: str, amount: int, key: str = "", currency: str = "USD") -> EntryRequest:
@@ -24,7 +25,7 @@ def debit(customer_id: str, amount: int, key: str = "") -> EntryRequest:
 async def test_one_batch_decides_each_request_in_order_as_if_it_ran_alone(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], customer_id: str
 ) -> None:
-    ledger = Ledger(pool, parse_currencies("USD:2,INR:2"))
+    ledger = Ledger(pool, Settings())
     other = customer_id + "_other"
     outcomes = await ledger.apply_batch(
         [
@@ -47,13 +48,14 @@ async def test_one_batch_decides_each_request_in_order_as_if_it_ran_alone(
     assert [outcomes[1].entry.seq, outcomes[5].entry.seq] == [1, 2]
 
     balances = {w.currency: w.balance for w in await ledger.get_balances(customer_id)}
+    await ledger.close()
     assert balances == {"INR": 0, "USD": 6}
 
 
 async def test_a_batch_of_only_refusals_writes_nothing_at_all(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], customer_id: str
 ) -> None:
-    ledger = Ledger(pool, parse_currencies("USD:2"))
+    ledger = Ledger(pool, replace(Settings(), currencies=parse_currencies("USD:2")))
     outcomes = await ledger.apply_batch([debit(customer_id, 1), debit(customer_id, 2)])
     assert all(isinstance(o, InsufficientFunds) for o in outcomes)
     async with pool.connection() as conn:

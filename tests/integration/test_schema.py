@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from server.db import migrate
+from server.store.db import migrate
 from tests.seeding import seed_credits
 
 

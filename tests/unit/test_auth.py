@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.auth import AuthConfigError, Authenticator, Caller, hash_token, load_callers
-from server.errors import PermissionDenied, Unauthenticated
+from server.api.auth import AuthConfigError, Authenticator, Caller, hash_token, load_callers
+from server.domain.errors import PermissionDenied, Unauthenticated
 
 CREATE = "/wallet.v1.WalletService/CreateLedgerEntry"
 READ = "/wallet.v1.WalletService/GetBalances"

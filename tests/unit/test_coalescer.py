@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from server.coalescer import Coalescer
-from server.errors import DatabaseUnavailable, InsufficientFunds, ServerBusy, ShuttingDown, WalletError
-from server.model import Applied, Entry, EntryRequest, EntryType, Wallet
+from server.domain.errors import DatabaseUnavailable, InsufficientFunds, ServerBusy, ShuttingDown, WalletError
+from server.domain.model import Applied, Entry, EntryRequest, EntryType, Wallet
+from server.ledger.coalescer import Coalescer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -60,7 +60,7 @@ class RecordingLedger:
 
 async def test_concurrent_requests_share_batches_and_keep_arrival_order() -> None:
     ledger = RecordingLedger()
-    coalescer = Coalescer(ledger.apply, batch_max=50, concurrency=1, queue_timeout_s=5)
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=5)
     results = await asyncio.gather(*(coalescer.submit(request(i)) for i in range(1, 101)))
     assert [r.entry.amount for r in results] == list(range(1, 101))
     assert [amount for batch in ledger.batches for amount in batch] == list(range(1, 101))
@@ -69,7 +69,7 @@ async def test_concurrent_requests_share_batches_and_keep_arrival_order() -> Non
 
 
 async def test_each_request_keeps_its_own_refusal() -> None:
-    coalescer = Coalescer(RecordingLedger({3}).apply, batch_max=10, concurrency=1, queue_timeout_s=5)
+    coalescer = Coalescer(RecordingLedger({3}).apply, name="test", batch_max=10, concurrency=1, queue_timeout_s=5)
     results = await asyncio.gather(*(coalescer.submit(request(i)) for i in (1, 3, 5)), return_exceptions=True)
     assert isinstance(results[1], InsufficientFunds)
     assert [r.entry.amount for r in (results[0], results[2])] == [1, 5]  # type: ignore[union-attr]
@@ -77,7 +77,7 @@ async def test_each_request_keeps_its_own_refusal() -> None:
 
 async def test_a_batch_that_fails_as_a_whole_is_retried_one_request_at_a_time() -> None:
     ledger = RecordingLedger({4})
-    coalescer = Coalescer(ledger.apply, batch_max=10, concurrency=1, queue_timeout_s=5)
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=10, concurrency=1, queue_timeout_s=5)
     results = await asyncio.gather(*(coalescer.submit(request(i)) for i in (2, 4, 6, 8)), return_exceptions=True)
     assert isinstance(results[1], InsufficientFunds)
     assert [r.entry.amount for i, r in enumerate(results) if i != 1] == [2, 6, 8]  # type: ignore[union-attr]
@@ -91,7 +91,7 @@ async def test_a_database_outage_fails_the_whole_batch_without_retrying_it() -> 
         calls += 1
         raise DatabaseUnavailable("down")
 
-    coalescer = Coalescer(unavailable, batch_max=10, concurrency=1, queue_timeout_s=5)
+    coalescer = Coalescer(unavailable, name="test", batch_max=10, concurrency=1, queue_timeout_s=5)
     results = await asyncio.gather(*(coalescer.submit(request(i)) for i in range(5)), return_exceptions=True)
     assert all(isinstance(r, DatabaseUnavailable) for r in results)
     assert calls <= 2
@@ -99,7 +99,7 @@ async def test_a_database_outage_fails_the_whole_batch_without_retrying_it() -> 
 
 async def test_a_request_cancelled_while_queued_is_never_applied() -> None:
     ledger = RecordingLedger()
-    coalescer = Coalescer(ledger.apply, batch_max=1, concurrency=1, queue_timeout_s=5)
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=1, concurrency=1, queue_timeout_s=5)
     first = asyncio.create_task(coalescer.submit(request(1)))
     second = asyncio.create_task(coalescer.submit(request(2)))
     await asyncio.sleep(0)
@@ -111,7 +111,7 @@ async def test_a_request_cancelled_while_queued_is_never_applied() -> None:
 
 async def test_a_closed_coalescer_refuses_new_requests_after_finishing_queued_ones() -> None:
     ledger = RecordingLedger()
-    coalescer = Coalescer(ledger.apply, batch_max=5, concurrency=2, queue_timeout_s=5)
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=5, concurrency=2, queue_timeout_s=5)
     pending = [asyncio.create_task(coalescer.submit(request(i))) for i in range(1, 8)]
     await asyncio.sleep(0)
     await coalescer.close()
@@ -125,7 +125,7 @@ async def test_a_request_left_waiting_behind_a_stuck_batch_fails_fast_with_serve
         await asyncio.sleep(0.3)
         return [applied(r) for r in requests]
 
-    coalescer = Coalescer(slow, batch_max=10, concurrency=1, queue_timeout_s=0.05)
+    coalescer = Coalescer(slow, name="test", batch_max=10, concurrency=1, queue_timeout_s=0.05)
     first = asyncio.create_task(coalescer.submit(request(1)))
     await asyncio.sleep(0.01)  # The runner has taken the first request into its batch.
     started = asyncio.get_running_loop().time()

@@ -1,4 +1,8 @@
-"""Every WalletError maps to its declared status code, reason and details (one test walks them all)."""
+"""Every WalletError maps to its declared status code, reason and details (one test walks them all).
+
+The reasons are the proto's ErrorReason values, in both directions: no error
+has a reason the contract does not declare, and no declared reason is unused.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 
-from server import errors
-from server.errors import FieldViolation, WalletError, to_status
+from server.api.status import status_code, to_status
+from server.domain import errors
+from server.domain.errors import FieldViolation, WalletError
+from wallet.v1 import wallet_pb2
 
 
 def _all_error_classes() -> list[type[WalletError]]:
@@ -55,7 +61,7 @@ def test_every_error_class_is_declared_in_the_expected_table() -> None:
 def test_each_error_becomes_a_status_with_its_code_reason_and_error_info(cls: type[WalletError]) -> None:
     code, reason, retryable = EXPECTED[cls.__name__]
     error = _example(cls)
-    assert (error.code, error.reason, error.retryable) == (code, reason, retryable)
+    assert (status_code(error), error.reason, error.retryable) == (code, reason, retryable)
     status = to_status(error)
     assert status.code == getattr(code_pb2, code.name)
     assert status.message == error.message
@@ -79,3 +85,12 @@ def test_an_insufficient_funds_message_says_insufficient_balance() -> None:
     error = errors.InsufficientFunds(balance=1200, amount=5000, currency="USD")
     assert "Insufficient balance" in error.message
     assert error.metadata == {"balance": "1200", "amount": "5000", "currency": "USD"}
+
+
+def test_every_concrete_error_is_listed_for_the_edge() -> None:
+    assert set(errors.ALL_ERRORS) == {cls for cls in _all_error_classes() if cls is not WalletError}
+
+
+def test_the_reasons_are_exactly_the_error_reasons_the_contract_declares() -> None:
+    declared = set(wallet_pb2.ErrorReason.keys()) - {"ERROR_REASON_UNSPECIFIED"}
+    assert {cls.reason for cls in _all_error_classes()} == declared

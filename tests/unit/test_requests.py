@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.requests import _is_id, _is_id_character
+from server.api.parse import _is_id, _is_id_character
 
 
 @given(st.text(max_size=40))

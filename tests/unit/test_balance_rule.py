@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.errors import BalanceOverflow, InsufficientFunds
-from server.model import AMOUNT_MAX, BALANCE_MAX, EntryRequest, EntryType, balance_after
+from server.domain.decide import balance_after
+from server.domain.errors import BalanceOverflow, InsufficientFunds
+from server.domain.limits import AMOUNT_MAX, BALANCE_MAX
+from server.domain.model import EntryRequest, EntryType
 
 
 def request(entry_type: EntryType, amount: int) -> EntryRequest:

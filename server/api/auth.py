@@ -9,6 +9,11 @@ in constant time and never logged.
 
 GetBalances and ListLedgerEntries need `wallet.read`; CreateLedgerEntry needs
 `wallet.write`. Health checking and reflection stay open.
+
+The interceptor authorizes each call before its handler runs and records the
+caller's name for the duration of the call; the servicer reads it once with
+`authenticated_caller()` and passes it on explicitly (entries keep it as
+`created_by`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.errors import PermissionDenied, Unauthenticated
+from server.domain.errors import PermissionDenied, Unauthenticated
 
 READ_SCOPE = "wallet.read"
 WRITE_SCOPE = "wallet.write"
@@ -32,6 +38,19 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/CreateLedgerEntry": WRITE_SCOPE,
 }
 _BEARER = "bearer "
+
+# The authorized caller of the RPC running in this task ("" when auth is off).
+_caller: ContextVar[str] = ContextVar("wallet_caller", default="")
+
+
+def authenticated_caller() -> str:
+    """The name of the authorized caller of the current RPC, or "" when authentication is off."""
+    return _caller.get()
+
+
+def record_caller(name: str) -> None:
+    """Called by the interceptor once it has authorized the current RPC."""
+    _caller.set(name)
 
 
 class AuthConfigError(ValueError):

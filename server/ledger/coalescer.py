@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from server.errors import (
+from server.domain.errors import (
     DatabaseUnavailable,
     InternalError,
     LockTimeout,
@@ -63,11 +63,14 @@ class Coalescer(Generic[RequestT, ResultT]):
         self,
         apply_batch: Callable[[Sequence[RequestT]], Awaitable[list[ResultT | WalletError]]],
         *,
+        name: str,
         batch_max: int,
         concurrency: int,
         queue_timeout_s: float,
     ) -> None:
         assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0
+        # What the batches are, for the log: "write", "balance read".
+        self._name = name
         self._queue_timeout_s = queue_timeout_s
         self._apply_batch = apply_batch
         self._batch_max = batch_max
@@ -139,11 +142,11 @@ class Coalescer(Generic[RequestT, ResultT]):
             if len(requests) == 1:
                 return [error]
         except Exception:
-            logger.exception("write batch failed")
+            logger.exception("%s batch failed", self._name)
             if len(requests) == 1:
                 return [InternalError("Internal error")]
         # One request may have poisoned the batch: isolate it by applying each alone.
-        logger.warning("retrying a failed batch of %d requests one by one", len(requests))
+        logger.warning("retrying a failed %s batch of %d requests one by one", self._name, len(requests))
         outcomes: list[ResultT | WalletError] = []
         for request in requests:
             outcomes.extend(await self._apply([request]))

@@ -1,14 +1,15 @@
-"""Cross-cutting handling of every RPC: the error mapping and one log line per call.
+"""What happens around every RPC: authorization, undecodable bodies, the error mapping, the access log.
 
-Handlers raise `WalletError`s; this is the one place that turns them (and
-anything unexpected) into a rich gRPC status, so no stack trace or SQL ever
-reaches a caller.
+Before a handler runs, the caller is authorized (when auth is on) and a body
+that did not parse is refused with INVALID_ARGUMENT. Handlers raise
+`WalletError`s; this is the one place that turns them (and anything
+unexpected) into a rich gRPC status through `server.api.status`, so no stack
+trace or SQL ever reaches a caller. Each call ends with one access-log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import logging
 import time
@@ -18,14 +19,12 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from server.access_log import AccessLog
-from server.auth import Authenticator
-from server.errors import FieldViolation, InternalError, InvalidArgument, WalletError, to_status
+from server.api.access_log import AccessLog
+from server.api.auth import Authenticator, authenticated_caller, record_caller
+from server.api.status import status_code, to_status
+from server.domain.errors import FieldViolation, InternalError, InvalidArgument, WalletError
 
 logger = logging.getLogger("wallet.rpc")
-
-# Identity of the authenticated caller of the current RPC ("" when auth is off).
-current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_caller", default="")
 
 
 def _as_wallet_error(error: BaseException) -> WalletError:
@@ -72,14 +71,14 @@ def _certificate_common_names(context: grpc.aio.ServicerContext) -> list[str]:
 
 
 def _authorize(authenticator: Authenticator | None, method: str, context: grpc.aio.ServicerContext) -> None:
-    """Sets `current_caller`, or raises Unauthenticated / PermissionDenied."""
+    """Records the caller for the handler, or raises Unauthenticated / PermissionDenied."""
     if authenticator is None:
         return
     caller = authenticator.authorize(
         method, tuple(context.invocation_metadata() or ()), _certificate_common_names(context)
     )
     if caller is not None:
-        current_caller.set(caller)
+        record_caller(caller)
 
 
 class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
@@ -129,7 +128,9 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
 def _log_call(
     access_log: AccessLog, method: str, code: grpc.StatusCode, started: float, error: WalletError | None = None
 ) -> None:
-    access_log.record(method, code, time.perf_counter() - started, current_caller.get(), error.reason if error else "")
+    access_log.record(
+        method, code, time.perf_counter() - started, authenticated_caller(), error.reason if error else ""
+    )
 
 
 async def _fail(
@@ -139,7 +140,7 @@ async def _fail(
     if isinstance(raised, grpc.aio.AbortError):
         raise raised
     error = _as_wallet_error(raised)
-    _log_call(access_log, method, error.code, started, error)
+    _log_call(access_log, method, status_code(error), started, error)
     await _abort(context, error)
 
 

@@ -1,12 +1,11 @@
 """Turns proto requests into validated domain requests, or an InvalidArgument naming every bad field.
 
 The checks here are about shape (lengths, ranges, known codes); the rules of
-the ledger (funds, idempotency) live in `server.ledger`.
+the ledger (funds, idempotency) live in `server.domain.decide`.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,23 +13,21 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from server.config import Currency
-from server.errors import FieldViolation, InvalidArgument
-from server.ledger import HistoryQuery
-from server.model import (
+from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.limits import (
     AMOUNT_MAX,
+    CURRENCY_CODE,
     CUSTOMER_ID_LENGTH_MAX,
+    ENTRY_ID_LENGTH_MAX,
     IDEMPOTENCY_KEY_LENGTH_MAX,
     METADATA_KEY_LENGTH_MAX,
     METADATA_KEYS_MAX,
     METADATA_VALUE_LENGTH_MAX,
     REASON_LENGTH_MAX,
-    EntryRequest,
-    EntryType,
 )
+from server.domain.model import EntryRequest, EntryType, HistoryQuery
 from wallet.v1 import wallet_pb2
 
-_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
-_ENTRY_ID_LENGTH_MAX = 64
 _ENTRY_TYPES = {
     wallet_pb2.ENTRY_TYPE_CREDIT: EntryType.CREDIT,
     wallet_pb2.ENTRY_TYPE_DEBIT: EntryType.DEBIT,
@@ -68,7 +65,7 @@ def _check_currency(
     if not value:
         if required:
             violations.append(FieldViolation("currency", "is required"))
-    elif not _CURRENCY_CODE.fullmatch(value):
+    elif not CURRENCY_CODE.fullmatch(value):
         violations.append(FieldViolation("currency", "must be an upper-case ISO 4217 code such as USD"))
     elif value not in currencies:
         supported = ", ".join(sorted(currencies))
@@ -170,7 +167,7 @@ def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapp
     created_before = _timestamp(request, "created_before", violations)
     if created_after and created_before and created_after > created_before:
         violations.append(FieldViolation("created_before", "must not be earlier than created_after"))
-    if len(request.start_after_id) > _ENTRY_ID_LENGTH_MAX or not _is_id(request.start_after_id):
+    if len(request.start_after_id) > ENTRY_ID_LENGTH_MAX or not _is_id(request.start_after_id):
         violations.append(FieldViolation("start_after_id", "is not an entry id"))
     if request.limit < 0:
         violations.append(FieldViolation("limit", "must not be negative (0 means no limit)"))

@@ -24,7 +24,7 @@ from alembic.config import Config
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from server.config import Settings
-from server.errors import (
+from server.domain.errors import (
     DatabaseUnavailable,
     InternalError,
     LockTimeout,

@@ -1,6 +1,6 @@
-"""The wallet domain: plain values and the pure rule that applies one entry.
+"""The wallet's values: requests, wallets, entries and outcomes. No I/O and no rules.
 
-No I/O here. Money is an int of minor units everywhere; nothing is a float.
+Money is an int of minor units everywhere; nothing is a float.
 """
 
 from __future__ import annotations
@@ -10,18 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
-
-from server.errors import BalanceOverflow, InsufficientFunds
-
-# Limits of the contract (wallet.proto documents the same numbers).
-CUSTOMER_ID_LENGTH_MAX = 128
-AMOUNT_MAX = 10**15
-REASON_LENGTH_MAX = 1_000
-IDEMPOTENCY_KEY_LENGTH_MAX = 255
-METADATA_KEYS_MAX = 50
-METADATA_KEY_LENGTH_MAX = 40
-METADATA_VALUE_LENGTH_MAX = 500
-BALANCE_MAX = 2**63 - 1
 
 
 class EntryType(enum.Enum):
@@ -33,7 +21,7 @@ class EntryType(enum.Enum):
 
 @dataclass(frozen=True)
 class EntryRequest:
-    """A validated request to apply one entry (CreateLedgerEntry)."""
+    """A validated request to apply one entry (CreateLedgerEntry); `created_by` is the caller."""
 
     customer_id: str
     currency: str
@@ -53,6 +41,20 @@ class EntryRequest:
             and entry.reason == self.reason
             and dict(entry.metadata) == dict(self.metadata)
         )
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A validated ListLedgerEntries request; `limit` 0 means no limit."""
+
+    customer_id: str
+    currency: str | None
+    entry_type: EntryType | None
+    created_after: datetime | None
+    created_before: datetime | None
+    start_after_id: str | None
+    limit: int
+    newest_first: bool
 
 
 class Wallet(NamedTuple):
@@ -88,26 +90,18 @@ class Entry(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Head:
+    """A customer's ledger head: the last history position handed out and the time of that entry."""
+
+    customer_id: str
+    last_seq: int
+    last_entry_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Applied:
     """Outcome of a request: the entry, the wallet right after it, and whether it was replayed."""
 
     entry: Entry
     wallet: Wallet
     idempotent_replay: bool
-
-
-def balance_after(balance: int, request: EntryRequest) -> int:
-    """The balance once the entry applies; raises the refusal the rules demand.
-
-    A debit may not take the balance below zero, and a credit may not take it
-    beyond what a 64-bit column holds.
-    """
-    amount = request.amount
-    assert balance >= 0 and amount > 0
-    if request.entry_type is EntryType.DEBIT:
-        if amount > balance:
-            raise InsufficientFunds(balance=balance, amount=amount, currency=request.currency)
-        return balance - amount
-    if amount > BALANCE_MAX - balance:
-        raise BalanceOverflow(balance=balance, amount=amount, currency=request.currency)
-    return balance + amount

@@ -1,9 +1,9 @@
-"""Every error a caller can see, declared once, and the one mapping to a gRPC status.
+"""Every error a caller can see, declared once, with no dependency on the transport.
 
-Each class states its status code, its `google.rpc.ErrorInfo` reason and
-whether a caller may retry the same request (with the same idempotency key).
-`to_status` turns any of them into a `google.rpc.Status` with details; nothing
-else in the server builds a status, and no stack trace or SQL reaches a caller.
+Each class states the name of its gRPC status code, its `ErrorInfo` reason
+(a value name of the proto's `ErrorReason` enum, checked by a unit test) and
+whether a caller may retry the same request with the same idempotency key.
+`server.api.status` turns them into `google.rpc.Status`es at the edge, once.
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
-
-import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "wallet.internal"
 
@@ -30,7 +26,8 @@ class FieldViolation:
 class WalletError(Exception):
     """Base of every error a caller may see."""
 
-    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    # The name of a grpc.StatusCode member; the API edge maps it.
+    code: ClassVar[str] = "INTERNAL"
     reason: ClassVar[str] = "INTERNAL"
     retryable: ClassVar[bool] = False
 
@@ -39,17 +36,11 @@ class WalletError(Exception):
         self.message = message
         self.metadata = dict(metadata or {})
 
-    def details(self) -> list[any_pb2.Any]:
-        """The google.rpc details: ErrorInfo always, subclasses add more."""
-        info = any_pb2.Any()
-        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata))
-        return [info]
-
 
 class InvalidArgument(WalletError):
     """The request is malformed; retrying it unchanged fails again."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = "INVALID_ARGUMENT"
     reason = "INVALID_ARGUMENT"
 
     def __init__(self, violations: Sequence[FieldViolation]) -> None:
@@ -58,23 +49,11 @@ class InvalidArgument(WalletError):
         first = self.violations[0]
         super().__init__(f"Invalid {first.field}: {first.description}", {"field": first.field})
 
-    def details(self) -> list[any_pb2.Any]:
-        bad_request = any_pb2.Any()
-        bad_request.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in self.violations
-                ]
-            )
-        )
-        return [*super().details(), bad_request]
-
 
 class InsufficientFunds(WalletError):
     """A debit exceeds the balance; retry only after the wallet is credited."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
     reason = "INSUFFICIENT_WALLET_FUNDS"
 
     def __init__(self, *, balance: int, amount: int, currency: str) -> None:
@@ -87,7 +66,7 @@ class InsufficientFunds(WalletError):
 class BalanceOverflow(WalletError):
     """A credit would take the balance beyond a signed 64-bit integer."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
     reason = "BALANCE_OVERFLOW"
 
     def __init__(self, *, balance: int, amount: int, currency: str) -> None:
@@ -100,7 +79,7 @@ class BalanceOverflow(WalletError):
 class IdempotencyKeyReused(WalletError):
     """The key was used before by this customer with other parameters."""
 
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = "ALREADY_EXISTS"
     reason = "IDEMPOTENCY_KEY_REUSED"
 
     def __init__(self, *, idempotency_key: str, entry_id: str) -> None:
@@ -113,7 +92,7 @@ class IdempotencyKeyReused(WalletError):
 class DatabaseUnavailable(WalletError):
     """The database cannot be reached or dropped the connection; safe to retry."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     reason = "DATABASE_UNAVAILABLE"
     retryable = True
 
@@ -121,7 +100,7 @@ class DatabaseUnavailable(WalletError):
 class ServerBusy(WalletError):
     """No database connection became free in time; retry with backoff."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     reason = "SERVER_BUSY"
     retryable = True
 
@@ -129,7 +108,7 @@ class ServerBusy(WalletError):
 class LockTimeout(WalletError):
     """The wallet stayed locked longer than the lock timeout; retry with backoff."""
 
-    code = grpc.StatusCode.ABORTED
+    code = "ABORTED"
     reason = "LOCK_TIMEOUT"
     retryable = True
 
@@ -137,7 +116,7 @@ class LockTimeout(WalletError):
 class StatementTimeout(WalletError):
     """A statement ran longer than the configured limit; retry with backoff."""
 
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    code = "DEADLINE_EXCEEDED"
     reason = "STATEMENT_TIMEOUT"
     retryable = True
 
@@ -145,7 +124,7 @@ class StatementTimeout(WalletError):
 class ShuttingDown(WalletError):
     """This server process is stopping; another one (or this one, restarted) will answer."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     reason = "SHUTTING_DOWN"
     retryable = True
 
@@ -153,28 +132,36 @@ class ShuttingDown(WalletError):
 class Unauthenticated(WalletError):
     """No credential, or one the server does not know."""
 
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = "UNAUTHENTICATED"
     reason = "UNAUTHENTICATED"
 
 
 class PermissionDenied(WalletError):
     """The caller is known but lacks the scope the method needs."""
 
-    code = grpc.StatusCode.PERMISSION_DENIED
+    code = "PERMISSION_DENIED"
     reason = "MISSING_SCOPE"
 
 
 class InternalError(WalletError):
     """A bug: logged in full on the server, shown to the caller without detail."""
 
-    code = grpc.StatusCode.INTERNAL
+    code = "INTERNAL"
     reason = "INTERNAL"
 
 
-def to_status(error: WalletError) -> status_pb2.Status:
-    """The google.rpc.Status a caller receives for `error`."""
-    return status_pb2.Status(
-        code=getattr(code_pb2, error.code.name),
-        message=error.message,
-        details=error.details(),
-    )
+# Every concrete error, for the edge's mapping and the test that walks them all.
+ALL_ERRORS: tuple[type[WalletError], ...] = (
+    InvalidArgument,
+    InsufficientFunds,
+    BalanceOverflow,
+    IdempotencyKeyReused,
+    DatabaseUnavailable,
+    ServerBusy,
+    LockTimeout,
+    StatementTimeout,
+    ShuttingDown,
+    Unauthenticated,
+    PermissionDenied,
+    InternalError,
+)

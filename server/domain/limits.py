@@ -1,0 +1,30 @@
+"""Every limit and format of the contract, declared once (wallet.proto documents the same numbers)."""
+
+from __future__ import annotations
+
+import re
+
+CUSTOMER_ID_LENGTH_MAX = 128
+AMOUNT_MAX = 10**15
+REASON_LENGTH_MAX = 1_000
+IDEMPOTENCY_KEY_LENGTH_MAX = 255
+METADATA_KEYS_MAX = 50
+METADATA_KEY_LENGTH_MAX = 40
+METADATA_VALUE_LENGTH_MAX = 500
+# The largest balance a signed 64-bit column holds.
+BALANCE_MAX = 2**63 - 1
+# Entry ids are `le_` and 32 hex digits; anything much longer is not one of ours.
+ENTRY_ID_LENGTH_MAX = 64
+
+# An ISO 4217 alphabetic code, for requests and for WALLET_CURRENCIES alike.
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+# Supported currencies and their minor-unit exponents when WALLET_CURRENCIES is unset.
+DEFAULT_CURRENCIES = "USD:2,INR:2"
+
+# Rows read per history query: large enough to amortise the round trip, small
+# enough that one batch never holds much memory.
+HISTORY_BATCH_ROWS = 1_000
+# A stream message stays under about 1 MiB, far below the 4 MiB that gRPC
+# clients accept by default, and holds at most this many entries.
+STREAM_MESSAGE_ENTRIES_MAX = 1_000
+STREAM_MESSAGE_BYTES_MAX = 1 << 20

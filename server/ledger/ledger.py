@@ -1,0 +1,129 @@
+"""`Ledger`: balances, entries and history, over one connection pool.
+
+A write is one transaction, begun once at the top of `_apply_batch`: lock,
+decide every request in arrival order (`server.domain.decide`), write, commit.
+A batch holds one or many requests (the write coalescer gathers concurrent
+ones); each request keeps its own outcome exactly as if it had run alone. The
+SQL is in `server.store`; the rules are in `server.domain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from server.config import Settings
+from server.domain.decide import Outcome, decide_batch
+from server.domain.errors import FieldViolation, InvalidArgument, WalletError
+from server.domain.ids import new_entry_id
+from server.domain.limits import HISTORY_BATCH_ROWS
+from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
+from server.ledger.coalescer import Coalescer
+from server.store import reads, writes
+from server.store.db import database_errors
+
+_SEQ_END = 2**63 - 1
+
+
+class Ledger:
+    """The wallet's use cases over one connection pool; `close()` finishes the queued requests."""
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], settings: Settings) -> None:
+        self._pool = pool
+        self.currencies = settings.currencies
+        self._writes: Coalescer[EntryRequest, Applied] = Coalescer(
+            self.apply_batch,
+            name="write",
+            batch_max=settings.write_batch_max,
+            concurrency=settings.write_concurrency,
+            queue_timeout_s=settings.db_pool_timeout_s,
+        )
+        self._balance_reads: Coalescer[str, list[Wallet]] = Coalescer(
+            self._read_balances,
+            name="balance read",
+            batch_max=settings.read_batch_max,
+            concurrency=settings.read_concurrency,
+            queue_timeout_s=settings.db_pool_timeout_s,
+        )
+
+    async def close(self) -> None:
+        """Refuses new requests and waits for the queued ones to finish."""
+        await self._writes.close()
+        await self._balance_reads.close()
+
+    async def get_balances(self, customer_id: str) -> list[Wallet]:
+        """Every supported currency's wallet (zero if never written) plus any other the customer holds."""
+        return await self._balance_reads.submit(customer_id)
+
+    async def create_entry(self, request: EntryRequest) -> Applied:
+        """Applies one entry (or replays it); raises the WalletError that refused it."""
+        return await self._writes.submit(request)
+
+    async def _read_balances(self, customer_ids: Sequence[str]) -> list[list[Wallet] | WalletError]:
+        """The balances of many customers in one query."""
+        with database_errors():
+            async with self._pool.connection() as conn:
+                stored = await reads.select_wallets(conn, sorted(set(customer_ids)))
+        by_customer: dict[str, dict[str, Wallet]] = {customer_id: {} for customer_id in customer_ids}
+        for wallet in stored:
+            by_customer[wallet.customer_id][wallet.currency] = wallet
+        results: list[list[Wallet] | WalletError] = []
+        for customer_id in customer_ids:
+            held = by_customer[customer_id]
+            for code in self.currencies:
+                if code not in held:
+                    held[code] = Wallet(customer_id, code, 0, None, None)
+            results.append([held[code] for code in sorted(held)])
+        return results
+
+    async def apply_batch(self, requests: Sequence[EntryRequest]) -> list[Outcome]:
+        """Applies the requests in order in one transaction; returns one outcome per request."""
+        assert requests
+        customer_ids = sorted({r.customer_id for r in requests})
+        wallet_keys = sorted({(r.customer_id, r.currency) for r in requests})
+        key_refs = sorted({(r.customer_id, r.idempotency_key) for r in requests if r.idempotency_key})
+        with database_errors():
+            # Pipeline mode lets BEGIN travel with the locking reads and COMMIT
+            # with nothing to wait for: three round trips per batch in all.
+            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                # The head lock serialises each customer's writers; the wallet row
+                # lock is the contract's row-level lock on the balance itself.
+                state = await writes.lock_batch(conn, customer_ids, wallet_keys, key_refs)
+                decision = decide_batch(requests, state, new_entry_id)
+                if not decision.new_entries:
+                    # Only refusals and replays: leave no trace, not even a lock row.
+                    raise psycopg.Rollback()
+                await writes.write_batch(conn, decision)
+        return decision.outcomes
+
+    async def history(self, query: HistoryQuery) -> AsyncIterator[list[Entry]]:
+        """Yields the customer's matching entries in order, one database batch at a time.
+
+        Each batch is its own short read, so a slow reader holds no connection
+        and no transaction between batches.
+        """
+        cursor_seq = _SEQ_END if query.newest_first else 0
+        if query.start_after_id is not None:
+            with database_errors():
+                async with self._pool.connection() as conn:
+                    seq = await reads.select_entry_seq(conn, query.customer_id, query.start_after_id)
+            if seq is None:
+                raise InvalidArgument([FieldViolation("start_after_id", "is not an entry of this customer")])
+            cursor_seq = seq
+        remaining = query.limit if query.limit > 0 else None
+        while remaining is None or remaining > 0:
+            batch_size = HISTORY_BATCH_ROWS if remaining is None else min(HISTORY_BATCH_ROWS, remaining)
+            with database_errors():
+                async with self._pool.connection() as conn:
+                    entries = await reads.list_entries(conn, query, cursor_seq, batch_size)
+            if not entries:
+                return
+            yield entries
+            cursor_seq = entries[-1].seq
+            if remaining is not None:
+                remaining -= len(entries)
+            if len(entries) < batch_size:
+                return
