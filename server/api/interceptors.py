@@ -125,56 +125,72 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
-def _log_call(
-    access_log: AccessLog, method: str, code: grpc.StatusCode, started: float, error: WalletError | None = None
-) -> None:
-    access_log.record(
-        method, code, time.perf_counter() - started, authenticated_caller(), error.reason if error else ""
-    )
+class _CallScope:
+    """One call's admission and ending: authorize and check the body on entry; on exit
+    write the access-log line and turn what the handler raised into its status."""
 
+    __slots__ = ("_access_log", "_authenticator", "_context", "_method", "_request", "_started")
 
-async def _fail(
-    context: grpc.aio.ServicerContext, raised: Exception, access_log: AccessLog, method: str, started: float
-) -> None:
-    """Ends the call with the status of what the handler raised (an abort passes through as it is)."""
-    if isinstance(raised, grpc.aio.AbortError):
-        raise raised
-    error = _as_wallet_error(raised)
-    _log_call(access_log, method, status_code(error), started, error)
-    await _abort(context, error)
+    def __init__(
+        self,
+        method: str,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        authenticator: Authenticator | None,
+        access_log: AccessLog,
+    ) -> None:
+        self._method = method
+        self._request = request
+        self._context = context
+        self._authenticator = authenticator
+        self._access_log = access_log
+        self._started = 0.0
+
+    async def __aenter__(self) -> None:
+        self._started = time.perf_counter()
+        try:
+            _authorize(self._authenticator, self._method, self._context)
+            _check_decoded(self._request)
+        except Exception as raised:
+            # __aexit__ does not run when __aenter__ raises: end the call here.
+            await self._fail(raised)
+            raise
+
+    async def __aexit__(self, kind: type[BaseException] | None, raised: BaseException | None, _: Any) -> bool:
+        if raised is None:
+            self._log(grpc.StatusCode.OK)
+        elif isinstance(raised, asyncio.CancelledError | GeneratorExit):
+            self._log(grpc.StatusCode.CANCELLED)
+        elif isinstance(raised, Exception):
+            await self._fail(raised)
+        return False
+
+    async def _fail(self, raised: Exception) -> None:
+        """Ends the call with the status of what was raised (an abort passes through as it is)."""
+        if isinstance(raised, grpc.aio.AbortError):
+            return
+        error = _as_wallet_error(raised)
+        self._log(status_code(error), error)
+        await _abort(self._context, error)
+
+    def _log(self, code: grpc.StatusCode, error: WalletError | None = None) -> None:
+        duration_s = time.perf_counter() - self._started
+        reason = error.reason if error else ""
+        self._access_log.record(self._method, code, duration_s, authenticated_caller(), reason)
 
 
 def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started = time.perf_counter()
-        try:
-            _authorize(authenticator, method, context)
-            _check_decoded(request)
-            response = await behaviour(request, context)
-        except asyncio.CancelledError:
-            _log_call(access_log, method, grpc.StatusCode.CANCELLED, started)
-            raise
-        except Exception as raised:
-            await _fail(context, raised, access_log, method, started)
-        _log_call(access_log, method, grpc.StatusCode.OK, started)
-        return response
+        async with _CallScope(method, request, context, authenticator, access_log):
+            return await behaviour(request, context)
 
     return wrapped
 
 
 def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        try:
-            _authorize(authenticator, method, context)
-            _check_decoded(request)
+        async with _CallScope(method, request, context, authenticator, access_log):
             async for response in behaviour(request, context):
                 yield response
-        except (asyncio.CancelledError, GeneratorExit):
-            _log_call(access_log, method, grpc.StatusCode.CANCELLED, started)
-            raise
-        except Exception as raised:
-            await _fail(context, raised, access_log, method, started)
-        _log_call(access_log, method, grpc.StatusCode.OK, started)
 
     return wrapped

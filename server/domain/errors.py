@@ -31,17 +31,19 @@ class WalletError(Exception):
     reason: ClassVar[str] = "INTERNAL"
     retryable: ClassVar[bool] = False
 
+    def __init_subclass__(cls, *, code: str, reason: str, retryable: bool = False) -> None:
+        # Each error states all three where it is declared, in one line.
+        super().__init_subclass__()
+        cls.code, cls.reason, cls.retryable = code, reason, retryable
+
     def __init__(self, message: str, metadata: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.metadata = dict(metadata or {})
 
 
-class InvalidArgument(WalletError):
+class InvalidArgument(WalletError, code="INVALID_ARGUMENT", reason="INVALID_ARGUMENT"):
     """The request is malformed; retrying it unchanged fails again."""
-
-    code = "INVALID_ARGUMENT"
-    reason = "INVALID_ARGUMENT"
 
     def __init__(self, violations: Sequence[FieldViolation]) -> None:
         assert violations
@@ -50,11 +52,8 @@ class InvalidArgument(WalletError):
         super().__init__(f"Invalid {first.field}: {first.description}", {"field": first.field})
 
 
-class InsufficientFunds(WalletError):
+class InsufficientFunds(WalletError, code="FAILED_PRECONDITION", reason="INSUFFICIENT_WALLET_FUNDS"):
     """A debit exceeds the balance; retry only after the wallet is credited."""
-
-    code = "FAILED_PRECONDITION"
-    reason = "INSUFFICIENT_WALLET_FUNDS"
 
     def __init__(self, *, balance: int, amount: int, currency: str) -> None:
         super().__init__(
@@ -63,11 +62,8 @@ class InsufficientFunds(WalletError):
         )
 
 
-class BalanceOverflow(WalletError):
+class BalanceOverflow(WalletError, code="FAILED_PRECONDITION", reason="BALANCE_OVERFLOW"):
     """A credit would take the balance beyond a signed 64-bit integer."""
-
-    code = "FAILED_PRECONDITION"
-    reason = "BALANCE_OVERFLOW"
 
     def __init__(self, *, balance: int, amount: int, currency: str) -> None:
         super().__init__(
@@ -76,11 +72,8 @@ class BalanceOverflow(WalletError):
         )
 
 
-class IdempotencyKeyReused(WalletError):
+class IdempotencyKeyReused(WalletError, code="ALREADY_EXISTS", reason="IDEMPOTENCY_KEY_REUSED"):
     """The key was used before by this customer with other parameters."""
-
-    code = "ALREADY_EXISTS"
-    reason = "IDEMPOTENCY_KEY_REUSED"
 
     def __init__(self, *, idempotency_key: str, entry_id: str) -> None:
         super().__init__(
@@ -89,65 +82,36 @@ class IdempotencyKeyReused(WalletError):
         )
 
 
-class DatabaseUnavailable(WalletError):
+class DatabaseUnavailable(WalletError, code="UNAVAILABLE", reason="DATABASE_UNAVAILABLE", retryable=True):
     """The database cannot be reached or dropped the connection; safe to retry."""
 
-    code = "UNAVAILABLE"
-    reason = "DATABASE_UNAVAILABLE"
-    retryable = True
 
-
-class ServerBusy(WalletError):
+class ServerBusy(WalletError, code="UNAVAILABLE", reason="SERVER_BUSY", retryable=True):
     """No database connection became free in time; retry with backoff."""
 
-    code = "UNAVAILABLE"
-    reason = "SERVER_BUSY"
-    retryable = True
 
-
-class LockTimeout(WalletError):
+class LockTimeout(WalletError, code="ABORTED", reason="LOCK_TIMEOUT", retryable=True):
     """The wallet stayed locked longer than the lock timeout; retry with backoff."""
 
-    code = "ABORTED"
-    reason = "LOCK_TIMEOUT"
-    retryable = True
 
-
-class StatementTimeout(WalletError):
+class StatementTimeout(WalletError, code="DEADLINE_EXCEEDED", reason="STATEMENT_TIMEOUT", retryable=True):
     """A statement ran longer than the configured limit; retry with backoff."""
 
-    code = "DEADLINE_EXCEEDED"
-    reason = "STATEMENT_TIMEOUT"
-    retryable = True
 
-
-class ShuttingDown(WalletError):
+class ShuttingDown(WalletError, code="UNAVAILABLE", reason="SHUTTING_DOWN", retryable=True):
     """This server process is stopping; another one (or this one, restarted) will answer."""
 
-    code = "UNAVAILABLE"
-    reason = "SHUTTING_DOWN"
-    retryable = True
 
-
-class Unauthenticated(WalletError):
+class Unauthenticated(WalletError, code="UNAUTHENTICATED", reason="UNAUTHENTICATED"):
     """No credential, or one the server does not know."""
 
-    code = "UNAUTHENTICATED"
-    reason = "UNAUTHENTICATED"
 
-
-class PermissionDenied(WalletError):
+class PermissionDenied(WalletError, code="PERMISSION_DENIED", reason="MISSING_SCOPE"):
     """The caller is known but lacks the scope the method needs."""
 
-    code = "PERMISSION_DENIED"
-    reason = "MISSING_SCOPE"
 
-
-class InternalError(WalletError):
+class InternalError(WalletError, code="INTERNAL", reason="INTERNAL"):
     """A bug: logged in full on the server, shown to the caller without detail."""
-
-    code = "INTERNAL"
-    reason = "INTERNAL"
 
 
 # Every concrete error, for the edge's mapping and the test that walks them all.

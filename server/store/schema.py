@@ -1,4 +1,10 @@
-"""The database tables, in SQLAlchemy Core: the source of truth for the SQL we write.
+"""The database tables, in SQLAlchemy Core: what the statements are built from.
+
+The migrations (`migrations/versions/`) build the real tables, each revision a
+frozen step; tests/integration/test_schema_matches_migrations.py holds this
+description and the migrated database equal (tables, columns, keys, indexes,
+check constraints and the append-only triggers). A schema change is a new
+migration plus the same change here.
 
 Every key starts with `customer_id` and every write touches one customer, so
 the tables can be distributed by `customer_id` (docs/scaling.md). The rules
@@ -98,3 +104,8 @@ Index(
     unique=True,
     postgresql_where=ledger_entries.c.idempotency_key.isnot(None),
 )
+
+# Ledger rows are facts: triggers refuse UPDATE, DELETE and TRUNCATE of
+# ledger_entries whatever the client. Core cannot declare triggers; migration
+# 0001 creates them under these names.
+APPEND_ONLY_TRIGGERS = ("ledger_entries_append_only", "ledger_entries_no_truncate")
