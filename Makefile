@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto
 PYTEST_ARGS ?=
 
-.PHONY: audit help install run migrate test test-unit test-integration test-e2e test-clients lint typecheck generate \
+.PHONY: audit help install run migrate test test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \
 	check-generated buf-lint ci clean bench bench-quick bench-profile verify
 
 help:
@@ -56,6 +56,11 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Faults made to happen: database loss, terminated sessions, pool exhaustion,
+# SIGTERM, crashes, cancellation, slow consumers and hostile bytes.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 # The client library, the `wallet` command, the examples and the grpcurl docs, end to end.
 test-clients: $(STAMP)
