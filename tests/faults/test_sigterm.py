@@ -79,7 +79,8 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
 ) -> None:
     grace_s = 3.0
     with server_process(database_url, tmp_path / "server.log", WALLET_SHUTDOWN_GRACE_S=str(grace_s)) as server:
-        # CANCELLED is retried too: see the xfail test below for why a caller may see it.
+        # CANCELLED is retried too: grpc-core cancels calls that reach a stopping server
+        # before any handler ran (docs/errors.md), so they were never applied.
         retryable = RETRYABLE | {grpc.StatusCode.CANCELLED}
         load = LedgerLoad(server.address, customers, workers=8, per_worker=50, seed=6, retryable=retryable).start()
         load.wait_acknowledged(120, timeout_s=60)

@@ -6,6 +6,8 @@ has a reason the contract does not declare, and no declared reason is unused.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2
@@ -94,3 +96,10 @@ def test_every_concrete_error_is_listed_for_the_edge() -> None:
 def test_the_reasons_are_exactly_the_error_reasons_the_contract_declares() -> None:
     declared = set(wallet_pb2.ErrorReason.keys()) - {"ERROR_REASON_UNSPECIFIED"}
     assert {cls.reason for cls in _all_error_classes()} == declared
+
+
+def test_the_errors_document_lists_every_error_reason_of_the_contract() -> None:
+    document = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
+    reasons = wallet_pb2.ErrorReason.keys()
+    missing = [r for r in reasons if r != "ERROR_REASON_UNSPECIFIED" and f"`{r}`" not in document]
+    assert missing == []
