@@ -64,6 +64,7 @@ class WalletServer:
     async def start(self) -> None:
         await self.pool.open(wait=False)
         await self.grpc_server.start()
+        self.ledger.start()
         self._monitor = asyncio.create_task(self._watch_database())
         self._access_log_task = asyncio.create_task(self.access_log.run())
 
@@ -160,7 +161,7 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         ],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
-    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger), grpc_server)
+    wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, settings), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     for name in ("", SERVICE_NAME):

@@ -71,6 +71,14 @@ class Settings:
     # Balance reads coalesced into one query, at most, and such queries at once.
     read_batch_max: int = 200
     read_concurrency: int = 1
+    # Holds: the ttl when a request gives none, and the longest allowed.
+    hold_ttl_default_s: float = 15 * 60
+    hold_ttl_max_s: float = 7 * 24 * 3600
+    # How far ahead a credit's expire_time may be.
+    credit_expiry_max_days: int = 3_650
+    # The background expirer: how often it looks for idle wallets with something due (0: off), and how many at once.
+    expirer_interval_s: float = 5.0
+    expirer_batch_max: int = 500
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 1 << 20
     max_concurrent_rpcs: int = 1_000
@@ -88,6 +96,8 @@ class Settings:
             raise ConfigError("WALLET_TLS_CERT_FILE and WALLET_TLS_KEY_FILE go together")
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise ConfigError("WALLET_TLS_CLIENT_CA_FILE needs WALLET_TLS_CERT_FILE and WALLET_TLS_KEY_FILE")
+        if self.hold_ttl_default_s > self.hold_ttl_max_s:
+            raise ConfigError("WALLET_HOLD_TTL_DEFAULT_S must not exceed WALLET_HOLD_TTL_MAX_S")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +131,13 @@ class Settings:
             write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
             read_batch_max=int(number("WALLET_READ_BATCH_MAX", defaults.read_batch_max, 1, 5_000)),
             read_concurrency=int(number("WALLET_READ_CONCURRENCY", defaults.read_concurrency, 1, 256)),
+            hold_ttl_default_s=number("WALLET_HOLD_TTL_DEFAULT_S", defaults.hold_ttl_default_s, 1, 365 * 86_400),
+            hold_ttl_max_s=number("WALLET_HOLD_TTL_MAX_S", defaults.hold_ttl_max_s, 1, 365 * 86_400),
+            credit_expiry_max_days=int(
+                number("WALLET_CREDIT_EXPIRY_MAX_DAYS", defaults.credit_expiry_max_days, 1, 36_500)
+            ),
+            expirer_interval_s=number("WALLET_EXPIRER_INTERVAL_S", defaults.expirer_interval_s, 0, 3_600),
+            expirer_batch_max=int(number("WALLET_EXPIRER_BATCH_MAX", defaults.expirer_batch_max, 1, 10_000)),
             shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
             max_message_bytes=int(number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)),
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),

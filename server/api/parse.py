@@ -9,10 +9,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.config import Currency
+from server.config import Currency, Settings
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.limits import (
     AMOUNT_MAX,
@@ -28,10 +29,13 @@ from server.domain.limits import (
 from server.domain.model import EntryRequest, EntryType, HistoryQuery
 from wallet.v1 import wallet_pb2
 
-_ENTRY_TYPES = {
+# What a caller may ask for; an expiration is written by the server only.
+_REQUESTED_ENTRY_TYPES = {
     wallet_pb2.ENTRY_TYPE_CREDIT: EntryType.CREDIT,
     wallet_pb2.ENTRY_TYPE_DEBIT: EntryType.DEBIT,
 }
+# What a history filter may name.
+_ENTRY_TYPES = {**_REQUESTED_ENTRY_TYPES, wallet_pb2.ENTRY_TYPE_EXPIRATION: EntryType.EXPIRATION}
 # Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _TIMESTAMP_SECONDS_MIN = -62_135_596_800
 _TIMESTAMP_SECONDS_MAX = 253_402_300_799
@@ -72,14 +76,19 @@ def _check_currency(
         violations.append(FieldViolation("currency", f"{value} is not supported (supported: {supported})"))
 
 
-def _check_text(value: str, field: str, length_max: int, violations: list[FieldViolation]) -> None:
+def check_text(value: str, field: str, length_max: int, violations: list[FieldViolation]) -> None:
     if len(value) > length_max:
         violations.append(FieldViolation(field, f"must be at most {length_max} characters"))
     elif "\x00" in value:
         violations.append(FieldViolation(field, "must not contain NUL characters"))
 
 
-def _check_metadata(metadata: Mapping[str, str], violations: list[FieldViolation]) -> None:
+def check_amount(amount: int, violations: list[FieldViolation]) -> None:
+    if not 0 < amount <= AMOUNT_MAX:
+        violations.append(FieldViolation("amount", f"must be between 1 and {AMOUNT_MAX} minor units"))
+
+
+def check_metadata(metadata: Mapping[str, str], violations: list[FieldViolation]) -> None:
     if len(metadata) > METADATA_KEYS_MAX:
         violations.append(FieldViolation("metadata", f"must have at most {METADATA_KEYS_MAX} keys"))
         return
@@ -99,21 +108,54 @@ def _check_metadata(metadata: Mapping[str, str], violations: list[FieldViolation
             violations.append(FieldViolation("metadata", f"entry {shown} must not contain NUL characters"))
 
 
+def check_common(
+    message: wallet_pb2.CreateLedgerEntryRequest | wallet_pb2.CreateHoldRequest,
+    currencies: Mapping[str, Currency],
+    violations: list[FieldViolation],
+) -> None:
+    """The fields entries and holds share: customer, amount, currency, reason, key, metadata."""
+    check_customer_id(message.customer_id, violations)
+    check_amount(message.amount, violations)
+    _check_currency(message.currency, currencies, violations, required=True)
+    check_text(message.reason, "reason", REASON_LENGTH_MAX, violations)
+    check_text(message.idempotency_key, "idempotency_key", IDEMPOTENCY_KEY_LENGTH_MAX, violations)
+    check_metadata(message.metadata, violations)
+
+
+def _expire_time(
+    request: wallet_pb2.CreateLedgerEntryRequest,
+    entry_type: EntryType | None,
+    settings: Settings,
+    now: datetime,
+    violations: list[FieldViolation],
+) -> datetime | None:
+    expire_time = timestamp(request, "expire_time", violations)
+    if expire_time is None:
+        return None
+    if entry_type is not EntryType.CREDIT:
+        violations.append(FieldViolation("expire_time", "only credits expire"))
+    elif expire_time <= now:
+        violations.append(FieldViolation("expire_time", "must be in the future"))
+    elif expire_time > now + timedelta(days=settings.credit_expiry_max_days):
+        violations.append(
+            FieldViolation("expire_time", f"must be at most {settings.credit_expiry_max_days} days ahead")
+        )
+    return expire_time
+
+
 def entry_request(
-    request: wallet_pb2.CreateLedgerEntryRequest, currencies: Mapping[str, Currency], created_by: str = ""
+    request: wallet_pb2.CreateLedgerEntryRequest,
+    settings: Settings,
+    created_by: str = "",
+    now: datetime | None = None,
 ) -> EntryRequest:
     """The validated CreateLedgerEntry request."""
     violations: list[FieldViolation] = []
-    check_customer_id(request.customer_id, violations)
-    if not 0 < request.amount <= AMOUNT_MAX:
-        violations.append(FieldViolation("amount", f"must be between 1 and {AMOUNT_MAX} minor units"))
-    _check_currency(request.currency, currencies, violations, required=True)
-    entry_type = _ENTRY_TYPES.get(request.entry_type)
+    check_common(request, settings.currencies, violations)
+    entry_type = _REQUESTED_ENTRY_TYPES.get(request.entry_type)
     if entry_type is None:
         violations.append(FieldViolation("entry_type", "must be ENTRY_TYPE_CREDIT or ENTRY_TYPE_DEBIT"))
-    _check_text(request.reason, "reason", REASON_LENGTH_MAX, violations)
-    _check_text(request.idempotency_key, "idempotency_key", IDEMPOTENCY_KEY_LENGTH_MAX, violations)
-    _check_metadata(request.metadata, violations)
+    expire_time = _expire_time(request, entry_type, settings, now or datetime.now(UTC), violations)
     if violations:
         raise InvalidArgument(violations)
     assert entry_type is not None
@@ -126,6 +168,7 @@ def entry_request(
         idempotency_key=request.idempotency_key,
         metadata=dict(request.metadata),
         created_by=created_by,
+        expire_time=expire_time,
     )
 
 
@@ -137,10 +180,9 @@ def customer_id(request: wallet_pb2.GetBalancesRequest) -> str:
     return request.customer_id
 
 
-def _timestamp(
-    message: wallet_pb2.ListLedgerEntriesRequest, field: str, violations: list[FieldViolation]
-) -> datetime | None:
-    if not message.HasField(field):  # type: ignore[arg-type]
+def timestamp(message: Any, field: str, violations: list[FieldViolation]) -> datetime | None:
+    """The message's Timestamp field to the microsecond (rounded up), None when unset."""
+    if not message.HasField(field):
         return None
     value: Timestamp = getattr(message, field)
     if not _TIMESTAMP_SECONDS_MIN <= value.seconds <= _TIMESTAMP_SECONDS_MAX or not 0 <= value.nanos < 10**9:
@@ -155,6 +197,12 @@ def _timestamp(
     return moment
 
 
+def currency_filter(value: str, currencies: Mapping[str, Currency], violations: list[FieldViolation]) -> str | None:
+    """An optional currency filter: empty means all."""
+    _check_currency(value, currencies, violations, required=False)
+    return value or None
+
+
 def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapping[str, Currency]) -> HistoryQuery:
     """The validated ListLedgerEntries request (start_after_id is checked against the ledger later)."""
     violations: list[FieldViolation] = []
@@ -163,8 +211,8 @@ def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapp
     entry_type = _ENTRY_TYPES.get(request.entry_type)
     if request.entry_type != wallet_pb2.ENTRY_TYPE_UNSPECIFIED and entry_type is None:
         violations.append(FieldViolation("entry_type", "is not a known EntryType"))
-    created_after = _timestamp(request, "created_after", violations)
-    created_before = _timestamp(request, "created_before", violations)
+    created_after = timestamp(request, "created_after", violations)
+    created_before = timestamp(request, "created_before", violations)
     if created_after and created_before and created_after > created_before:
         violations.append(FieldViolation("created_before", "must not be earlier than created_after"))
     if len(request.start_after_id) > ENTRY_ID_LENGTH_MAX or not _is_id(request.start_after_id):

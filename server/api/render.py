@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from server.config import Currency
+from server.domain.holds import Hold, HoldStatus
 from server.domain.model import Entry, EntryType, Wallet
 from wallet.v1 import wallet_pb2
 
@@ -20,6 +21,13 @@ _ENTRY_FIXED_BYTES = 200
 ENTRY_TYPE_TO_PROTO = {
     EntryType.CREDIT: wallet_pb2.ENTRY_TYPE_CREDIT,
     EntryType.DEBIT: wallet_pb2.ENTRY_TYPE_DEBIT,
+    EntryType.EXPIRATION: wallet_pb2.ENTRY_TYPE_EXPIRATION,
+}
+HOLD_STATUS_TO_PROTO = {
+    HoldStatus.ACTIVE: wallet_pb2.HOLD_STATUS_ACTIVE,
+    HoldStatus.CAPTURED: wallet_pb2.HOLD_STATUS_CAPTURED,
+    HoldStatus.RELEASED: wallet_pb2.HOLD_STATUS_RELEASED,
+    HoldStatus.EXPIRED: wallet_pb2.HOLD_STATUS_EXPIRED,
 }
 
 
@@ -39,6 +47,9 @@ def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> walle
         updated_at=None if wallet.updated_at is None else timestamp(wallet.updated_at),
         # A currency dropped from configuration is still shown; assume two digits for it.
         minor_unit_exponent=currency.exponent if currency else 2,
+        held_balance=wallet.held_balance,
+        available_balance=wallet.balance - wallet.held_balance,
+        version=wallet.version,
     )
 
 
@@ -59,6 +70,12 @@ def entry_fields(entry: Entry) -> dict[str, Any]:
     }
     if entry.metadata:
         fields["metadata"] = entry.metadata
+    if entry.expire_time is not None:
+        fields["expire_time"] = timestamp(entry.expire_time)
+    if entry.hold_id:
+        fields["hold_id"] = entry.hold_id
+    if entry.expired_entry_id:
+        fields["expired_entry_id"] = entry.expired_entry_id
     return fields
 
 
@@ -72,3 +89,22 @@ def entry_size(entry: Entry) -> int:
     if entry.metadata:
         text += sum(len(k) + len(v) + 2 for k, v in entry.metadata.items())
     return _ENTRY_FIXED_BYTES + 4 * text
+
+
+def hold_to_proto(hold: Hold) -> wallet_pb2.Hold:
+    return wallet_pb2.Hold(
+        id=hold.id,
+        customer_id=hold.customer_id,
+        currency=hold.currency,
+        amount=hold.amount,
+        status=HOLD_STATUS_TO_PROTO[hold.status],
+        captured_amount=hold.captured_amount,
+        capture_entry_id=hold.capture_entry_id,
+        reason=hold.reason,
+        idempotency_key=hold.idempotency_key,
+        metadata=hold.metadata,
+        created_at=timestamp(hold.created_at),
+        expire_time=timestamp(hold.expire_time),
+        closed_at=None if hold.closed_at is None else timestamp(hold.closed_at),
+        created_by=hold.created_by,
+    )

@@ -7,11 +7,14 @@ interceptor before the handler runs, is read once and passed on explicitly.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
-from server.api import parse, render
+from server.api import parse, parse_holds, render
 from server.api.auth import authenticated_caller
+from server.config import Settings
+from server.domain.holds import HoldOutcome
 from server.domain.limits import STREAM_MESSAGE_BYTES_MAX, STREAM_MESSAGE_ENTRIES_MAX
 from server.ledger import Ledger
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -20,9 +23,10 @@ from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     """Translates WalletService calls to the ledger's use cases."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, settings: Settings) -> None:
         self._ledger = ledger
-        self._currencies = ledger.currencies
+        self._settings = settings
+        self._currencies = settings.currencies
 
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
@@ -36,7 +40,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def CreateLedgerEntry(
         self, request: wallet_pb2.CreateLedgerEntryRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CreateLedgerEntryResponse:
-        entry_request = parse.entry_request(request, self._currencies, created_by=authenticated_caller())
+        entry_request = parse.entry_request(request, self._settings, created_by=authenticated_caller())
         applied = await self._ledger.create_entry(entry_request)
         return wallet_pb2.CreateLedgerEntryResponse(
             entry=render.entry_to_proto(applied.entry),
@@ -64,3 +68,44 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
                 message_bytes += size
             if message.entries:
                 yield message
+
+    async def CreateHold(
+        self, request: wallet_pb2.CreateHoldRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.CreateHoldResponse:
+        outcome = await self._ledger.hold(parse_holds.hold_request(request, self._settings, authenticated_caller()))
+        return wallet_pb2.CreateHoldResponse(**self._hold_fields(outcome))
+
+    async def CaptureHold(
+        self, request: wallet_pb2.CaptureHoldRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.CaptureHoldResponse:
+        outcome = await self._ledger.hold(parse_holds.capture_request(request, authenticated_caller()))
+        assert outcome.entry is not None
+        return wallet_pb2.CaptureHoldResponse(entry=render.entry_to_proto(outcome.entry), **self._hold_fields(outcome))
+
+    async def ReleaseHold(
+        self, request: wallet_pb2.ReleaseHoldRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.ReleaseHoldResponse:
+        outcome = await self._ledger.hold(parse_holds.hold_ref(request))
+        return wallet_pb2.ReleaseHoldResponse(**self._hold_fields(outcome))
+
+    async def GetHold(
+        self, request: wallet_pb2.GetHoldRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.GetHoldResponse:
+        ref = parse_holds.hold_ref(request)
+        return wallet_pb2.GetHoldResponse(
+            hold=render.hold_to_proto(await self._ledger.get_hold(ref.customer_id, ref.hold_id))
+        )
+
+    async def ListHolds(
+        self, request: wallet_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.ListHoldsResponse:
+        holds, more = await self._ledger.list_holds(parse_holds.hold_query(request, self._settings))
+        token = parse_holds.page_token(holds[-1].created_at, holds[-1].id) if more else ""
+        return wallet_pb2.ListHoldsResponse(holds=[render.hold_to_proto(h) for h in holds], next_page_token=token)
+
+    def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
+        return {
+            "hold": render.hold_to_proto(outcome.hold),
+            "wallet": render.wallet_to_proto(outcome.wallet, self._currencies),
+            "idempotent_replay": outcome.idempotent_replay,
+        }

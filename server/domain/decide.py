@@ -1,147 +1,181 @@
-"""The rules of the write path, as pure decisions over the state a batch has locked.
+"""The rules of the write path, as decisions over the state a batch has locked.
 
-`decide(request, state, entry_id)` reads the state and returns the request's
-outcome: the entry it applies, a replay of the entry its idempotency key
-already made, or the refusal the rules demand. It changes nothing; the caller
-records an applied entry with `state.record`, so the next request of the batch
-is decided against the state the earlier ones left. `decide_batch` does that
-for a whole batch and says what to write.
+For each customer, `settle` first posts what fell due by the batch's clock
+(holds that expired, credits whose remainder lapsed). Then `decide(request,
+book, ...)` gives each request its outcome: the entry or hold it applies, a
+replay of what its idempotency key or closing operation already did, or the
+refusal the rules demand. Decisions read the book and write into a `Draft`;
+`decide_batch` takes each draft into the book, so the next request of the
+batch is decided against the state the earlier ones left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from server.domain.errors import BalanceOverflow, IdempotencyKeyReused, InsufficientFunds, WalletError
+from server.domain.book import Book, Draft
+from server.domain.errors import (
+    BalanceOverflow,
+    FieldViolation,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidArgument,
+    WalletError,
+)
+from server.domain.hold_rules import capture_hold, create_hold, release_hold
+from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.limits import BALANCE_MAX
-from server.domain.model import Applied, Entry, EntryRequest, EntryType, Head, Wallet
+from server.domain.model import Applied, Draw, Entry, EntryRequest, EntryType, Head, Lot, Wallet
+from server.domain.settle import settle
 
 WalletKey = tuple[str, str]
 """(customer_id, currency)"""
-KeyRef = tuple[str, str]
-"""(customer_id, idempotency_key)"""
 
-Outcome = Applied | WalletError
+Request = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest
+Outcome = Applied | HoldOutcome | None | WalletError
+"""An applied entry, a hold operation's result, nothing (a settle request), or a refusal."""
 
 
 @dataclass
 class BatchState:
-    """What a write batch sees once its locks are held, as its requests change it."""
+    """What a write batch sees once its locks are held: the clock, then one book per customer."""
 
     # The database clock, read after the locks were taken.
     now: datetime
-    # The head of every customer in the batch.
-    heads: dict[str, Head]
-    # The stored wallets among those the batch writes (a missing one is a zero balance).
-    wallets: dict[WalletKey, Wallet]
-    # Earlier entries made with the idempotency keys the batch uses.
-    prior: dict[KeyRef, Entry]
-
-    def wallet(self, customer_id: str, currency: str) -> Wallet:
-        found = self.wallets.get((customer_id, currency))
-        return found if found is not None else Wallet(customer_id, currency, 0, None, None)
-
-    def record(self, applied: Applied) -> None:
-        """Takes a newly applied entry into the state: its wallet, its customer's head, its key."""
-        entry = applied.entry
-        self.wallets[(entry.customer_id, entry.currency)] = applied.wallet
-        self.heads[entry.customer_id] = Head(entry.customer_id, entry.seq, entry.created_at)
-        if entry.idempotency_key:
-            self.prior[(entry.customer_id, entry.idempotency_key)] = entry
+    books: dict[str, Book]
 
 
-def balance_after(balance: int, request: EntryRequest) -> int:
+def balance_after(balance: int, request: EntryRequest, held: int = 0) -> int:
     """The balance once the entry applies; raises the refusal the rules demand.
 
-    A debit may not take the balance below zero, and a credit may not take it
-    beyond what a 64-bit column holds.
+    A debit may not take the balance below what active holds reserve (so
+    never below zero), and a credit may not take it beyond what a 64-bit
+    column holds.
     """
     amount = request.amount
-    assert balance >= 0 and amount > 0
-    if request.entry_type is EntryType.DEBIT:
-        if amount > balance:
-            raise InsufficientFunds(balance=balance, amount=amount, currency=request.currency)
+    assert 0 <= held <= balance and amount > 0
+    if request.entry_type is not EntryType.CREDIT:
+        if amount > balance - held:
+            raise InsufficientFunds(balance=balance, amount=amount, currency=request.currency, held=held)
         return balance - amount
     if amount > BALANCE_MAX - balance:
         raise BalanceOverflow(balance=balance, amount=amount, currency=request.currency)
     return balance + amount
 
 
-def _replay(request: EntryRequest, earlier: Entry, wallet: Wallet) -> Outcome:
+def _replayed_entry(request: EntryRequest, earlier: Entry, draft: Draft) -> Outcome:
     if not request.same_parameters_as(earlier):
         return IdempotencyKeyReused(idempotency_key=request.idempotency_key, entry_id=earlier.id)
     # The wallet as it stood right after the original entry.
+    current = draft.wallet(earlier.currency)
     as_it_stood = Wallet(
         request.customer_id,
         earlier.currency,
         earlier.after_balance,
-        wallet.created_at or earlier.created_at,
+        current.created_at or earlier.created_at,
         earlier.created_at,
+        earlier.wallet_held,
+        earlier.wallet_version,
     )
     return Applied(earlier, as_it_stood, idempotent_replay=True)
 
 
-def decide(request: EntryRequest, state: BatchState, entry_id: str) -> Outcome:
-    """The outcome of one request against `state`; the new entry, if any, gets `entry_id`."""
-    wallet = state.wallet(request.customer_id, request.currency)
+def decide_entry(request: EntryRequest, draft: Draft) -> Outcome:
+    """A credit or a debit."""
+    book = draft.book
     if request.idempotency_key:
-        earlier = state.prior.get((request.customer_id, request.idempotency_key))
+        earlier = book.entries_by_key.get(request.idempotency_key)
         if earlier is not None:
-            return _replay(request, earlier, wallet)
+            return _replayed_entry(request, earlier, draft)
+        other = book.holds_by_key.get(request.idempotency_key)
+        if other is not None:
+            return IdempotencyKeyReused(idempotency_key=request.idempotency_key, hold_id=other.id)
+    if request.expire_time is not None and request.expire_time <= draft.now:
+        return InvalidArgument([FieldViolation("expire_time", "must be in the future")])
+    wallet = draft.wallet(request.currency)
     try:
-        after = balance_after(wallet.balance, request)
+        balance_after(wallet.balance, request, wallet.held_balance)
     except WalletError as refusal:
         return refusal
-    head = state.heads[request.customer_id]
-    # Never step back behind the customer's last entry, even if the database clock did.
-    created_at = state.now if head.last_entry_at is None else max(state.now, head.last_entry_at)
-    entry = Entry(
-        id=entry_id,
-        customer_id=request.customer_id,
-        seq=head.last_seq + 1,
-        currency=request.currency,
-        entry_type=request.entry_type,
-        amount=request.amount,
-        before_balance=wallet.balance,
-        after_balance=after,
+    draws = draft.take_unheld(request.currency, request.amount) if request.entry_type is EntryType.DEBIT else ()
+    entry = draft.post(
+        request.currency,
+        request.entry_type,
+        request.amount,
+        draft.now,
+        draws=draws,
         reason=request.reason,
         idempotency_key=request.idempotency_key,
-        metadata=dict(request.metadata),
-        created_at=created_at,
+        metadata=request.metadata,
         created_by=request.created_by,
+        expire_time=request.expire_time,
     )
-    new_wallet = wallet._replace(balance=after, created_at=wallet.created_at or created_at, updated_at=created_at)
-    return Applied(entry, new_wallet, idempotent_replay=False)
+    if request.expire_time is not None:
+        lot = Lot(
+            entry.customer_id, entry.currency, entry.seq, entry.id, request.expire_time, entry.amount, entry.amount, 0
+        )
+        draft.set_lot(lot)
+    return Applied(entry, draft.wallet(request.currency), idempotent_replay=False)
 
 
-@dataclass(frozen=True)
+def decide(request: Request, draft: Draft) -> Outcome:
+    """The outcome of one request, written into `draft`."""
+    if isinstance(request, EntryRequest):
+        return decide_entry(request, draft)
+    if isinstance(request, HoldRequest):
+        return create_hold(request, draft)
+    if isinstance(request, CaptureRequest):
+        return capture_hold(request, draft)
+    if isinstance(request, ReleaseRequest):
+        return release_hold(request, draft)
+    return None  # a settle request: settling is all it asks for
+
+
+@dataclass
 class BatchDecision:
     """The outcome of every request of a batch, in order, and the rows the batch must write."""
 
-    outcomes: list[Outcome]
-    new_entries: list[Entry]
-    # The final state of each wallet and head the new entries touched, in lock order.
-    wallets: list[Wallet]
-    heads: list[Head]
+    outcomes: list[Outcome] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    draws: list[Draw] = field(default_factory=list)
+    # The final state of each wallet, lot, hold and head the batch changed.
+    wallets: dict[WalletKey, Wallet] = field(default_factory=dict)
+    lots: dict[tuple[str, int], Lot] = field(default_factory=dict)
+    holds: dict[tuple[str, str], Hold] = field(default_factory=dict)
+    heads: dict[str, Head] = field(default_factory=dict)
+
+    @property
+    def writes_anything(self) -> bool:
+        return bool(self.entries or self.wallets or self.lots or self.holds)
+
+    def take(self, draft: Draft) -> None:
+        customer_id = draft.head.customer_id
+        self.entries.extend(draft.entries)
+        self.draws.extend(draft.draws)
+        self.wallets.update({(customer_id, c): w for c, w in draft.wallets.items()})
+        self.lots.update({(customer_id, s): lot for s, lot in draft.lots.items()})
+        self.holds.update({(customer_id, h): hold for h, hold in draft.holds.items()})
+        if draft.entries:
+            self.heads[customer_id] = draft.head
 
 
-def decide_batch(requests: Sequence[EntryRequest], state: BatchState, new_id: Callable[[], str]) -> BatchDecision:
-    """Decides the requests in arrival order, each against the state the ones before it left."""
-    outcomes: list[Outcome] = []
-    new_entries: list[Entry] = []
+def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callable[[], str]) -> BatchDecision:
+    """Settles each customer once, then decides the requests in arrival order."""
+    decision = BatchDecision()
+    for customer_id in sorted({r.customer_id for r in requests}):
+        book = state.books[customer_id]
+        draft = Draft(book, state.now, new_id)
+        settle(draft)
+        book.apply(draft)
+        decision.take(draft)
     for request in requests:
-        outcome = decide(request, state, new_id())
-        if isinstance(outcome, Applied) and not outcome.idempotent_replay:
-            state.record(outcome)
-            new_entries.append(outcome.entry)
-        outcomes.append(outcome)
-    wallet_keys = sorted({(e.customer_id, e.currency) for e in new_entries})
-    customers = sorted({e.customer_id for e in new_entries})
-    return BatchDecision(
-        outcomes=outcomes,
-        new_entries=new_entries,
-        wallets=[state.wallets[key] for key in wallet_keys],
-        heads=[state.heads[customer_id] for customer_id in customers],
-    )
+        book = state.books[request.customer_id]
+        draft = Draft(book, state.now, new_id)
+        outcome = decide(request, draft)
+        if not isinstance(outcome, WalletError):
+            book.apply(draft)
+            decision.take(draft)
+        decision.outcomes.append(outcome)
+    return decision

@@ -53,12 +53,20 @@ class InvalidArgument(WalletError, code="INVALID_ARGUMENT", reason="INVALID_ARGU
 
 
 class InsufficientFunds(WalletError, code="FAILED_PRECONDITION", reason="INSUFFICIENT_WALLET_FUNDS"):
-    """A debit exceeds the balance; retry only after the wallet is credited."""
+    """A debit or hold exceeds the available balance; retry only after the wallet is credited."""
 
-    def __init__(self, *, balance: int, amount: int, currency: str) -> None:
+    def __init__(self, *, balance: int, amount: int, currency: str, held: int = 0, operation: str = "debit") -> None:
+        available = balance - held
+        on_hold = f", of which {held} on hold" if held else ""
         super().__init__(
-            f"Insufficient balance: wallet {currency} holds {balance}, debit needs {amount}",
-            {"balance": str(balance), "amount": str(amount), "currency": currency},
+            f"Insufficient balance: wallet {currency} holds {balance}{on_hold}, {operation} needs {amount}",
+            {
+                "balance": str(balance),
+                "amount": str(amount),
+                "currency": currency,
+                "held_balance": str(held),
+                "available_balance": str(available),
+            },
         )
 
 
@@ -75,10 +83,36 @@ class BalanceOverflow(WalletError, code="FAILED_PRECONDITION", reason="BALANCE_O
 class IdempotencyKeyReused(WalletError, code="ALREADY_EXISTS", reason="IDEMPOTENCY_KEY_REUSED"):
     """The key was used before by this customer with other parameters."""
 
-    def __init__(self, *, idempotency_key: str, entry_id: str) -> None:
+    def __init__(self, *, idempotency_key: str, entry_id: str = "", hold_id: str = "") -> None:
+        # The original is named by the kind of id it has: entry_id or hold_id.
+        original = {"entry_id": entry_id} if entry_id else {"hold_id": hold_id}
         super().__init__(
-            f"Idempotency key already used with different parameters by entry {entry_id}",
-            {"entry_id": entry_id, "idempotency_key": idempotency_key[:200]},
+            f"Idempotency key already used with different parameters by {entry_id or hold_id}",
+            {**original, "idempotency_key": idempotency_key[:200]},
+        )
+
+
+class HoldNotFound(WalletError, code="NOT_FOUND", reason="HOLD_NOT_FOUND"):
+    """The hold id is not one of this customer's holds."""
+
+    def __init__(self, *, hold_id: str) -> None:
+        super().__init__(f"Hold {hold_id[:64]} not found", {"hold_id": hold_id[:64]})
+
+
+class HoldNotActive(WalletError, code="FAILED_PRECONDITION", reason="HOLD_NOT_ACTIVE"):
+    """The hold is closed and the call does not repeat what closed it."""
+
+    def __init__(self, *, hold_id: str, status: str) -> None:
+        super().__init__(f"Hold {hold_id} is not active: {status}", {"hold_id": hold_id, "status": status})
+
+
+class CaptureExceedsHold(WalletError, code="FAILED_PRECONDITION", reason="CAPTURE_EXCEEDS_HOLD"):
+    """A capture asks for more than its hold reserves."""
+
+    def __init__(self, *, hold_id: str, amount: int, hold_amount: int) -> None:
+        super().__init__(
+            f"Capture of {amount} exceeds hold {hold_id} of {hold_amount}",
+            {"hold_id": hold_id, "amount": str(amount), "hold_amount": str(hold_amount)},
         )
 
 
@@ -120,6 +154,9 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     InsufficientFunds,
     BalanceOverflow,
     IdempotencyKeyReused,
+    HoldNotFound,
+    HoldNotActive,
+    CaptureExceedsHold,
     DatabaseUnavailable,
     ServerBusy,
     LockTimeout,

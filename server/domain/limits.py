@@ -28,3 +28,8 @@ HISTORY_BATCH_ROWS = 1_000
 # clients accept by default, and holds at most this many entries.
 STREAM_MESSAGE_ENTRIES_MAX = 1_000
 STREAM_MESSAGE_BYTES_MAX = 1 << 20
+
+# Hold ids are `hd_` and 32 hex digits; a longer id is refused as malformed.
+HOLD_ID_LENGTH_MAX = 64
+HOLD_PAGE_SIZE_DEFAULT = 100
+HOLD_PAGE_SIZE_MAX = 1_000

@@ -17,6 +17,8 @@ class EntryType(enum.Enum):
 
     CREDIT = "credit"
     DEBIT = "debit"
+    # Written by the server when an expiring credit's unspent remainder lapses.
+    EXPIRATION = "expiration"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class EntryRequest:
     idempotency_key: str
     metadata: Mapping[str, str]
     created_by: str = ""
+    # Credits only: when the unspent remainder expires (None: never).
+    expire_time: datetime | None = None
 
     def same_parameters_as(self, entry: Entry) -> bool:
         """True when a stored entry was created by an identical request."""
@@ -40,6 +44,7 @@ class EntryRequest:
             and entry.amount == self.amount
             and entry.reason == self.reason
             and dict(entry.metadata) == dict(self.metadata)
+            and entry.expire_time == self.expire_time
         )
 
 
@@ -69,6 +74,15 @@ class Wallet(NamedTuple):
     balance: int
     created_at: datetime | None
     updated_at: datetime | None
+    # The sum of the wallet's active holds; never more than the balance.
+    held_balance: int = 0
+    # One more for each entry of the wallet and each hold created, released or expired.
+    version: int = 0
+
+    @property
+    def available_balance(self) -> int:
+        """What a debit or a new hold may use."""
+        return self.balance - self.held_balance
 
 
 class Entry(NamedTuple):
@@ -87,6 +101,46 @@ class Entry(NamedTuple):
     metadata: Mapping[str, str]
     created_at: datetime
     created_by: str
+    # Expiring credits: when the remainder lapses. Captures: the hold. Expirations: the credit.
+    expire_time: datetime | None = None
+    hold_id: str = ""
+    expired_entry_id: str = ""
+    # The wallet's version and held balance right after the entry (a replay shows the wallet as it stood).
+    wallet_version: int = 0
+    wallet_held: int = 0
+
+
+@dataclass(frozen=True)
+class Lot:
+    """The unspent remainder of an expiring credit, and how much of it active holds reserve.
+
+    Credits that never expire need no lot: they are one pool per wallet, spent
+    oldest first, whose remainder is the balance less every lot's remainder.
+    """
+
+    customer_id: str
+    currency: str
+    credit_seq: int
+    credit_id: str
+    expire_time: datetime
+    # The credit's amount, what is left of it, and how much of that active holds reserve.
+    amount: int
+    remaining: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.remaining - self.held
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Money an entry (debit, capture, expiration) took from an expiring credit's lot."""
+
+    customer_id: str
+    entry_seq: int
+    credit_seq: int
+    amount: int
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,18 @@
-"""`Ledger`: balances, entries and history, over one connection pool.
+"""`Ledger`: balances, entries, holds and history, over one connection pool.
 
-A write is one transaction, begun once at the top of `_apply_batch`: lock,
-decide every request in arrival order (`server.domain.decide`), write, commit.
-A batch holds one or many requests (the write coalescer gathers concurrent
-ones); each request keeps its own outcome exactly as if it had run alone. The
-SQL is in `server.store`; the rules are in `server.domain`.
+A write is one transaction, begun once at the top of `apply_batch`: lock the
+customers and read their books (`server.store.locking`), decide every request
+in arrival order (`server.domain.decide`), write (`server.store.writes`),
+commit. A batch holds one or many requests (the write coalescer gathers
+concurrent ones); each request keeps its own outcome exactly as if it had run
+alone. Reads first post whatever fell due for their customer (expired holds,
+lapsed credits) through the same write path, so no caller sees money that has
+expired; the background expirer does the same for idle wallets.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -16,13 +20,15 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
-from server.domain.decide import Outcome, decide_batch
-from server.domain.errors import FieldViolation, InvalidArgument, WalletError
+from server.domain.decide import Outcome, Request, decide_batch
+from server.domain.errors import FieldViolation, HoldNotFound, InvalidArgument, WalletError
+from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.ids import new_entry_id
 from server.domain.limits import HISTORY_BATCH_ROWS
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
 from server.ledger.coalescer import Coalescer
-from server.store import reads, writes
+from server.ledger.expirer import Expirer
+from server.store import hold_reads, locking, reads, writes
 from server.store.db import database_errors
 
 _SEQ_END = 2**63 - 1
@@ -34,7 +40,7 @@ class Ledger:
     def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], settings: Settings) -> None:
         self._pool = pool
         self.currencies = settings.currencies
-        self._writes: Coalescer[EntryRequest, Applied] = Coalescer(
+        self._writes: Coalescer[Request, Outcome] = Coalescer(
             self.apply_batch,
             name="write",
             batch_max=settings.write_batch_max,
@@ -48,9 +54,15 @@ class Ledger:
             concurrency=settings.read_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
         )
+        self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+
+    def start(self) -> None:
+        """Starts the background expirer (unless switched off)."""
+        self.expirer.start()
 
     async def close(self) -> None:
-        """Refuses new requests and waits for the queued ones to finish."""
+        """Stops the expirer, refuses new requests and waits for the queued ones to finish."""
+        await self.expirer.stop()
         await self._writes.close()
         await self._balance_reads.close()
 
@@ -60,13 +72,60 @@ class Ledger:
 
     async def create_entry(self, request: EntryRequest) -> Applied:
         """Applies one entry (or replays it); raises the WalletError that refused it."""
-        return await self._writes.submit(request)
+        outcome = await self._writes.submit(request)
+        assert isinstance(outcome, Applied)
+        return outcome
 
-    async def _read_balances(self, customer_ids: Sequence[str]) -> list[list[Wallet] | WalletError]:
-        """The balances of many customers in one query."""
+    async def hold(self, request: HoldRequest | CaptureRequest | ReleaseRequest) -> HoldOutcome:
+        """Creates, captures or releases a hold (or replays that); raises the WalletError that refused it."""
+        outcome = await self._writes.submit(request)
+        assert isinstance(outcome, HoldOutcome)
+        return outcome
+
+    async def settle(self, customer_ids: Sequence[str]) -> None:
+        """Posts whatever fell due for the customers."""
+        await asyncio.gather(*(self._writes.submit(SettleRequest(c)) for c in customer_ids))
+
+    async def get_hold(self, customer_id: str, hold_id: str) -> Hold:
+        await self._settle_if_due(customer_id)
         with database_errors():
             async with self._pool.connection() as conn:
-                stored = await reads.select_wallets(conn, sorted(set(customer_ids)))
+                hold = await hold_reads.select_hold(conn, customer_id, hold_id)
+        if hold is None:
+            raise HoldNotFound(hold_id=hold_id)
+        return hold
+
+    async def list_holds(self, query: HoldQuery) -> tuple[list[Hold], bool]:
+        """A page of the customer's holds, newest first, and whether more follow."""
+        await self._settle_if_due(query.customer_id)
+        with database_errors():
+            async with self._pool.connection() as conn:
+                found = await hold_reads.list_holds(conn, query, query.page_size + 1)
+        return found[: query.page_size], len(found) > query.page_size
+
+    async def due_customers(self, limit: int) -> list[str]:
+        """Up to `limit` customers with a hold that expired or a credit that lapsed, not yet posted."""
+        with database_errors():
+            async with self._pool.connection() as conn:
+                return await hold_reads.select_due_customers(conn, limit)
+
+    async def _settle_if_due(self, customer_id: str) -> None:
+        with database_errors():
+            async with self._pool.connection() as conn:
+                due = await reads.customer_due(conn, customer_id)
+        if due:
+            await self.settle([customer_id])
+
+    async def _read_balances(self, customer_ids: Sequence[str]) -> list[list[Wallet] | WalletError]:
+        """The balances of many customers in one query (two when something fell due: settle, then read)."""
+        unique = sorted(set(customer_ids))
+        with database_errors():
+            async with self._pool.connection() as conn:
+                stored, due = await reads.select_wallets(conn, unique)
+            if due:
+                await self.settle(sorted(due))
+                async with self._pool.connection() as conn:
+                    stored, _ = await reads.select_wallets(conn, unique)
         by_customer: dict[str, dict[str, Wallet]] = {customer_id: {} for customer_id in customer_ids}
         for wallet in stored:
             by_customer[wallet.customer_id][wallet.currency] = wallet
@@ -79,21 +138,24 @@ class Ledger:
             results.append([held[code] for code in sorted(held)])
         return results
 
-    async def apply_batch(self, requests: Sequence[EntryRequest]) -> list[Outcome]:
+    async def apply_batch(self, requests: Sequence[Request]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""
         assert requests
         customer_ids = sorted({r.customer_id for r in requests})
-        wallet_keys = sorted({(r.customer_id, r.currency) for r in requests})
-        key_refs = sorted({(r.customer_id, r.idempotency_key) for r in requests if r.idempotency_key})
+        key_refs = sorted(
+            {(r.customer_id, r.idempotency_key) for r in requests if isinstance(r, EntryRequest | HoldRequest)}
+            - {(c, "") for c in customer_ids}
+        )
+        hold_refs = sorted(
+            {(r.customer_id, r.hold_id) for r in requests if isinstance(r, CaptureRequest | ReleaseRequest)}
+        )
         with database_errors():
             # Pipeline mode lets BEGIN travel with the locking reads and COMMIT
             # with nothing to wait for: three round trips per batch in all.
             async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                # The head lock serialises each customer's writers; the wallet row
-                # lock is the contract's row-level lock on the balance itself.
-                state = await writes.lock_batch(conn, customer_ids, wallet_keys, key_refs)
+                state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
                 decision = decide_batch(requests, state, new_entry_id)
-                if not decision.new_entries:
+                if not decision.writes_anything:
                     # Only refusals and replays: leave no trace, not even a lock row.
                     raise psycopg.Rollback()
                 await writes.write_batch(conn, decision)
@@ -105,6 +167,7 @@ class Ledger:
         Each batch is its own short read, so a slow reader holds no connection
         and no transaction between batches.
         """
+        await self._settle_if_due(query.customer_id)
         cursor_seq = _SEQ_END if query.newest_first else 0
         if query.start_after_id is not None:
             with database_errors():

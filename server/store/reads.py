@@ -1,4 +1,4 @@
-"""The read statements: balances, an entry's history position, and one batch of history.
+"""The read statements: balances (and whether anything fell due), an entry's position, a batch of history.
 
 Statements are built with SQLAlchemy Core from `server.store.schema` and
 compiled for psycopg once: the fixed ones at import, each history variant (by
@@ -14,29 +14,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import Text, bindparam, cast, func, literal_column, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import bindparam, func, literal_column, select
 
 from server.domain.model import Entry, HistoryQuery, Wallet
-from server.store.rows import ENTRY_COLUMNS, compile_sql, entry_from_row, wallet_from_row
-from server.store.schema import ledger_entries, wallets
+from server.store.rows import ENTRY_COLUMNS, WALLET_COLUMN_LIST, compile_sql, entry_from_row, wallet_from_row
+from server.store.schema import ledger_entries
 
-_SELECT_WALLETS = compile_sql(
-    select(
-        wallets.c.customer_id,
-        wallets.c.currency,
-        wallets.c.balance,
-        wallets.c.created_at,
-        wallets.c.updated_at,
-    )
-    .where(
-        wallets.c.customer_id.in_(
-            # Customer ids travel as one JSON document: psycopg adapts a list element by element.
-            select(func.jsonb_array_elements_text(cast(bindparam("customer_ids", type_=Text), JSONB)))
-        )
-    )
-    .order_by(wallets.c.customer_id, wallets.c.currency)
-)
+# Due: something of the customer fell due by now (a hold expired, a credit lapsed) and is not yet posted.
+DUE = """(
+    EXISTS (SELECT 1 FROM holds h
+            WHERE h.customer_id = {customer} AND h.status = 'active' AND h.expire_time <= clock_timestamp())
+    OR EXISTS (SELECT 1 FROM credit_lots l
+               WHERE l.customer_id = {customer} AND l.remaining > 0 AND l.remaining > l.held
+                 AND l.expire_time <= clock_timestamp())
+)"""
+
+# Customer ids travel as one JSON document: psycopg adapts a list element by element.
+_SELECT_WALLETS = f"""
+SELECT {WALLET_COLUMN_LIST}, {DUE.format(customer="wallets.customer_id")} FROM wallets
+WHERE customer_id IN (SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb))
+ORDER BY customer_id, currency
+"""
+
+_CUSTOMER_DUE = f"SELECT {DUE.format(customer='%(customer_id)s')}"
 
 _SELECT_ENTRY_SEQ = compile_sql(
     select(ledger_entries.c.seq).where(
@@ -45,10 +45,20 @@ _SELECT_ENTRY_SEQ = compile_sql(
 )
 
 
-async def select_wallets(conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]) -> list[Wallet]:
-    """The stored wallets of the customers, by customer and currency."""
+async def select_wallets(
+    conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]
+) -> tuple[list[Wallet], set[str]]:
+    """The stored wallets of the customers, by customer and currency, and the customers with something due."""
     cursor = await conn.execute(_SELECT_WALLETS, {"customer_ids": json.dumps(list(customer_ids))})
-    return [wallet_from_row(row) for row in await cursor.fetchall()]
+    rows = await cursor.fetchall()
+    return [wallet_from_row(row) for row in rows], {row[0] for row in rows if row[-1]}
+
+
+async def customer_due(conn: psycopg.AsyncConnection[Any], customer_id: str) -> bool:
+    """Whether something of the customer fell due and is not posted yet."""
+    cursor = await conn.execute(_CUSTOMER_DUE, {"customer_id": customer_id})
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 async def select_entry_seq(conn: psycopg.AsyncConnection[Any], customer_id: str, entry_id: str) -> int | None:

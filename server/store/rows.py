@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import Select
 
-from server.domain.model import Entry, EntryType, Wallet
-from server.store.schema import ledger_entries
+from server.domain.holds import Hold, HoldStatus
+from server.domain.model import Entry, EntryType, Lot, Wallet
+from server.store.schema import credit_lots, holds, ledger_entries
 
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -30,10 +31,50 @@ ENTRY_COLUMNS = [
     ledger_entries.c.metadata,
     ledger_entries.c.created_at,
     ledger_entries.c.created_by,
+    ledger_entries.c.expire_time,
+    ledger_entries.c.hold_id,
+    ledger_entries.c.expired_entry_id,
+    ledger_entries.c.wallet_version,
+    ledger_entries.c.wallet_held,
 ]
 ENTRY_COLUMN_LIST = ", ".join(column.name for column in ENTRY_COLUMNS)
 
 _ENTRY_TYPES = {entry_type.value: entry_type for entry_type in EntryType}
+_HOLD_STATUSES = {status.value: status for status in HoldStatus}
+
+WALLET_COLUMN_LIST = "customer_id, currency, balance, created_at, updated_at, held_balance, version"
+LOT_COLUMN_LIST = ", ".join(
+    c.name
+    for c in (
+        credit_lots.c.customer_id,
+        credit_lots.c.currency,
+        credit_lots.c.credit_seq,
+        credit_lots.c.credit_id,
+        credit_lots.c.expire_time,
+        credit_lots.c.amount,
+        credit_lots.c.remaining,
+        credit_lots.c.held,
+    )
+)
+HOLD_COLUMNS = [
+    holds.c.id,
+    holds.c.customer_id,
+    holds.c.currency,
+    holds.c.amount,
+    holds.c.status,
+    holds.c.captured_amount,
+    holds.c.capture_entry_id,
+    holds.c.reason,
+    holds.c.idempotency_key,
+    holds.c.metadata,
+    holds.c.created_at,
+    holds.c.expire_time,
+    holds.c.closed_at,
+    holds.c.created_by,
+    holds.c.ttl_ms,
+    holds.c.reservations,
+]
+HOLD_COLUMN_LIST = ", ".join(column.name for column in HOLD_COLUMNS)
 # Shared by every entry without metadata; read-only so that no one can fill it.
 _NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
@@ -48,8 +89,35 @@ def isoformat(moment: datetime | None) -> str | None:
 
 
 def wallet_from_row(row: Sequence[Any]) -> Wallet:
-    """Columns customer_id, currency, balance, created_at, updated_at."""
-    return Wallet(row[0], row[1], row[2], row[3], row[4])
+    """Columns in WALLET_COLUMN_LIST order."""
+    return Wallet(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+
+def lot_from_row(row: Sequence[Any]) -> Lot:
+    """Columns in LOT_COLUMN_LIST order."""
+    return Lot(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+def hold_from_row(row: Sequence[Any]) -> Hold:
+    """Columns in HOLD_COLUMNS order."""
+    return Hold(
+        id=row[0],
+        customer_id=row[1],
+        currency=row[2],
+        amount=row[3],
+        status=_HOLD_STATUSES[row[4]],
+        captured_amount=row[5],
+        capture_entry_id=row[6] or "",
+        reason=row[7],
+        idempotency_key=row[8] or "",
+        metadata=row[9] or _NO_METADATA,
+        created_at=row[10],
+        expire_time=row[11],
+        closed_at=row[12],
+        created_by=row[13],
+        ttl=timedelta(milliseconds=row[14]),
+        reservations=tuple((int(part[0]), int(part[1])) for part in row[15]),
+    )
 
 
 def entry_from_row(row: Sequence[Any]) -> Entry:
@@ -68,4 +136,9 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
         row[10] or _NO_METADATA,
         row[11],
         row[12],
+        row[13],
+        row[14] or "",
+        row[15] or "",
+        row[16],
+        row[17],
     )

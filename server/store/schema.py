@@ -53,10 +53,15 @@ wallets = Table(
     Column("balance", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The sum of the wallet's active holds, and the count of its changes (Wallet.version).
+    Column("held_balance", BigInteger, nullable=False, server_default=text("0")),
+    Column("version", BigInteger, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("customer_id", "currency", name="wallets_pkey"),
     ForeignKeyConstraint(["customer_id"], ["ledger_heads.customer_id"], name="wallets_customer_fkey"),
     CheckConstraint("balance >= 0", name="wallets_balance_nonnegative"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="wallets_currency_iso4217"),
+    CheckConstraint("held_balance >= 0 AND held_balance <= balance", name="wallets_held_within_balance"),
+    CheckConstraint("version >= 0", name="wallets_version_nonnegative"),
 )
 
 ledger_entries = Table(
@@ -75,6 +80,12 @@ ledger_entries = Table(
     Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Text, nullable=False, server_default=text("''")),
+    Column("expire_time", DateTime(timezone=True), nullable=True),
+    Column("hold_id", Text, nullable=True),
+    Column("expired_entry_id", Text, nullable=True),
+    # The wallet's version and held balance right after the entry, for replays and the verifier.
+    Column("wallet_version", BigInteger, nullable=False, server_default=text("0")),
+    Column("wallet_held", BigInteger, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("customer_id", "seq", name="ledger_entries_pkey"),
     UniqueConstraint("customer_id", "id", name="ledger_entries_customer_id_id_key"),
     ForeignKeyConstraint(
@@ -83,7 +94,7 @@ ledger_entries = Table(
         name="ledger_entries_wallet_fkey",
     ),
     CheckConstraint("seq > 0", name="ledger_entries_seq_positive"),
-    CheckConstraint("entry_type IN ('credit', 'debit')", name="ledger_entries_entry_type_known"),
+    CheckConstraint("entry_type IN ('credit', 'debit', 'expiration')", name="ledger_entries_entry_type_known"),
     CheckConstraint("amount > 0 AND amount <= 1000000000000000", name="ledger_entries_amount_range"),
     CheckConstraint("before_balance >= 0 AND after_balance >= 0", name="ledger_entries_balances_nonnegative"),
     CheckConstraint(
@@ -91,6 +102,12 @@ ledger_entries = Table(
         name="ledger_entries_balance_arithmetic",
     ),
     CheckConstraint("char_length(reason) <= 1000", name="ledger_entries_reason_length"),
+    CheckConstraint("expire_time IS NULL OR entry_type = 'credit'", name="ledger_entries_expire_time_on_credits"),
+    CheckConstraint("hold_id IS NULL OR entry_type = 'debit'", name="ledger_entries_hold_id_on_debits"),
+    CheckConstraint(
+        "(expired_entry_id IS NOT NULL) = (entry_type = 'expiration')", name="ledger_entries_expired_entry_id"
+    ),
+    CheckConstraint("wallet_held >= 0 AND wallet_held <= after_balance", name="ledger_entries_wallet_held_range"),
     CheckConstraint(
         "idempotency_key IS NULL OR char_length(idempotency_key) BETWEEN 1 AND 255",
         name="ledger_entries_idempotency_key_length",
@@ -105,7 +122,107 @@ Index(
     postgresql_where=ledger_entries.c.idempotency_key.isnot(None),
 )
 
+# The unspent remainder of each expiring credit, and how much of it active
+# holds reserve. Credits that never expire have no row: they are one pool per
+# wallet, spent oldest first (docs/holds.md).
+credit_lots = Table(
+    "credit_lots",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("credit_seq", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("credit_id", Text, nullable=False),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
+    PrimaryKeyConstraint("customer_id", "credit_seq", name="credit_lots_pkey"),
+    ForeignKeyConstraint(
+        ["customer_id", "credit_seq"],
+        ["ledger_entries.customer_id", "ledger_entries.seq"],
+        name="credit_lots_credit_fkey",
+    ),
+    CheckConstraint("0 <= held AND held <= remaining AND remaining <= amount", name="credit_lots_amounts"),
+)
+Index("credit_lots_open_idx", credit_lots.c.customer_id, postgresql_where=credit_lots.c.remaining > 0)
+Index("credit_lots_due_idx", credit_lots.c.expire_time, postgresql_where=credit_lots.c.remaining > credit_lots.c.held)
+
+# What each debit, capture and expiration took from each expiring credit
+# (append-only, like the entries): the verifier checks every lot against it.
+credit_draws = Table(
+    "credit_draws",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("entry_seq", BigInteger, nullable=False),
+    Column("credit_seq", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("customer_id", "entry_seq", "credit_seq", name="credit_draws_pkey"),
+    ForeignKeyConstraint(
+        ["customer_id", "entry_seq"],
+        ["ledger_entries.customer_id", "ledger_entries.seq"],
+        name="credit_draws_entry_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["customer_id", "credit_seq"],
+        ["credit_lots.customer_id", "credit_lots.credit_seq"],
+        name="credit_draws_lot_fkey",
+    ),
+    CheckConstraint("amount > 0", name="credit_draws_amount_positive"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("id", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("captured_amount", BigInteger, nullable=False, server_default=text("0")),
+    Column("capture_entry_id", Text, nullable=True),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("idempotency_key", Text, nullable=True),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("created_by", Text, nullable=False, server_default=text("''")),
+    Column("ttl_ms", BigInteger, nullable=False),
+    # [[credit_seq or 0 for the never-expiring pool, amount], ...]: what the hold reserves.
+    Column("reservations", JSONB, nullable=False),
+    PrimaryKeyConstraint("customer_id", "id", name="holds_pkey"),
+    ForeignKeyConstraint(
+        ["customer_id", "currency"], ["wallets.customer_id", "wallets.currency"], name="holds_wallet_fkey"
+    ),
+    CheckConstraint("status IN ('active', 'captured', 'released', 'expired')", name="holds_status_known"),
+    CheckConstraint("amount > 0 AND amount <= 1000000000000000", name="holds_amount_range"),
+    CheckConstraint(
+        "captured_amount >= 0 AND captured_amount <= amount AND (captured_amount > 0) = (status = 'captured')",
+        name="holds_captured_amount",
+    ),
+    CheckConstraint("(capture_entry_id IS NOT NULL) = (status = 'captured')", name="holds_capture_entry"),
+    CheckConstraint("(closed_at IS NULL) = (status = 'active')", name="holds_closed_at"),
+    CheckConstraint("expire_time > created_at AND ttl_ms > 0", name="holds_expire_time_after_creation"),
+    CheckConstraint("char_length(reason) <= 1000", name="holds_reason_length"),
+    CheckConstraint(
+        "idempotency_key IS NULL OR char_length(idempotency_key) BETWEEN 1 AND 255", name="holds_idempotency_key_length"
+    ),
+)
+Index(
+    "holds_idempotency_key_key",
+    holds.c.customer_id,
+    holds.c.idempotency_key,
+    unique=True,
+    postgresql_where=holds.c.idempotency_key.isnot(None),
+)
+Index("holds_newest_idx", holds.c.customer_id, holds.c.created_at.desc(), holds.c.id.desc())
+Index("holds_due_idx", holds.c.expire_time, postgresql_where=holds.c.status == "active")
+Index("holds_active_idx", holds.c.customer_id, holds.c.expire_time, postgresql_where=holds.c.status == "active")
+
 # Ledger rows are facts: triggers refuse UPDATE, DELETE and TRUNCATE of
 # ledger_entries whatever the client. Core cannot declare triggers; migration
 # 0001 creates them under these names.
-APPEND_ONLY_TRIGGERS = ("ledger_entries_append_only", "ledger_entries_no_truncate")
+APPEND_ONLY_TRIGGERS = {
+    "ledger_entries": ("ledger_entries_append_only", "ledger_entries_no_truncate"),
+    "credit_draws": ("credit_draws_append_only", "credit_draws_no_truncate"),
+}

@@ -88,7 +88,13 @@ async def test_a_refused_debit_reports_balance_amount_and_currency(
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateLedgerEntry(entry_request(customer_id, 50, DEBIT, currency="INR"))
-    assert dict(error_info(raised.value).metadata) == {"balance": "0", "amount": "50", "currency": "INR"}
+    assert dict(error_info(raised.value).metadata) == {
+        "balance": "0",
+        "amount": "50",
+        "currency": "INR",
+        "held_balance": "0",
+        "available_balance": "0",
+    }
 
 
 @pytest.mark.parametrize("method", ["GetBalances", "CreateLedgerEntry", "ListLedgerEntries"])

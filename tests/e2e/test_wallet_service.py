@@ -74,7 +74,13 @@ async def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(
     assert "Insufficient balance" in (raised.value.details() or "")
     info = error_info(raised.value)
     assert info.reason == "INSUFFICIENT_WALLET_FUNDS"
-    assert dict(info.metadata) == {"balance": "1200", "amount": "5000", "currency": "USD"}
+    assert dict(info.metadata) == {
+        "balance": "1200",
+        "amount": "5000",
+        "currency": "USD",
+        "held_balance": "0",
+        "available_balance": "1200",
+    }
 
     entries = [
         e

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server.api.auth import AuthConfigError, Authenticator, Caller, hash_token, load_callers
+from server.api.auth import METHOD_SCOPES, AuthConfigError, Authenticator, Caller, hash_token, load_callers
 from server.domain.errors import PermissionDenied, Unauthenticated
+from wallet.v1 import wallet_pb2
 
 CREATE = "/wallet.v1.WalletService/CreateLedgerEntry"
 READ = "/wallet.v1.WalletService/GetBalances"
@@ -64,3 +65,9 @@ def test_a_malformed_auth_file_is_refused_at_start(tmp_path: Path, document: dic
     path.write_text(json.dumps(document))
     with pytest.raises(AuthConfigError):
         load_callers(str(path))
+
+
+def test_every_wallet_service_method_needs_a_scope() -> None:
+    service = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"]
+    methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+    assert methods == set(METHOD_SCOPES)

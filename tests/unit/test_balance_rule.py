@@ -34,7 +34,7 @@ def test_a_credit_up_to_the_int64_maximum_is_allowed_and_one_more_overflows() ->
 @given(
     balance=st.integers(min_value=0, max_value=BALANCE_MAX),
     amount=st.integers(min_value=1, max_value=AMOUNT_MAX),
-    entry_type=st.sampled_from(EntryType),
+    entry_type=st.sampled_from([EntryType.CREDIT, EntryType.DEBIT]),
 )
 def test_a_balance_after_any_entry_stays_within_zero_and_int64(
     balance: int, amount: int, entry_type: EntryType

@@ -35,6 +35,12 @@ def _example(cls: type[WalletError]) -> WalletError:
         return cls(balance=1, amount=2, currency="USD")
     if cls is errors.IdempotencyKeyReused:
         return errors.IdempotencyKeyReused(idempotency_key="k", entry_id="le_1")
+    if cls is errors.HoldNotFound:
+        return errors.HoldNotFound(hold_id="hd_1")
+    if cls is errors.HoldNotActive:
+        return errors.HoldNotActive(hold_id="hd_1", status="HOLD_STATUS_RELEASED")
+    if cls is errors.CaptureExceedsHold:
+        return errors.CaptureExceedsHold(hold_id="hd_1", amount=5, hold_amount=4)
     return cls("something happened")
 
 
@@ -44,6 +50,9 @@ EXPECTED = {
     "InsufficientFunds": (grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_WALLET_FUNDS", False),
     "BalanceOverflow": (grpc.StatusCode.FAILED_PRECONDITION, "BALANCE_OVERFLOW", False),
     "IdempotencyKeyReused": (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", False),
+    "HoldNotFound": (grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND", False),
+    "HoldNotActive": (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", False),
+    "CaptureExceedsHold": (grpc.StatusCode.FAILED_PRECONDITION, "CAPTURE_EXCEEDS_HOLD", False),
     "DatabaseUnavailable": (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", True),
     "ServerBusy": (grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY", True),
     "LockTimeout": (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT", True),
@@ -86,7 +95,13 @@ def test_an_invalid_argument_carries_every_field_violation() -> None:
 def test_an_insufficient_funds_message_says_insufficient_balance() -> None:
     error = errors.InsufficientFunds(balance=1200, amount=5000, currency="USD")
     assert "Insufficient balance" in error.message
-    assert error.metadata == {"balance": "1200", "amount": "5000", "currency": "USD"}
+    assert error.metadata == {
+        "balance": "1200",
+        "amount": "5000",
+        "currency": "USD",
+        "held_balance": "0",
+        "available_balance": "1200",
+    }
 
 
 def test_every_concrete_error_is_listed_for_the_edge() -> None:

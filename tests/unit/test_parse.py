@@ -14,13 +14,14 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from server.api import parse
-from server.config import parse_currencies
+from server.config import Settings, parse_currencies
 from server.domain.errors import InvalidArgument
 from server.domain.limits import AMOUNT_MAX
 from server.domain.model import EntryType
 from wallet.v1 import wallet_pb2
 
 CURRENCIES = parse_currencies("USD:2,INR:2")
+SETTINGS = Settings(currencies=CURRENCIES)
 _GOOD: dict[str, Any] = {
     "customer_id": "cus_1",
     "amount": 100,
@@ -64,7 +65,7 @@ def test_an_entry_request_with_a_bad_field_is_refused_naming_that_field(
     case: str, fields: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidArgument) as refused:
-        parse.entry_request(wallet_pb2.CreateLedgerEntryRequest(**{**_GOOD, **fields}), CURRENCIES)
+        parse.entry_request(wallet_pb2.CreateLedgerEntryRequest(**{**_GOOD, **fields}), SETTINGS)
     assert _violations(refused) == [field], case
 
 
@@ -79,7 +80,7 @@ def test_an_entry_request_at_every_limit_is_accepted_as_sent() -> None:
         idempotency_key="k" * 255,
         metadata=metadata,
     )
-    parsed = parse.entry_request(request, CURRENCIES, created_by="billing")
+    parsed = parse.entry_request(request, SETTINGS, created_by="billing")
     assert (parsed.customer_id, parsed.amount, parsed.currency, parsed.entry_type) == (
         "c" * 128,
         AMOUNT_MAX,
@@ -96,7 +97,7 @@ def test_an_entry_request_at_every_limit_is_accepted_as_sent() -> None:
 
 def test_an_empty_entry_request_reports_every_missing_field_at_once() -> None:
     with pytest.raises(InvalidArgument) as refused:
-        parse.entry_request(wallet_pb2.CreateLedgerEntryRequest(), CURRENCIES)
+        parse.entry_request(wallet_pb2.CreateLedgerEntryRequest(), SETTINGS)
     assert _violations(refused) == ["customer_id", "amount", "currency", "entry_type"]
 
 

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16wallet/v1/wallet.proto\x12\twallet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x01\n\x06Wallet\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x03\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13minor_unit_exponent\x18\x06 \x01(\x05\"\xff\x02\n\x0bLedgerEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12(\n\nentry_type\x18\x04 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x16\n\x0e\x62\x65\x66ore_balance\x18\x06 \x01(\x03\x12\x15\n\rafter_balance\x18\x07 \x01(\x03\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\x12\x36\n\x08metadata\x18\n \x03(\x0b\x32$.wallet.v1.LedgerEntry.MetadataEntry\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\")\n\x12GetBalancesRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"N\n\x13GetBalancesResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\"\n\x07wallets\x18\x02 \x03(\x0b\x32\x11.wallet.v1.Wallet\"\x9a\x02\n\x18\x43reateLedgerEntryRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12(\n\nentry_type\x18\x04 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x43\n\x08metadata\x18\x07 \x03(\x0b\x32\x31.wallet.v1.CreateLedgerEntryRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x19\x43reateLedgerEntryResponse\x12%\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x16.wallet.v1.LedgerEntry\x12!\n\x06wallet\x18\x02 \x01(\x0b\x32\x11.wallet.v1.Wallet\x12\x19\n\x11idempotent_replay\x18\x03 \x01(\x08\"\x8f\x02\n\x18ListLedgerEntriesRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12(\n\nentry_type\x18\x03 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0estart_after_id\x18\x06 \x01(\t\x12\r\n\x05limit\x18\x07 \x01(\x05\x12\x14\n\x0cnewest_first\x18\x08 \x01(\x08\"D\n\x19ListLedgerEntriesResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.wallet.v1.LedgerEntry*T\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45NTRY_TYPE_CREDIT\x10\x01\x12\x14\n\x10\x45NTRY_TYPE_DEBIT\x10\x02*\xaf\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x1d\n\x19INSUFFICIENT_WALLET_FUNDS\x10\x02\x12\x14\n\x10\x42\x41LANCE_OVERFLOW\x10\x03\x12\x1a\n\x16IDEMPOTENCY_KEY_REUSED\x10\x04\x12\x18\n\x14\x44\x41TABASE_UNAVAILABLE\x10\x05\x12\x0f\n\x0bSERVER_BUSY\x10\x06\x12\x11\n\rSHUTTING_DOWN\x10\x07\x12\x10\n\x0cLOCK_TIMEOUT\x10\x08\x12\x15\n\x11STATEMENT_TIMEOUT\x10\t\x12\x13\n\x0fUNAUTHENTICATED\x10\n\x12\x11\n\rMISSING_SCOPE\x10\x0b\x12\x0c\n\x08INTERNAL\x10\x0c\x32\x9f\x02\n\rWalletService\x12L\n\x0bGetBalances\x12\x1d.wallet.v1.GetBalancesRequest\x1a\x1e.wallet.v1.GetBalancesResponse\x12^\n\x11\x43reateLedgerEntry\x12#.wallet.v1.CreateLedgerEntryRequest\x1a$.wallet.v1.CreateLedgerEntryResponse\x12`\n\x11ListLedgerEntries\x12#.wallet.v1.ListLedgerEntriesRequest\x1a$.wallet.v1.ListLedgerEntriesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16wallet/v1/wallet.proto\x12\twallet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n\x06Wallet\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x03\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13minor_unit_exponent\x18\x06 \x01(\x05\x12\x14\n\x0cheld_balance\x18\x07 \x01(\x03\x12\x19\n\x11\x61vailable_balance\x18\x08 \x01(\x03\x12\x0f\n\x07version\x18\t \x01(\x03\"\xdb\x03\n\x0bLedgerEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12(\n\nentry_type\x18\x04 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x16\n\x0e\x62\x65\x66ore_balance\x18\x06 \x01(\x03\x12\x15\n\rafter_balance\x18\x07 \x01(\x03\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\x12\x36\n\x08metadata\x18\n \x03(\x0b\x32$.wallet.v1.LedgerEntry.MetadataEntry\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12/\n\x0b\x65xpire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07hold_id\x18\x0e \x01(\t\x12\x18\n\x10\x65xpired_entry_id\x18\x0f \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\")\n\x12GetBalancesRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"N\n\x13GetBalancesResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\"\n\x07wallets\x18\x02 \x03(\x0b\x32\x11.wallet.v1.Wallet\"\xcb\x02\n\x18\x43reateLedgerEntryRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12(\n\nentry_type\x18\x04 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x43\n\x08metadata\x18\x07 \x03(\x0b\x32\x31.wallet.v1.CreateLedgerEntryRequest.MetadataEntry\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x01\n\x19\x43reateLedgerEntryResponse\x12%\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x16.wallet.v1.LedgerEntry\x12!\n\x06wallet\x18\x02 \x01(\x0b\x32\x11.wallet.v1.Wallet\x12\x19\n\x11idempotent_replay\x18\x03 \x01(\x08\"\x8f\x02\n\x18ListLedgerEntriesRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12(\n\nentry_type\x18\x03 \x01(\x0e\x32\x14.wallet.v1.EntryType\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0estart_after_id\x18\x06 \x01(\t\x12\r\n\x05limit\x18\x07 \x01(\x05\x12\x14\n\x0cnewest_first\x18\x08 \x01(\x08\"D\n\x19ListLedgerEntriesResponse\x12\'\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x16.wallet.v1.LedgerEntry\"\xd2\x03\n\x04Hold\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12%\n\x06status\x18\x05 \x01(\x0e\x32\x15.wallet.v1.HoldStatus\x12\x17\n\x0f\x63\x61ptured_amount\x18\x06 \x01(\x03\x12\x18\n\x10\x63\x61pture_entry_id\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\x12/\n\x08metadata\x18\n \x03(\x0b\x32\x1d.wallet.v1.Hold.MetadataEntry\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tclosed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x0e \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8a\x02\n\x11\x43reateHoldRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12<\n\x08metadata\x18\x06 \x03(\x0b\x32*.wallet.v1.CreateHoldRequest.MetadataEntry\x12&\n\x03ttl\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"q\n\x12\x43reateHoldResponse\x12\x1d\n\x04hold\x18\x01 \x01(\x0b\x32\x0f.wallet.v1.Hold\x12!\n\x06wallet\x18\x02 \x01(\x0b\x32\x11.wallet.v1.Wallet\x12\x19\n\x11idempotent_replay\x18\x03 \x01(\x08\"\xca\x01\n\x12\x43\x61ptureHoldRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12=\n\x08metadata\x18\x05 \x03(\x0b\x32+.wallet.v1.CaptureHoldRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x99\x01\n\x13\x43\x61ptureHoldResponse\x12\x1d\n\x04hold\x18\x01 \x01(\x0b\x32\x0f.wallet.v1.Hold\x12%\n\x05\x65ntry\x18\x02 \x01(\x0b\x32\x16.wallet.v1.LedgerEntry\x12!\n\x06wallet\x18\x03 \x01(\x0b\x32\x11.wallet.v1.Wallet\x12\x19\n\x11idempotent_replay\x18\x04 \x01(\x08\":\n\x12ReleaseHoldRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"r\n\x13ReleaseHoldResponse\x12\x1d\n\x04hold\x18\x01 \x01(\x0b\x32\x0f.wallet.v1.Hold\x12!\n\x06wallet\x18\x02 \x01(\x0b\x32\x11.wallet.v1.Wallet\x12\x19\n\x11idempotent_replay\x18\x03 \x01(\x08\"6\n\x0eGetHoldRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07hold_id\x18\x02 \x01(\t\"0\n\x0fGetHoldResponse\x12\x1d\n\x04hold\x18\x01 \x01(\x0b\x32\x0f.wallet.v1.Hold\"\x87\x01\n\x10ListHoldsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12%\n\x06status\x18\x03 \x01(\x0e\x32\x15.wallet.v1.HoldStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"L\n\x11ListHoldsResponse\x12\x1e\n\x05holds\x18\x01 \x03(\x0b\x32\x0f.wallet.v1.Hold\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*o\n\tEntryType\x12\x1a\n\x16\x45NTRY_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45NTRY_TYPE_CREDIT\x10\x01\x12\x14\n\x10\x45NTRY_TYPE_DEBIT\x10\x02\x12\x19\n\x15\x45NTRY_TYPE_EXPIRATION\x10\x03*\x8e\x01\n\nHoldStatus\x12\x1b\n\x17HOLD_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12HOLD_STATUS_ACTIVE\x10\x01\x12\x18\n\x14HOLD_STATUS_CAPTURED\x10\x02\x12\x18\n\x14HOLD_STATUS_RELEASED\x10\x03\x12\x17\n\x13HOLD_STATUS_EXPIRED\x10\x04*\xf2\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x1d\n\x19INSUFFICIENT_WALLET_FUNDS\x10\x02\x12\x14\n\x10\x42\x41LANCE_OVERFLOW\x10\x03\x12\x1a\n\x16IDEMPOTENCY_KEY_REUSED\x10\x04\x12\x18\n\x14\x44\x41TABASE_UNAVAILABLE\x10\x05\x12\x0f\n\x0bSERVER_BUSY\x10\x06\x12\x11\n\rSHUTTING_DOWN\x10\x07\x12\x10\n\x0cLOCK_TIMEOUT\x10\x08\x12\x15\n\x11STATEMENT_TIMEOUT\x10\t\x12\x13\n\x0fUNAUTHENTICATED\x10\n\x12\x11\n\rMISSING_SCOPE\x10\x0b\x12\x0c\n\x08INTERNAL\x10\x0c\x12\x12\n\x0eHOLD_NOT_FOUND\x10\r\x12\x13\n\x0fHOLD_NOT_ACTIVE\x10\x0e\x12\x18\n\x14\x43\x41PTURE_EXCEEDS_HOLD\x10\x0f\x32\x90\x05\n\rWalletService\x12L\n\x0bGetBalances\x12\x1d.wallet.v1.GetBalancesRequest\x1a\x1e.wallet.v1.GetBalancesResponse\x12^\n\x11\x43reateLedgerEntry\x12#.wallet.v1.CreateLedgerEntryRequest\x1a$.wallet.v1.CreateLedgerEntryResponse\x12`\n\x11ListLedgerEntries\x12#.wallet.v1.ListLedgerEntriesRequest\x1a$.wallet.v1.ListLedgerEntriesResponse0\x01\x12I\n\nCreateHold\x12\x1c.wallet.v1.CreateHoldRequest\x1a\x1d.wallet.v1.CreateHoldResponse\x12L\n\x0b\x43\x61ptureHold\x12\x1d.wallet.v1.CaptureHoldRequest\x1a\x1e.wallet.v1.CaptureHoldResponse\x12L\n\x0bReleaseHold\x12\x1d.wallet.v1.ReleaseHoldRequest\x1a\x1e.wallet.v1.ReleaseHoldResponse\x12@\n\x07GetHold\x12\x19.wallet.v1.GetHoldRequest\x1a\x1a.wallet.v1.GetHoldResponse\x12\x46\n\tListHolds\x12\x1b.wallet.v1.ListHoldsRequest\x1a\x1c.wallet.v1.ListHoldsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,30 +37,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEDGERENTRY_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_ENTRYTYPE']._serialized_start=1531
-  _globals['_ENTRYTYPE']._serialized_end=1615
-  _globals['_ERRORREASON']._serialized_start=1618
-  _globals['_ERRORREASON']._serialized_end=1921
-  _globals['_WALLET']._serialized_start=71
-  _globals['_WALLET']._serialized_end=260
-  _globals['_LEDGERENTRY']._serialized_start=263
-  _globals['_LEDGERENTRY']._serialized_end=646
-  _globals['_LEDGERENTRY_METADATAENTRY']._serialized_start=599
-  _globals['_LEDGERENTRY_METADATAENTRY']._serialized_end=646
-  _globals['_GETBALANCESREQUEST']._serialized_start=648
-  _globals['_GETBALANCESREQUEST']._serialized_end=689
-  _globals['_GETBALANCESRESPONSE']._serialized_start=691
-  _globals['_GETBALANCESRESPONSE']._serialized_end=769
-  _globals['_CREATELEDGERENTRYREQUEST']._serialized_start=772
-  _globals['_CREATELEDGERENTRYREQUEST']._serialized_end=1054
-  _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._serialized_start=599
-  _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._serialized_end=646
-  _globals['_CREATELEDGERENTRYRESPONSE']._serialized_start=1057
-  _globals['_CREATELEDGERENTRYRESPONSE']._serialized_end=1185
-  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_start=1188
-  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_end=1459
-  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_start=1461
-  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_end=1529
-  _globals['_WALLETSERVICE']._serialized_start=1924
-  _globals['_WALLETSERVICE']._serialized_end=2211
+  _globals['_HOLD_METADATAENTRY']._loaded_options = None
+  _globals['_HOLD_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_CREATEHOLDREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_CREATEHOLDREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_CAPTUREHOLDREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_CAPTUREHOLDREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_ENTRYTYPE']._serialized_start=3482
+  _globals['_ENTRYTYPE']._serialized_end=3593
+  _globals['_HOLDSTATUS']._serialized_start=3596
+  _globals['_HOLDSTATUS']._serialized_end=3738
+  _globals['_ERRORREASON']._serialized_start=3741
+  _globals['_ERRORREASON']._serialized_end=4111
+  _globals['_WALLET']._serialized_start=103
+  _globals['_WALLET']._serialized_end=358
+  _globals['_LEDGERENTRY']._serialized_start=361
+  _globals['_LEDGERENTRY']._serialized_end=836
+  _globals['_LEDGERENTRY_METADATAENTRY']._serialized_start=789
+  _globals['_LEDGERENTRY_METADATAENTRY']._serialized_end=836
+  _globals['_GETBALANCESREQUEST']._serialized_start=838
+  _globals['_GETBALANCESREQUEST']._serialized_end=879
+  _globals['_GETBALANCESRESPONSE']._serialized_start=881
+  _globals['_GETBALANCESRESPONSE']._serialized_end=959
+  _globals['_CREATELEDGERENTRYREQUEST']._serialized_start=962
+  _globals['_CREATELEDGERENTRYREQUEST']._serialized_end=1293
+  _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._serialized_start=789
+  _globals['_CREATELEDGERENTRYREQUEST_METADATAENTRY']._serialized_end=836
+  _globals['_CREATELEDGERENTRYRESPONSE']._serialized_start=1296
+  _globals['_CREATELEDGERENTRYRESPONSE']._serialized_end=1424
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_start=1427
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_end=1698
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_start=1700
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_end=1768
+  _globals['_HOLD']._serialized_start=1771
+  _globals['_HOLD']._serialized_end=2237
+  _globals['_HOLD_METADATAENTRY']._serialized_start=789
+  _globals['_HOLD_METADATAENTRY']._serialized_end=836
+  _globals['_CREATEHOLDREQUEST']._serialized_start=2240
+  _globals['_CREATEHOLDREQUEST']._serialized_end=2506
+  _globals['_CREATEHOLDREQUEST_METADATAENTRY']._serialized_start=789
+  _globals['_CREATEHOLDREQUEST_METADATAENTRY']._serialized_end=836
+  _globals['_CREATEHOLDRESPONSE']._serialized_start=2508
+  _globals['_CREATEHOLDRESPONSE']._serialized_end=2621
+  _globals['_CAPTUREHOLDREQUEST']._serialized_start=2624
+  _globals['_CAPTUREHOLDREQUEST']._serialized_end=2826
+  _globals['_CAPTUREHOLDREQUEST_METADATAENTRY']._serialized_start=789
+  _globals['_CAPTUREHOLDREQUEST_METADATAENTRY']._serialized_end=836
+  _globals['_CAPTUREHOLDRESPONSE']._serialized_start=2829
+  _globals['_CAPTUREHOLDRESPONSE']._serialized_end=2982
+  _globals['_RELEASEHOLDREQUEST']._serialized_start=2984
+  _globals['_RELEASEHOLDREQUEST']._serialized_end=3042
+  _globals['_RELEASEHOLDRESPONSE']._serialized_start=3044
+  _globals['_RELEASEHOLDRESPONSE']._serialized_end=3158
+  _globals['_GETHOLDREQUEST']._serialized_start=3160
+  _globals['_GETHOLDREQUEST']._serialized_end=3214
+  _globals['_GETHOLDRESPONSE']._serialized_start=3216
+  _globals['_GETHOLDRESPONSE']._serialized_end=3264
+  _globals['_LISTHOLDSREQUEST']._serialized_start=3267
+  _globals['_LISTHOLDSREQUEST']._serialized_end=3402
+  _globals['_LISTHOLDSRESPONSE']._serialized_start=3404
+  _globals['_LISTHOLDSRESPONSE']._serialized_end=3480
+  _globals['_WALLETSERVICE']._serialized_start=4114
+  _globals['_WALLETSERVICE']._serialized_end=4770
 # @@protoc_insertion_point(module_scope)

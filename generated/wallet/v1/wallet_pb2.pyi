@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -31,8 +32,12 @@ class _EntryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntryType.V
     ENTRY_TYPE_CREDIT: _EntryType.ValueType  # 1
     """Adds the amount to the wallet balance."""
     ENTRY_TYPE_DEBIT: _EntryType.ValueType  # 2
-    """Removes the amount from the wallet balance; refused when the balance is
-    smaller than the amount.
+    """Removes the amount from the wallet balance; refused when the available
+    balance is smaller than the amount.
+    """
+    ENTRY_TYPE_EXPIRATION: _EntryType.ValueType  # 3
+    """Written by the server, never requested: removes the unspent remainder
+    of an expiring credit (expired_entry_id) at its expire_time.
     """
 
 class EntryType(_EntryType, metaclass=_EntryTypeEnumTypeWrapper):
@@ -43,10 +48,46 @@ ENTRY_TYPE_UNSPECIFIED: EntryType.ValueType  # 0
 ENTRY_TYPE_CREDIT: EntryType.ValueType  # 1
 """Adds the amount to the wallet balance."""
 ENTRY_TYPE_DEBIT: EntryType.ValueType  # 2
-"""Removes the amount from the wallet balance; refused when the balance is
-smaller than the amount.
+"""Removes the amount from the wallet balance; refused when the available
+balance is smaller than the amount.
+"""
+ENTRY_TYPE_EXPIRATION: EntryType.ValueType  # 3
+"""Written by the server, never requested: removes the unspent remainder
+of an expiring credit (expired_entry_id) at its expire_time.
 """
 Global___EntryType: _TypeAlias = EntryType  # noqa: Y015
+
+class _HoldStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_STATUS_UNSPECIFIED: _HoldStatus.ValueType  # 0
+    """Default value. This value is unused."""
+    HOLD_STATUS_ACTIVE: _HoldStatus.ValueType  # 1
+    """Reserving its amount until captured, released or expired."""
+    HOLD_STATUS_CAPTURED: _HoldStatus.ValueType  # 2
+    """Spent (in part or whole) by a capture; closed."""
+    HOLD_STATUS_RELEASED: _HoldStatus.ValueType  # 3
+    """Closed without spending by a release."""
+    HOLD_STATUS_EXPIRED: _HoldStatus.ValueType  # 4
+    """Closed at its expire_time without being captured or released."""
+
+class HoldStatus(_HoldStatus, metaclass=_HoldStatusEnumTypeWrapper):
+    """Where a hold is in its life. Only an active hold reserves money."""
+
+HOLD_STATUS_UNSPECIFIED: HoldStatus.ValueType  # 0
+"""Default value. This value is unused."""
+HOLD_STATUS_ACTIVE: HoldStatus.ValueType  # 1
+"""Reserving its amount until captured, released or expired."""
+HOLD_STATUS_CAPTURED: HoldStatus.ValueType  # 2
+"""Spent (in part or whole) by a capture; closed."""
+HOLD_STATUS_RELEASED: HoldStatus.ValueType  # 3
+"""Closed without spending by a release."""
+HOLD_STATUS_EXPIRED: HoldStatus.ValueType  # 4
+"""Closed at its expire_time without being captured or released."""
+Global___HoldStatus: _TypeAlias = HoldStatus  # noqa: Y015
 
 class _ErrorReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -111,6 +152,21 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     INTERNAL: _ErrorReason.ValueType  # 12
     """A bug; the details are only in the server log. Status INTERNAL.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    HOLD_NOT_FOUND: _ErrorReason.ValueType  # 13
+    """The hold id is not one of this customer's holds. Status NOT_FOUND.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    HOLD_NOT_ACTIVE: _ErrorReason.ValueType  # 14
+    """The hold is closed (metadata status: its HoldStatus name) and the call
+    does not repeat the operation that closed it. Status
+    FAILED_PRECONDITION.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    CAPTURE_EXCEEDS_HOLD: _ErrorReason.ValueType  # 15
+    """A capture asks for more than the hold's amount. Status
+    FAILED_PRECONDITION.
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
 
@@ -179,6 +235,21 @@ INTERNAL: ErrorReason.ValueType  # 12
 """A bug; the details are only in the server log. Status INTERNAL.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
+HOLD_NOT_FOUND: ErrorReason.ValueType  # 13
+"""The hold id is not one of this customer's holds. Status NOT_FOUND.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+HOLD_NOT_ACTIVE: ErrorReason.ValueType  # 14
+"""The hold is closed (metadata status: its HoldStatus name) and the call
+does not repeat the operation that closed it. Status
+FAILED_PRECONDITION.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+CAPTURE_EXCEEDS_HOLD: ErrorReason.ValueType  # 15
+"""A capture asks for more than the hold's amount. Status
+FAILED_PRECONDITION.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
@@ -193,6 +264,9 @@ class Wallet(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     MINOR_UNIT_EXPONENT_FIELD_NUMBER: _builtins.int
+    HELD_BALANCE_FIELD_NUMBER: _builtins.int
+    AVAILABLE_BALANCE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     """The customer who owns the wallet, as known to the calling service."""
     currency: _builtins.str
@@ -204,6 +278,19 @@ class Wallet(_message.Message):
     minor_unit_exponent: _builtins.int
     """Number of decimal digits of the minor unit (2 for USD, 0 for JPY), so
     that a caller can show 10000 as 100.00. Comes from server configuration.
+    """
+    held_balance: _builtins.int
+    """Sum of the amounts of the wallet's active holds, in minor units: money
+    still in the balance but reserved. Never more than the balance.
+    """
+    available_balance: _builtins.int
+    """balance - held_balance: what a debit or a new hold may use. Never
+    negative.
+    """
+    version: _builtins.int
+    """0 for a wallet never written; grows by one with each ledger entry of
+    the wallet and each hold created, released or expired (a capture counts
+    once, for its debit), so two snapshots of a wallet can be ordered.
     """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
@@ -224,10 +311,13 @@ class Wallet(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         minor_unit_exponent: _builtins.int = ...,
+        held_balance: _builtins.int = ...,
+        available_balance: _builtins.int = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "created_at", b"created_at", "currency", b"currency", "customer_id", b"customer_id", "minor_unit_exponent", b"minor_unit_exponent", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_balance", b"available_balance", "balance", b"balance", "created_at", b"created_at", "currency", b"currency", "customer_id", b"customer_id", "held_balance", b"held_balance", "minor_unit_exponent", b"minor_unit_exponent", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -271,6 +361,9 @@ class LedgerEntry(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    EXPIRED_ENTRY_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, unique within the customer's ledger."""
     customer_id: _builtins.str
@@ -293,6 +386,12 @@ class LedgerEntry(_message.Message):
     """Identity of the calling service that created the entry, or empty when
     caller authentication is switched off.
     """
+    hold_id: _builtins.str
+    """For the debit of a captured hold: the hold's id. Empty otherwise."""
+    expired_entry_id: _builtins.str
+    """For an ENTRY_TYPE_EXPIRATION entry: the id of the credit whose
+    remainder expired. Empty otherwise.
+    """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Caller-supplied key/value pairs, stored verbatim."""
@@ -300,6 +399,13 @@ class LedgerEntry(_message.Message):
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the entry was applied. Never decreases along a customer's history."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """For a credit that expires: when its unspent remainder leaves the
+        balance (through an ENTRY_TYPE_EXPIRATION entry). Unset for a credit
+        that never expires, and for other entry types.
+        """
 
     def __init__(
         self,
@@ -316,10 +422,13 @@ class LedgerEntry(_message.Message):
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        hold_id: _builtins.str = ...,
+        expired_entry_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_balance", b"after_balance", "amount", b"amount", "before_balance", b"before_balance", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "id", b"id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_balance", b"after_balance", "amount", b"amount", "before_balance", b"before_balance", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "expire_time", b"expire_time", "expired_entry_id", b"expired_entry_id", "hold_id", b"hold_id", "id", b"id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -410,6 +519,7 @@ class CreateLedgerEntryRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     """The customer whose wallet changes: 1-128 characters, no whitespace or
     control characters.
@@ -435,6 +545,13 @@ class CreateLedgerEntryRequest(_message.Message):
         characters, values of at most 500 characters.
         """
 
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Credits only: when the credit's unspent remainder expires. Must be in
+        the future and at most the server's maximum ahead (3,650 days by
+        default); unset means the credit never expires. Compared on replay.
+        """
+
     def __init__(
         self,
         *,
@@ -445,10 +562,11 @@ class CreateLedgerEntryRequest(_message.Message):
         reason: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "expire_time", b"expire_time", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -574,3 +692,494 @@ class ListLedgerEntriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLedgerEntriesResponse: _TypeAlias = ListLedgerEntriesResponse  # noqa: Y015
+
+@_typing.final
+class Hold(_message.Message):
+    """A reservation of part of a wallet's available balance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CAPTURED_AMOUNT_FIELD_NUMBER: _builtins.int
+    CAPTURE_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned identifier (hd_...), unique within the customer."""
+    customer_id: _builtins.str
+    """The customer whose wallet the hold reserves."""
+    currency: _builtins.str
+    """ISO 4217 code of the wallet the hold reserves."""
+    amount: _builtins.int
+    """Amount reserved, in minor units."""
+    status: Global___HoldStatus.ValueType
+    """Where the hold is in its life."""
+    captured_amount: _builtins.int
+    """Amount spent by the capture (CAPTURED holds only), at most amount."""
+    capture_entry_id: _builtins.str
+    """Id of the capture's DEBIT entry (CAPTURED holds only)."""
+    reason: _builtins.str
+    """Why the hold was made, as given by the caller."""
+    idempotency_key: _builtins.str
+    """The caller's idempotency key, or empty."""
+    created_by: _builtins.str
+    """Identity of the calling service that created the hold, or empty when
+    caller authentication is switched off.
+    """
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Caller-supplied key/value pairs, stored verbatim."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the hold was created."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the hold expires if still active: created_at plus its ttl."""
+
+    @_builtins.property
+    def closed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the hold was captured, released or expired (its expire_time for an
+        expired hold); unset while active.
+        """
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        status: Global___HoldStatus.ValueType = ...,
+        captured_amount: _builtins.int = ...,
+        capture_entry_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        closed_at: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "capture_entry_id", b"capture_entry_id", "captured_amount", b"captured_amount", "closed_at", b"closed_at", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "customer_id", b"customer_id", "expire_time", b"expire_time", "id", b"id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Hold: _TypeAlias = Hold  # noqa: Y015
+
+@_typing.final
+class CreateHoldRequest(_message.Message):
+    """Request message for WalletService.CreateHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer whose wallet is reserved (as for CreateLedgerEntry)."""
+    currency: _builtins.str
+    """ISO 4217 code of a supported currency, in upper case."""
+    amount: _builtins.int
+    """Amount to reserve, from 1 to 10^15 minor units."""
+    reason: _builtins.str
+    """Why the hold is made; at most 1,000 characters."""
+    idempotency_key: _builtins.str
+    """Deduplicates retries per customer, in the space shared with entries."""
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Caller-defined key/value pairs (limits as for entries); copied to the
+        capture's debit entry.
+        """
+
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """How long the hold lasts if not captured or released: 0 or unset means
+        the server's default (15 minutes); at most the server's maximum (7
+        days). Compared on replay.
+        """
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        ttl: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ttl", b"ttl"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "currency", b"currency", "customer_id", b"customer_id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason", "ttl", b"ttl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateHoldRequest: _TypeAlias = CreateHoldRequest  # noqa: Y015
+
+@_typing.final
+class CreateHoldResponse(_message.Message):
+    """Response message for WalletService.CreateHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    WALLET_FIELD_NUMBER: _builtins.int
+    IDEMPOTENT_REPLAY_FIELD_NUMBER: _builtins.int
+    idempotent_replay: _builtins.bool
+    """True when this response replays an earlier request with the same key."""
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """The hold (on a replay, the original one as it is now)."""
+
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet after everything the call applied."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___Hold | None = ...,
+        wallet: Global___Wallet | None = ...,
+        idempotent_replay: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "idempotent_replay", b"idempotent_replay", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateHoldResponse: _TypeAlias = CreateHoldResponse  # noqa: Y015
+
+@_typing.final
+class CaptureHoldRequest(_message.Message):
+    """Request message for WalletService.CaptureHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer who owns the hold."""
+    hold_id: _builtins.str
+    """The hold to capture."""
+    amount: _builtins.int
+    """Amount to spend, at most the hold's amount; 0 means all of it."""
+    reason: _builtins.str
+    """Reason of the debit entry; empty means the hold's reason."""
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Added to the hold's metadata on the debit entry (these win on clashes)."""
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        hold_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "hold_id", b"hold_id", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaptureHoldRequest: _TypeAlias = CaptureHoldRequest  # noqa: Y015
+
+@_typing.final
+class CaptureHoldResponse(_message.Message):
+    """Response message for WalletService.CaptureHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    WALLET_FIELD_NUMBER: _builtins.int
+    IDEMPOTENT_REPLAY_FIELD_NUMBER: _builtins.int
+    idempotent_replay: _builtins.bool
+    """True when this call repeated the capture that closed the hold."""
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """The hold, now CAPTURED."""
+
+    @_builtins.property
+    def entry(self) -> Global___LedgerEntry:
+        """The capture's DEBIT entry."""
+
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet after everything the call applied."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___Hold | None = ...,
+        entry: Global___LedgerEntry | None = ...,
+        wallet: Global___Wallet | None = ...,
+        idempotent_replay: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "hold", b"hold", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "hold", b"hold", "idempotent_replay", b"idempotent_replay", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaptureHoldResponse: _TypeAlias = CaptureHoldResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseHoldRequest(_message.Message):
+    """Request message for WalletService.ReleaseHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer who owns the hold."""
+    hold_id: _builtins.str
+    """The hold to release."""
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        hold_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "hold_id", b"hold_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseHoldRequest: _TypeAlias = ReleaseHoldRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseHoldResponse(_message.Message):
+    """Response message for WalletService.ReleaseHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    WALLET_FIELD_NUMBER: _builtins.int
+    IDEMPOTENT_REPLAY_FIELD_NUMBER: _builtins.int
+    idempotent_replay: _builtins.bool
+    """True when this call repeated the release that closed the hold."""
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """The hold, now RELEASED."""
+
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet after everything the call applied."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___Hold | None = ...,
+        wallet: Global___Wallet | None = ...,
+        idempotent_replay: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "idempotent_replay", b"idempotent_replay", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseHoldResponse: _TypeAlias = ReleaseHoldResponse  # noqa: Y015
+
+@_typing.final
+class GetHoldRequest(_message.Message):
+    """Request message for WalletService.GetHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer who owns the hold."""
+    hold_id: _builtins.str
+    """The hold to read."""
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        hold_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "hold_id", b"hold_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHoldRequest: _TypeAlias = GetHoldRequest  # noqa: Y015
+
+@_typing.final
+class GetHoldResponse(_message.Message):
+    """Response message for WalletService.GetHold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """The hold as it is now (EXPIRED from its expire_time on)."""
+
+    def __init__(
+        self,
+        *,
+        hold: Global___Hold | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHoldResponse: _TypeAlias = GetHoldResponse  # noqa: Y015
+
+@_typing.final
+class ListHoldsRequest(_message.Message):
+    """Request message for WalletService.ListHolds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer whose holds are listed."""
+    currency: _builtins.str
+    """Only holds of this supported currency; empty means all."""
+    status: Global___HoldStatus.ValueType
+    """Only holds in this status; unspecified means all."""
+    page_size: _builtins.int
+    """Holds per page: 0 means 100; at most 1,000."""
+    page_token: _builtins.str
+    """The next_page_token of the previous page; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        status: Global___HoldStatus.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "customer_id", b"customer_id", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsRequest: _TypeAlias = ListHoldsRequest  # noqa: Y015
+
+@_typing.final
+class ListHoldsResponse(_message.Message):
+    """Response message for WalletService.ListHolds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token of the next page; empty on the last page."""
+    @_builtins.property
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hold]:
+        """The page's holds, newest first."""
+
+    def __init__(
+        self,
+        *,
+        holds: _abc.Iterable[Global___Hold] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds", b"holds", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsResponse: _TypeAlias = ListHoldsResponse  # noqa: Y015

@@ -60,6 +60,31 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesResponse.FromString,
                 _registered_method=True)
+        self.CreateHold = channel.unary_unary(
+                '/wallet.v1.WalletService/CreateHold',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.CreateHoldRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.CreateHoldResponse.FromString,
+                _registered_method=True)
+        self.CaptureHold = channel.unary_unary(
+                '/wallet.v1.WalletService/CaptureHold',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.CaptureHoldRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.CaptureHoldResponse.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/wallet.v1.WalletService/ReleaseHold',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.ReleaseHoldResponse.FromString,
+                _registered_method=True)
+        self.GetHold = channel.unary_unary(
+                '/wallet.v1.WalletService/GetHold',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.GetHoldRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.GetHoldResponse.FromString,
+                _registered_method=True)
+        self.ListHolds = channel.unary_unary(
+                '/wallet.v1.WalletService/ListHolds',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -109,6 +134,50 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateHold(self, request, context):
+        """Reserves part of a wallet's available balance for a time (ttl): the
+        money stays in the balance but no debit or other hold can use it until
+        the hold is captured, released or expires. A hold larger than the
+        available balance fails with FAILED_PRECONDITION (ErrorInfo reason
+        INSUFFICIENT_WALLET_FUNDS). Idempotent like CreateLedgerEntry; a
+        customer's idempotency keys are one space shared by entries and holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CaptureHold(self, request, context):
+        """Spends part or all of an active hold: one DEBIT entry with hold_id set,
+        and the rest of the reservation returns to the available balance.
+        Repeating the capture that closed a hold replays its response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """Closes an active hold without spending it: its whole amount returns to
+        the available balance. Repeating a release replays its response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHold(self, request, context):
+        """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
+        if it has no such hold).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHolds(self, request, context):
+        """Pages through the customer's holds, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +195,31 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ListLedgerEntries,
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesResponse.SerializeToString,
+            ),
+            'CreateHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateHold,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.CreateHoldRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.CreateHoldResponse.SerializeToString,
+            ),
+            'CaptureHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.CaptureHold,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.CaptureHoldRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.CaptureHoldResponse.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.ReleaseHoldRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.ReleaseHoldResponse.SerializeToString,
+            ),
+            'GetHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHold,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.GetHoldRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.GetHoldResponse.SerializeToString,
+            ),
+            'ListHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHolds,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +314,141 @@ class WalletService:
             '/wallet.v1.WalletService/ListLedgerEntries',
             wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/CreateHold',
+            wallet_dot_v1_dot_wallet__pb2.CreateHoldRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.CreateHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CaptureHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/CaptureHold',
+            wallet_dot_v1_dot_wallet__pb2.CaptureHoldRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.CaptureHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/ReleaseHold',
+            wallet_dot_v1_dot_wallet__pb2.ReleaseHoldRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.ReleaseHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/GetHold',
+            wallet_dot_v1_dot_wallet__pb2.GetHoldRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.GetHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/ListHolds',
+            wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,29 @@ class WalletServiceStub:
     hold millions of entries; an interrupted export resumes exactly with
     start_after_id set to the id of the last entry received.
     """
+    CreateHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CreateHoldRequest, _wallet_pb2.CreateHoldResponse]
+    """Reserves part of a wallet's available balance for a time (ttl): the
+    money stays in the balance but no debit or other hold can use it until
+    the hold is captured, released or expires. A hold larger than the
+    available balance fails with FAILED_PRECONDITION (ErrorInfo reason
+    INSUFFICIENT_WALLET_FUNDS). Idempotent like CreateLedgerEntry; a
+    customer's idempotency keys are one space shared by entries and holds.
+    """
+    CaptureHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CaptureHoldRequest, _wallet_pb2.CaptureHoldResponse]
+    """Spends part or all of an active hold: one DEBIT entry with hold_id set,
+    and the rest of the reservation returns to the available balance.
+    Repeating the capture that closed a hold replays its response.
+    """
+    ReleaseHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ReleaseHoldRequest, _wallet_pb2.ReleaseHoldResponse]
+    """Closes an active hold without spending it: its whole amount returns to
+    the available balance. Repeating a release replays its response.
+    """
+    GetHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]
+    """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
+    if it has no such hold).
+    """
+    ListHolds: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]
+    """Pages through the customer's holds, newest first."""
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -103,6 +126,29 @@ class WalletServiceAsyncStub(WalletServiceStub):
     hold millions of entries; an interrupted export resumes exactly with
     start_after_id set to the id of the last entry received.
     """
+    CreateHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CreateHoldRequest, _wallet_pb2.CreateHoldResponse]  # type: ignore[assignment]
+    """Reserves part of a wallet's available balance for a time (ttl): the
+    money stays in the balance but no debit or other hold can use it until
+    the hold is captured, released or expires. A hold larger than the
+    available balance fails with FAILED_PRECONDITION (ErrorInfo reason
+    INSUFFICIENT_WALLET_FUNDS). Idempotent like CreateLedgerEntry; a
+    customer's idempotency keys are one space shared by entries and holds.
+    """
+    CaptureHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CaptureHoldRequest, _wallet_pb2.CaptureHoldResponse]  # type: ignore[assignment]
+    """Spends part or all of an active hold: one DEBIT entry with hold_id set,
+    and the rest of the reservation returns to the available balance.
+    Repeating the capture that closed a hold replays its response.
+    """
+    ReleaseHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ReleaseHoldRequest, _wallet_pb2.ReleaseHoldResponse]  # type: ignore[assignment]
+    """Closes an active hold without spending it: its whole amount returns to
+    the available balance. Repeating a release replays its response.
+    """
+    GetHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]  # type: ignore[assignment]
+    """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
+    if it has no such hold).
+    """
+    ListHolds: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]  # type: ignore[assignment]
+    """Pages through the customer's holds, newest first."""
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService keeps prepaid credit wallets for customers and their
@@ -156,5 +202,58 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         hold millions of entries; an interrupted export resumes exactly with
         start_after_id set to the id of the last entry received.
         """
+
+    @_abc_1.abstractmethod
+    def CreateHold(
+        self,
+        request: _wallet_pb2.CreateHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.CreateHoldResponse, _abc.Awaitable[_wallet_pb2.CreateHoldResponse]]:
+        """Reserves part of a wallet's available balance for a time (ttl): the
+        money stays in the balance but no debit or other hold can use it until
+        the hold is captured, released or expires. A hold larger than the
+        available balance fails with FAILED_PRECONDITION (ErrorInfo reason
+        INSUFFICIENT_WALLET_FUNDS). Idempotent like CreateLedgerEntry; a
+        customer's idempotency keys are one space shared by entries and holds.
+        """
+
+    @_abc_1.abstractmethod
+    def CaptureHold(
+        self,
+        request: _wallet_pb2.CaptureHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.CaptureHoldResponse, _abc.Awaitable[_wallet_pb2.CaptureHoldResponse]]:
+        """Spends part or all of an active hold: one DEBIT entry with hold_id set,
+        and the rest of the reservation returns to the available balance.
+        Repeating the capture that closed a hold replays its response.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseHold(
+        self,
+        request: _wallet_pb2.ReleaseHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ReleaseHoldResponse, _abc.Awaitable[_wallet_pb2.ReleaseHoldResponse]]:
+        """Closes an active hold without spending it: its whole amount returns to
+        the available balance. Repeating a release replays its response.
+        """
+
+    @_abc_1.abstractmethod
+    def GetHold(
+        self,
+        request: _wallet_pb2.GetHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetHoldResponse, _abc.Awaitable[_wallet_pb2.GetHoldResponse]]:
+        """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
+        if it has no such hold).
+        """
+
+    @_abc_1.abstractmethod
+    def ListHolds(
+        self,
+        request: _wallet_pb2.ListHoldsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ListHoldsResponse, _abc.Awaitable[_wallet_pb2.ListHoldsResponse]]:
+        """Pages through the customer's holds, newest first."""
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,176 @@
+"""One customer's locked state in a write batch (`Book`), and the draft a decision writes into.
+
+A decision never changes a `Book`: it reads it through a `Draft`, which
+records what the decision would write (entries, draws, wallets, lots, holds)
+and answers reads with those changes applied. `Book.apply(draft)` then takes
+the changes in, so the next request of the batch sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from server.domain.holds import POOL, Hold
+from server.domain.model import Draw, Entry, EntryType, Head, Lot, Wallet
+
+
+@dataclass
+class Book:
+    """What a batch sees of one customer once the customer's head is locked."""
+
+    head: Head
+    # The customer's stored wallets by currency (a missing one is a zero balance).
+    wallets: dict[str, Wallet]
+    # The customer's expiring credits with money left, by credit position.
+    lots: dict[int, Lot]
+    # The holds the batch names, and the active ones that fell due.
+    holds: dict[str, Hold]
+    # Earlier entries and holds made with the idempotency keys the batch uses.
+    entries_by_key: dict[str, Entry] = field(default_factory=dict)
+    holds_by_key: dict[str, Hold] = field(default_factory=dict)
+    # Capture entries of the holds in `holds`, by id, for replays.
+    capture_entries: dict[str, Entry] = field(default_factory=dict)
+
+    def apply(self, draft: Draft) -> None:
+        """Takes a decision's changes in."""
+        self.head = draft.head
+        self.wallets.update(draft.wallets)
+        self.lots.update(draft.lots)
+        self.holds.update(draft.holds)
+        for entry in draft.entries:
+            if entry.idempotency_key:
+                self.entries_by_key[entry.idempotency_key] = entry
+            if entry.hold_id:
+                self.capture_entries[entry.id] = entry
+        for hold in draft.holds.values():
+            if hold.idempotency_key:
+                self.holds_by_key[hold.idempotency_key] = hold
+
+
+class Draft:
+    """A decision's pending changes over a `Book`, read through."""
+
+    def __init__(self, book: Book, now: datetime, new_id: Callable[[], str]) -> None:
+        self.book = book
+        self.now = now
+        self.new_id = new_id
+        self.head = book.head
+        self.wallets: dict[str, Wallet] = {}
+        self.lots: dict[int, Lot] = {}
+        self.holds: dict[str, Hold] = {}
+        self.entries: list[Entry] = []
+        self.draws: list[Draw] = []
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.wallets or self.lots or self.holds or self.entries)
+
+    def wallet(self, currency: str) -> Wallet:
+        found = self.wallets.get(currency) or self.book.wallets.get(currency)
+        return found if found is not None else Wallet(self.head.customer_id, currency, 0, None, None)
+
+    def set_wallet(self, wallet: Wallet) -> None:
+        self.wallets[wallet.currency] = wallet
+
+    def lot(self, credit_seq: int) -> Lot:
+        return self.lots.get(credit_seq) or self.book.lots[credit_seq]
+
+    def set_lot(self, lot: Lot) -> None:
+        self.lots[lot.credit_seq] = lot
+
+    def lots_of(self, currency: str) -> list[Lot]:
+        """The wallet's lots with money left, soonest-expiring first, oldest first among equals."""
+        merged = {**self.book.lots, **self.lots}
+        found = [lot for lot in merged.values() if lot.currency == currency and lot.remaining > 0]
+        return sorted(found, key=lambda lot: (lot.expire_time, lot.credit_seq))
+
+    def hold(self, hold_id: str) -> Hold | None:
+        return self.holds.get(hold_id) or self.book.holds.get(hold_id)
+
+    def set_hold(self, hold: Hold) -> None:
+        self.holds[hold.id] = hold
+
+    def take_unheld(self, currency: str, amount: int) -> tuple[tuple[int, int], ...]:
+        """Picks `amount` of unheld money, soonest-expiring credits first and the pool last.
+
+        Returns (credit_seq or POOL, amount) parts; the caller has checked that
+        the wallet's available balance covers `amount`.
+        """
+        parts: list[tuple[int, int]] = []
+        left = amount
+        for lot in self.lots_of(currency):
+            if left == 0:
+                break
+            take = min(lot.available, left)
+            if take > 0:
+                parts.append((lot.credit_seq, take))
+                left -= take
+        if left:
+            parts.append((POOL, left))
+        return tuple(parts)
+
+    def post(
+        self,
+        currency: str,
+        entry_type: EntryType,
+        amount: int,
+        at: datetime,
+        *,
+        draws: Iterable[tuple[int, int]] = (),
+        reason: str = "",
+        idempotency_key: str = "",
+        metadata: Mapping[str, str] | None = None,
+        created_by: str = "",
+        expire_time: datetime | None = None,
+        hold_id: str = "",
+        expired_entry_id: str = "",
+    ) -> Entry:
+        """Writes one entry at `at` (never before the customer's last entry) and moves the wallet with it.
+
+        `draws` are the (credit_seq, amount) parts taken from lots; the lots'
+        remainders go down by them (the POOL part needs no bookkeeping).
+        """
+        wallet = self.wallet(currency)
+        after = wallet.balance + amount if entry_type is EntryType.CREDIT else wallet.balance - amount
+        assert after >= 0 and wallet.held_balance <= after
+        created_at = at if self.head.last_entry_at is None else max(at, self.head.last_entry_at)
+        seq = self.head.last_seq + 1
+        entry = Entry(
+            id=self.new_id(),
+            customer_id=self.head.customer_id,
+            seq=seq,
+            currency=currency,
+            entry_type=entry_type,
+            amount=amount,
+            before_balance=wallet.balance,
+            after_balance=after,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            metadata=dict(metadata or {}),
+            created_at=created_at,
+            created_by=created_by,
+            expire_time=expire_time,
+            hold_id=hold_id,
+            expired_entry_id=expired_entry_id,
+            wallet_version=wallet.version + 1,
+            wallet_held=wallet.held_balance,
+        )
+        self.entries.append(entry)
+        self.head = Head(self.head.customer_id, seq, created_at)
+        self.set_wallet(
+            wallet._replace(
+                balance=after,
+                version=wallet.version + 1,
+                created_at=wallet.created_at or created_at,
+                updated_at=created_at,
+            )
+        )
+        for credit_seq, part in draws:
+            if credit_seq == POOL:
+                continue
+            lot = self.lot(credit_seq)
+            self.set_lot(replace(lot, remaining=lot.remaining - part))
+            self.draws.append(Draw(self.head.customer_id, seq, credit_seq, part))
+        return entry

@@ -1,0 +1,60 @@
+"""The background expirer: posts what fell due for wallets nobody reads or writes.
+
+Reads and writes already settle their own customer before answering, so the
+expirer is not what makes expiry exact; it makes the stored ledger (and
+reports, and events) catch up for idle wallets. It wakes every `interval_s`,
+asks the database who has something due (at most `batch_max` customers) and
+settles them through the ordinary write path. `interval_s` 0 switches it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from server.domain.errors import WalletError
+
+if TYPE_CHECKING:
+    from server.ledger.ledger import Ledger
+
+logger = logging.getLogger(__name__)
+
+
+class Expirer:
+    def __init__(self, ledger: Ledger, *, interval_s: float, batch_max: int) -> None:
+        self._ledger = ledger
+        self._interval_s = interval_s
+        self._batch_max = batch_max
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._interval_s > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        """Settles up to `batch_max` customers with something due; returns how many."""
+        customers = await self._ledger.due_customers(self._batch_max)
+        if customers:
+            await self._ledger.settle(customers)
+        return len(customers)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                # A full batch means more may be waiting: go again without sleeping.
+                while await self.run_once() == self._batch_max:
+                    pass
+            except WalletError as error:
+                logger.warning("expirer: %s", error.reason)
+            except Exception:
+                logger.exception("expirer failed; retrying at the next interval")
