@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from server.verify_credits import credit_and_hold_problems
+
 # Each check returns offending rows ordered so the first row is the first bad entry.
 _BROKEN_CHAIN = """
 WITH ordered AS (
@@ -128,6 +130,7 @@ def verify(database_url: str, *, problems_max: int = 20) -> Report:
             problems.append(
                 f"customer {customer_id}: idempotency key {key!r} was applied {count} times (first entry {first_id})"
             )
+        problems.extend(credit_and_hold_problems(conn, problems_max))
         counts = conn.execute(_COUNTS).fetchone()
         assert counts is not None
     return Report(wallets=counts[0], entries=counts[1], problems=problems[:problems_max])

@@ -97,8 +97,8 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
-def migrate(database_url: str) -> None:
-    """Applies every Alembic migration not yet applied; safe when several processes start at once."""
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Applies every Alembic migration up to `revision` not yet applied; safe when several processes start at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     engine = sqlalchemy.create_engine(sqlalchemy_url(database_url), poolclass=sqlalchemy.pool.NullPool)
@@ -106,7 +106,7 @@ def migrate(database_url: str) -> None:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     finally:
         engine.dispose()
 
