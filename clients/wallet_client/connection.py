@@ -1,14 +1,15 @@
-"""Where and how the client connects: target, deadlines, keepalive, TLS. Shared by both clients."""
+"""Where and how the client connects: target, deadlines, keepalive, TLS, and the state both clients hold."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import grpc
 
+from wallet.v1 import wallet_pb2_grpc
 from wallet_client.retry import RetryPolicy
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -67,3 +68,42 @@ def open_aio_channel(settings: ClientSettings) -> grpc.aio.Channel:
     if settings.credentials is not None:
         return grpc.aio.secure_channel(settings.target, settings.credentials, options=settings.channel_options())
     return grpc.aio.insecure_channel(settings.target, options=settings.channel_options())
+
+
+ChannelT = TypeVar("ChannelT", grpc.Channel, grpc.aio.Channel)
+
+
+class ClientBase(Generic[ChannelT]):
+    """What both clients hold: their settings, the channel (their own, or one the caller owns) and the stub."""
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout_s: float = 10.0,
+        stream_timeout_s: float | None = None,
+        retry: RetryPolicy | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+        metadata: Sequence[tuple[str, str]] = (),
+        channel: ChannelT | None = None,
+    ) -> None:
+        self.settings = ClientSettings(
+            target=target or default_target(),
+            credentials=credentials,
+            timeout_s=timeout_s,
+            stream_timeout_s=stream_timeout_s,
+            retry=retry or RetryPolicy(),
+            options=options,
+            metadata=metadata,
+        )
+        self._owns_channel = channel is None
+        self._channel: ChannelT = channel if channel is not None else self._open_channel(self.settings)
+        self._stub: wallet_pb2_grpc.WalletServiceStub = wallet_pb2_grpc.WalletServiceStub(self._channel)
+
+    def _open_channel(self, settings: ClientSettings) -> ChannelT:
+        raise NotImplementedError
+
+    def _send(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        """Starts one attempt of stub method `method`: its response, awaitable or stream."""
+        return getattr(self._stub, method)(request, timeout=timeout_s, metadata=tuple(self.settings.metadata) or None)

@@ -16,6 +16,8 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from wallet.v1 import wallet_pb2
+
 ERROR_DOMAIN = "wallet.internal"
 
 # Codes that mean "the service did not answer (in time)": nothing is known to
@@ -66,6 +68,11 @@ class WalletError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        """This error, with the attributes its class reads from the status details."""
+        return cls(message, **fields)
+
 
 class InvalidRequest(WalletError):
     """INVALID_ARGUMENT: the request is malformed; sending it again fails again."""
@@ -74,25 +81,33 @@ class InvalidRequest(WalletError):
         super().__init__(message, **kwargs)
         self.violations = violations
 
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        return cls(message, violations=violations, **fields)
 
-class InsufficientBalance(WalletError):
+
+class _BalanceRefusal(WalletError):
+    """FAILED_PRECONDITION: a write the balance cannot take; nothing was written."""
+
+    def __init__(self, message: str, *, balance: int, amount: int, currency: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.balance = balance
+        self.amount = amount
+        self.currency = currency
+
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        metadata = fields["metadata"]
+        balance, amount = _int(metadata, "balance"), _int(metadata, "amount")
+        return cls(message, balance=balance, amount=amount, currency=metadata.get("currency", ""), **fields)
+
+
+class InsufficientBalance(_BalanceRefusal):
     """FAILED_PRECONDITION / INSUFFICIENT_WALLET_FUNDS: a debit exceeds the balance; nothing was written."""
 
-    def __init__(self, message: str, *, balance: int, amount: int, currency: str, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.balance = balance
-        self.amount = amount
-        self.currency = currency
 
-
-class BalanceOverflow(WalletError):
+class BalanceOverflow(_BalanceRefusal):
     """FAILED_PRECONDITION / BALANCE_OVERFLOW: a credit would exceed what a balance can hold."""
-
-    def __init__(self, message: str, *, balance: int, amount: int, currency: str, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.balance = balance
-        self.amount = amount
-        self.currency = currency
 
 
 class IdempotencyKeyReused(WalletError):
@@ -102,12 +117,39 @@ class IdempotencyKeyReused(WalletError):
         super().__init__(message, **kwargs)
         self.entry_id = entry_id
 
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        return cls(message, entry_id=fields["metadata"].get("entry_id", ""), **fields)
+
 
 class WalletUnavailable(WalletError):
     """UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED, still so after the client's retries.
 
     The outcome of a write is unknown: send it again with `idempotency_key`.
     """
+
+
+_reason = wallet_pb2.ErrorReason.Name
+
+# The exception of every reason the proto declares. A unit test fails when the
+# proto gains a reason that is missing here, so a new one is placed on purpose,
+# if only as the generic WalletError.
+EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
+    _reason(wallet_pb2.INVALID_ARGUMENT): InvalidRequest,
+    _reason(wallet_pb2.INSUFFICIENT_WALLET_FUNDS): InsufficientBalance,
+    _reason(wallet_pb2.BALANCE_OVERFLOW): BalanceOverflow,
+    _reason(wallet_pb2.IDEMPOTENCY_KEY_REUSED): IdempotencyKeyReused,
+    # Sent with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED: the same call may succeed later.
+    _reason(wallet_pb2.DATABASE_UNAVAILABLE): WalletUnavailable,
+    _reason(wallet_pb2.SERVER_BUSY): WalletUnavailable,
+    _reason(wallet_pb2.SHUTTING_DOWN): WalletUnavailable,
+    _reason(wallet_pb2.LOCK_TIMEOUT): WalletUnavailable,
+    _reason(wallet_pb2.STATEMENT_TIMEOUT): WalletUnavailable,
+    # No exception of their own: a caller tells them apart by `.code` and `.reason`.
+    _reason(wallet_pb2.UNAUTHENTICATED): WalletError,
+    _reason(wallet_pb2.MISSING_SCOPE): WalletError,
+    _reason(wallet_pb2.INTERNAL): WalletError,
+}
 
 
 def _unpack_details(
@@ -150,7 +192,7 @@ def from_rpc_error(call: grpc.RpcError, *, idempotency_key: str | None = None, a
     ours = info is not None and info.domain == ERROR_DOMAIN
     reason = info.reason if info is not None and ours else ""
     metadata: dict[str, str] = dict(info.metadata) if info is not None and ours else {}
-    common: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "code": code,
         "reason": reason,
         "metadata": metadata,
@@ -158,19 +200,15 @@ def from_rpc_error(call: grpc.RpcError, *, idempotency_key: str | None = None, a
         "idempotency_key": idempotency_key,
         "attempts": attempts,
     }
+    return _exception_class(code, reason)._from_status(message, tuple(violations), fields)
+
+
+def _exception_class(code: grpc.StatusCode, reason: str) -> type[WalletError]:
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidRequest(message, violations=tuple(violations), **common)
-    if reason in ("INSUFFICIENT_WALLET_FUNDS", "BALANCE_OVERFLOW"):
-        kind = InsufficientBalance if reason == "INSUFFICIENT_WALLET_FUNDS" else BalanceOverflow
-        return kind(
-            message,
-            balance=_int(metadata, "balance"),
-            amount=_int(metadata, "amount"),
-            currency=metadata.get("currency", ""),
-            **common,
-        )
-    if reason == "IDEMPOTENCY_KEY_REUSED":
-        return IdempotencyKeyReused(message, entry_id=metadata.get("entry_id", ""), **common)
-    if code in TRANSIENT_CODES:
-        return WalletUnavailable(message, **common)
-    return WalletError(message, **common)
+        return InvalidRequest
+    kind = EXCEPTION_BY_REASON.get(reason, WalletError)
+    if kind is WalletError and code in TRANSIENT_CODES:
+        # No reason of ours (a failure of the connection, or a server newer than
+        # this client) or a generic one: the code alone says the call may be sent again.
+        return WalletUnavailable
+    return kind

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from wallet_client.errors import from_rpc_error
+
 READ_RETRY_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
 # CANCELLED here is the server's doing (a call caught by its shutdown before any
 # handler ran); a caller's own cancellation raises CancelledError or stops the call.
@@ -94,6 +96,16 @@ class RetryBudget:
         delay = self.policy.backoff_s(self.attempts)
         if self._clock() - self._started + delay >= self.policy.total_timeout_s:
             return None
+        return delay
+
+    def delay_or_raise(self, error: grpc.RpcError, idempotency_key: str | None = None) -> float:
+        """Seconds to wait before sending the call that failed with `error` again.
+
+        Raises the WalletError of `error` instead when the call must not be sent again.
+        """
+        delay = self.delay_before_retry(error.code())
+        if delay is None:
+            raise from_rpc_error(error, idempotency_key=idempotency_key, attempts=self.attempts) from error
         return delay
 
     def progressed(self) -> None:

@@ -6,21 +6,19 @@ import contextlib
 import enum
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from wallet_client.cli import display
+from wallet_client.cli import arguments, display
 from wallet_client.cli.history import OutputFormat, run_history
 from wallet_client.connection import default_target
 from wallet_client.errors import WalletError
 from wallet_client.models import EntryType
-from wallet_client.money import AmountError, parse_amount
 from wallet_client.requests import HistoryFilter
 from wallet_client.sync_client import WalletClient
 
@@ -78,27 +76,6 @@ def _exponents(client: WalletClient, customer_id: str) -> dict[str, int]:
     return {w.currency: w.minor_unit_exponent for w in client.get_balances(customer_id)}
 
 
-def _parse_metadata(pairs: list[str]) -> dict[str, str]:
-    metadata: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--meta")
-        metadata[key] = value
-    return metadata
-
-
-def _parse_time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise typer.BadParameter(f"{text!r} is not a date or ISO 8601 time", param_hint=option) from error
-    # A time without a zone is taken as UTC, like every time this command prints.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @app.command()
 def balances(
     ctx: typer.Context,
@@ -129,57 +106,6 @@ def balances(
     Console(soft_wrap=True).print(display.balances_table(result))
 
 
-def _write_entry(
-    ctx: typer.Context,
-    entry_type: EntryType,
-    customer_id: str,
-    amount_text: str,
-    currency: str,
-    reason: str,
-    idempotency_key: str | None,
-    meta: list[str],
-    minor_units: bool,
-) -> None:
-    opts: Options = ctx.obj
-    currency = currency.upper()
-    metadata = _parse_metadata(meta)
-    exponents: dict[str, int] = {}
-    with WalletClient(opts.target, timeout_s=opts.timeout_s) as client, explained_errors(opts, exponents):
-        exponents.update(_exponents(client, customer_id))
-        if currency not in exponents:
-            supported = ", ".join(sorted(exponents))
-            raise typer.BadParameter(f"{currency} is not a currency of the service (it has {supported})")
-        amount = _parse_amount(amount_text, exponents[currency], currency, minor_units)
-        result = client.create_entry(customer_id, entry_type, amount, currency, reason, idempotency_key, metadata)
-    entry, wallet = result.entry, result.wallet
-    shown = display.money(entry.amount, currency, exponents)
-    balance = display.money(wallet.balance, currency, exponents)
-    if result.idempotent_replay:
-        typer.echo(
-            f"Already applied: idempotency key {entry.idempotency_key} was used by entry {entry.id} "
-            f"({entry.entry_type.value} of {shown} on {display.when(entry.created_at)}); "
-            "nothing new was written."
-        )
-        typer.echo(f"{currency} balance right after that entry: {balance} ({wallet.balance} minor units)")
-        return
-    done = "Credited" if entry_type is EntryType.CREDIT else "Debited"
-    direction = "to" if entry_type is EntryType.CREDIT else "from"
-    typer.echo(f"{done} {shown} ({entry.amount} minor units) {direction} {customer_id}.")
-    typer.echo(f"New {currency} balance: {balance} ({wallet.balance} minor units)")
-    typer.echo(f"Entry {entry.id}, idempotency key {entry.idempotency_key}")
-
-
-def _parse_amount(text: str, exponent: int, currency: str, minor_units: bool) -> int:
-    if minor_units:
-        if not text.isdigit() or int(text) <= 0:
-            raise typer.BadParameter(f"{text!r} is not a positive whole number of minor units", param_hint="AMOUNT")
-        return int(text)
-    try:
-        return parse_amount(text, exponent, currency)
-    except AmountError as error:
-        raise typer.BadParameter(str(error), param_hint="AMOUNT") from error
-
-
 CustomerArg = Annotated[str, typer.Argument(help="The customer, e.g. cus_1.")]
 AmountArg = Annotated[
     str,
@@ -201,34 +127,56 @@ MinorUnitsOpt = Annotated[
 ]
 
 
-@app.command()
-def credit(
-    ctx: typer.Context,
-    customer_id: CustomerArg,
-    amount: AmountArg,
-    currency: CurrencyArg,
-    reason: ReasonOpt = "",
-    idempotency_key: KeyOpt = None,
-    meta: MetaOpt = [],  # noqa: B006 - Typer reads the default, never mutates it
-    minor_units: MinorUnitsOpt = False,
-) -> None:
-    """Add money to the customer's wallet."""
-    _write_entry(ctx, EntryType.CREDIT, customer_id, amount, currency, reason, idempotency_key, meta, minor_units)
+def _entry_command(entry_type: EntryType) -> Callable[..., None]:
+    """The `credit` or `debit` command: one body for both, with the entry type fixed."""
+
+    def command(
+        ctx: typer.Context,
+        customer_id: CustomerArg,
+        amount: AmountArg,
+        currency: CurrencyArg,
+        reason: ReasonOpt = "",
+        idempotency_key: KeyOpt = None,
+        meta: MetaOpt = [],  # noqa: B006 - Typer reads the default, never mutates it
+        minor_units: MinorUnitsOpt = False,
+    ) -> None:
+        opts: Options = ctx.obj
+        currency = currency.upper()
+        metadata = arguments.parse_metadata(meta)
+        exponents: dict[str, int] = {}
+        with WalletClient(opts.target, timeout_s=opts.timeout_s) as client, explained_errors(opts, exponents):
+            exponents.update(_exponents(client, customer_id))
+            if currency not in exponents:
+                supported = ", ".join(sorted(exponents))
+                raise typer.BadParameter(f"{currency} is not a currency of the service (it has {supported})")
+            amount_minor_units = arguments.parse_amount(amount, exponents[currency], currency, minor_units)
+            result = client.create_entry(
+                customer_id, entry_type, amount_minor_units, currency, reason, idempotency_key, metadata
+            )
+        entry, wallet = result.entry, result.wallet
+        shown = display.money(entry.amount, currency, exponents)
+        balance = display.money(wallet.balance, currency, exponents)
+        if result.idempotent_replay:
+            typer.echo(
+                f"Already applied: idempotency key {entry.idempotency_key} was used by entry {entry.id} "
+                f"({entry.entry_type.value} of {shown} on {display.when(entry.created_at)}); "
+                "nothing new was written."
+            )
+            typer.echo(f"{currency} balance right after that entry: {balance} ({wallet.balance} minor units)")
+            return
+        done = "Credited" if entry_type is EntryType.CREDIT else "Debited"
+        direction = "to" if entry_type is EntryType.CREDIT else "from"
+        typer.echo(f"{done} {shown} ({entry.amount} minor units) {direction} {customer_id}.")
+        typer.echo(f"New {currency} balance: {balance} ({wallet.balance} minor units)")
+        typer.echo(f"Entry {entry.id}, idempotency key {entry.idempotency_key}")
+
+    return command
 
 
-@app.command()
-def debit(
-    ctx: typer.Context,
-    customer_id: CustomerArg,
-    amount: AmountArg,
-    currency: CurrencyArg,
-    reason: ReasonOpt = "",
-    idempotency_key: KeyOpt = None,
-    meta: MetaOpt = [],  # noqa: B006 - Typer reads the default, never mutates it
-    minor_units: MinorUnitsOpt = False,
-) -> None:
-    """Take money from the customer's wallet; refused, writing nothing, if the balance is too low."""
-    _write_entry(ctx, EntryType.DEBIT, customer_id, amount, currency, reason, idempotency_key, meta, minor_units)
+app.command("credit", help="Add money to the customer's wallet.")(_entry_command(EntryType.CREDIT))
+app.command(
+    "debit", help="Take money from the customer's wallet; refused, writing nothing, if the balance is too low."
+)(_entry_command(EntryType.DEBIT))
 
 
 @app.command()
@@ -260,8 +208,8 @@ def history(
         customer_id=customer_id,
         currency=currency.upper() if currency else None,
         entry_type=EntryType(entry_type.value) if entry_type else None,
-        created_after=_parse_time(since, "--since"),
-        created_before=_parse_time(until, "--until"),
+        created_after=arguments.parse_time(since, "--since"),
+        created_before=arguments.parse_time(until, "--until"),
         start_after_id=after_id,
         limit=limit or None,
         newest_first=newest_first,
