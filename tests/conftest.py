@@ -30,7 +30,8 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """Default settings, listening on an ephemeral port of the loopback interface."""
-    return replace(Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0)
+    # The background expirer is off: reads and writes must settle expiry by themselves.
+    return replace(Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0, expirer_interval_s=0)
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
                 "capture_entry_id": h.capture_entry_id or None,
                 "reason": h.reason,
                 "idempotency_key": h.idempotency_key or None,
-                "metadata": h.metadata,
+                "metadata": dict(h.metadata),
                 "created_at": h.created_at.isoformat(),
                 "expire_time": h.expire_time.isoformat(),
                 "closed_at": isoformat(h.closed_at),

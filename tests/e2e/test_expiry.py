@@ -1,0 +1,152 @@
+"""Expiring credits and expiring holds end to end, with the background expirer switched off.
+
+A credit or hold is made to expire a moment from now; the test waits until
+the clock has passed that instant (the condition, not a guess of how long
+work takes) and then reads: the read itself must post what fell due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tests.e2e.helpers import DEBIT, entry_request, error_info, field_violations
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+Stub = wallet_pb2_grpc.WalletServiceStub
+# Far enough ahead that the writes before it land first even on a loaded machine.
+LEAD = timedelta(seconds=2)
+
+
+def expiring_credit(customer_id: str, amount: int, at: datetime) -> wallet_pb2.CreateLedgerEntryRequest:
+    request = entry_request(customer_id, amount)
+    request.expire_time.FromDatetime(at)
+    return request
+
+
+async def pass_instant(moment: datetime) -> None:
+    """Returns once this machine's clock (which the database shares) is past `moment`."""
+    while datetime.now(UTC) <= moment:
+        await asyncio.sleep(min(0.05, max((moment - datetime.now(UTC)).total_seconds(), 0.001)))
+
+
+async def usd(stub: Stub, customer_id: str) -> wallet_pb2.Wallet:
+    balances = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
+    return next(w for w in balances.wallets if w.currency == "USD")
+
+
+async def history(stub: Stub, customer_id: str) -> list[wallet_pb2.LedgerEntry]:
+    request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+    return [entry async for message in stub.ListLedgerEntries(request) for entry in message.entries]
+
+
+async def test_the_worked_example_credit_100_hold_80_expire_20_capture_30_expire_50(
+    stub: Stub, customer_id: str
+) -> None:
+    t = datetime.now(UTC) + LEAD
+    credit = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, t))
+    hold = await stub.CreateHold(
+        wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=80, ttl=Duration(seconds=600))
+    )
+    await pass_instant(t)
+    wallet = await usd(stub, customer_id)
+    assert (wallet.balance, wallet.held_balance, wallet.available_balance) == (80, 80, 0)
+    captured = await stub.CaptureHold(
+        wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id=hold.hold.id, amount=30)
+    )
+    assert (captured.wallet.balance, captured.wallet.held_balance) == (0, 0)
+    entries = await history(stub, customer_id)
+    assert [(e.entry_type, e.amount) for e in entries] == [
+        (wallet_pb2.ENTRY_TYPE_CREDIT, 100),
+        (wallet_pb2.ENTRY_TYPE_EXPIRATION, 20),
+        (wallet_pb2.ENTRY_TYPE_DEBIT, 30),
+        (wallet_pb2.ENTRY_TYPE_EXPIRATION, 50),
+    ]
+    assert entries[1].expired_entry_id == credit.entry.id == entries[3].expired_entry_id
+    assert entries[1].created_at.ToDatetime(tzinfo=UTC) >= t
+    assert [e.after_balance for e in entries] == [100, 80, 50, 0]
+
+
+async def test_a_read_right_after_expire_time_shows_the_expiration_already_posted(stub: Stub, customer_id: str) -> None:
+    await stub.CreateLedgerEntry(entry_request(customer_id, 40))
+    t = datetime.now(UTC) + LEAD
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 60, t))
+    assert (await usd(stub, customer_id)).balance == 100
+    await pass_instant(t)
+    wallet = await usd(stub, customer_id)
+    assert (wallet.balance, wallet.version) == (40, 3)
+    entries = await history(stub, customer_id)
+    assert entries[-1].entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION and entries[-1].amount == 60
+    assert entries[-1].after_balance == wallet.balance
+
+
+async def test_expired_money_cannot_be_spent_by_a_debit_made_right_after_expiry(stub: Stub, customer_id: str) -> None:
+    t = datetime.now(UTC) + LEAD
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 60, t))
+    await pass_instant(t)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.CreateLedgerEntry(entry_request(customer_id, 1, DEBIT))
+    assert error_info(raised.value).reason == "INSUFFICIENT_WALLET_FUNDS"
+    # The refused debit wrote nothing of its own, but the expiration that fell due before it is posted.
+    assert [e.entry_type for e in await history(stub, customer_id)] == [
+        wallet_pb2.ENTRY_TYPE_CREDIT,
+        wallet_pb2.ENTRY_TYPE_EXPIRATION,
+    ]
+
+
+async def test_a_hold_past_its_expire_time_shows_expired_and_frees_its_money(stub: Stub, customer_id: str) -> None:
+    await stub.CreateLedgerEntry(entry_request(customer_id, 100))
+    hold = await stub.CreateHold(
+        wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=70, ttl=Duration(seconds=2))
+    )
+    await pass_instant(hold.hold.expire_time.ToDatetime(tzinfo=UTC))
+    fetched = await stub.GetHold(wallet_pb2.GetHoldRequest(customer_id=customer_id, hold_id=hold.hold.id))
+    assert fetched.hold.status == wallet_pb2.HOLD_STATUS_EXPIRED
+    assert fetched.hold.closed_at == fetched.hold.expire_time
+    wallet = await usd(stub, customer_id)
+    assert (wallet.held_balance, wallet.available_balance, wallet.version) == (0, 100, 3)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.CaptureHold(wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id=hold.hold.id))
+    assert error_info(raised.value).reason == "HOLD_NOT_ACTIVE"
+    assert error_info(raised.value).metadata["status"] == "HOLD_STATUS_EXPIRED"
+
+
+async def test_debits_spend_the_soonest_expiring_credit_first(stub: Stub, customer_id: str) -> None:
+    soon = datetime.now(UTC) + LEAD
+    await stub.CreateLedgerEntry(entry_request(customer_id, 100))
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 50, soon + timedelta(days=1)))
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 30, soon))
+    await stub.CreateLedgerEntry(entry_request(customer_id, 40, DEBIT))
+    await pass_instant(soon)
+    # The 40 came from the credit of 30 (all of it) and 10 of the credit of 50: nothing lapses now.
+    wallet = await usd(stub, customer_id)
+    assert wallet.balance == 140
+    assert [e.entry_type for e in await history(stub, customer_id)][-1] == wallet_pb2.ENTRY_TYPE_DEBIT
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"entry_type": DEBIT}, "only credits"),
+        ({"expire_time": Timestamp(seconds=1)}, "future"),
+        ({"expire_time": Timestamp(seconds=int((datetime.now(UTC) + timedelta(days=3_651)).timestamp()))}, "3650"),
+    ],
+)
+async def test_an_expire_time_is_refused_on_a_debit_in_the_past_or_too_far_ahead(
+    stub: Stub, customer_id: str, fields: dict[str, object], reason: str
+) -> None:
+    request = expiring_credit(customer_id, 10, datetime.now(UTC) + timedelta(days=1))
+    for name, value in fields.items():
+        if name == "expire_time":
+            request.expire_time.CopyFrom(value)  # type: ignore[arg-type]
+        else:
+            setattr(request, name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.CreateLedgerEntry(request)
+    assert field_violations(raised.value) == ["expire_time"]
+    assert reason in (raised.value.details() or "")
