@@ -13,16 +13,16 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
             (customer_id, count),
         )
         conn.execute(
-            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at)"
-            " VALUES (%s, %s, %s, now(), now())",
-            (customer_id, currency, count),
+            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
+            " VALUES (%s, %s, %s, now(), now(), %s)",
+            (customer_id, currency, count, count),
         )
         conn.execute(
             """
             INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,
-                                        after_balance, reason, metadata, created_at)
+                                        after_balance, reason, metadata, created_at, wallet_version)
             SELECT 'le_seed_' || lpad(g::text, 12, '0'), %(customer_id)s, g, %(currency)s, 'credit', 1, g - 1, g,
-                   'seed', '{}'::jsonb, now() - make_interval(secs => (%(count)s - g) / 1000.0)
+                   'seed', '{}'::jsonb, now() - make_interval(secs => (%(count)s - g) / 1000.0), g
             FROM generate_series(1, %(count)s) AS g
             """,
             {"customer_id": customer_id, "currency": currency, "count": count},

@@ -5,12 +5,21 @@ Corruption is done on a database of its own, so no other test sees it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from server.admin import main as admin_main
+from server.config import Settings
+from server.domain.errors import WalletError
+from server.domain.holds import HoldRequest
+from server.domain.model import EntryRequest, EntryType
+from server.ledger import Ledger
+from server.store.db import create_pool
 from server.verify import verify
 from tests.database import throwaway_database
 from tests.seeding import seed_credits
@@ -45,9 +54,11 @@ def test_a_balance_that_differs_from_its_entries_is_caught(ledger_copy: str) -> 
     with psycopg.connect(ledger_copy) as conn:
         conn.execute("UPDATE wallets SET balance = balance + 1 WHERE customer_id = 'cus_target'")
     report = verify(ledger_copy)
-    assert report.problems == [
+    # The first problem names the cause; the never-expiring pool no longer adding up follows from it.
+    assert report.problems[0] == (
         "wallet cus_target/USD: balance 11 but its entries sum to 10 (last entry le_seed_000000000010)"
-    ]
+    )
+    assert len(report.problems) == 2 and "never-expiring remainder 11" in report.problems[1]
 
 
 def test_a_broken_before_after_chain_names_the_first_bad_entry(
@@ -67,3 +78,41 @@ def test_a_gap_in_history_positions_is_caught(ledger_copy: str) -> None:
     _append(ledger_copy, "cus_target", 13, before=10, after=11)
     problems = verify(ledger_copy).problems
     assert any("le_bad_13" in p and "position 13 where 11 was expected" in p for p in problems)
+
+
+async def _hold_and_expiring_credit(url: str) -> None:
+    """Through the real write path: an expiring credit of 5 and a hold of 3 for cus_target."""
+    settings = replace(Settings(), expirer_interval_s=0)
+    pool = create_pool(settings, url)
+    await pool.open(wait=True)
+    ledger = Ledger(pool, settings)
+    try:
+        expires = datetime.now(UTC) + timedelta(days=1)
+        credit = EntryRequest("cus_target", "USD", EntryType.CREDIT, 5, "", "", {}, expire_time=expires)
+        hold = HoldRequest("cus_target", "USD", 3, "", "", {}, timedelta(minutes=10))
+        outcomes = await ledger.apply_batch([credit, hold])
+        assert not any(isinstance(o, WalletError) for o in outcomes), outcomes
+    finally:
+        await ledger.close()
+        await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        ("UPDATE wallets SET held_balance = held_balance + 1 WHERE customer_id = 'cus_target'", "held_balance 4"),
+        ("UPDATE credit_lots SET remaining = remaining - 1 WHERE customer_id = 'cus_target'", "remaining 4"),
+        ("UPDATE credit_lots SET held = 0 WHERE customer_id = 'cus_target'", "held 0 but active holds reserve 3"),
+        ("UPDATE wallets SET version = version + 1 WHERE customer_id = 'cus_target'", "version 13"),
+        ("UPDATE holds SET status = 'released', closed_at = now() WHERE customer_id = 'cus_target'", "held_balance 3"),
+    ],
+)
+def test_holds_lots_and_versions_that_disagree_with_the_ledger_are_caught(
+    ledger_copy: str, tampering: str, expected: str
+) -> None:
+    asyncio.run(_hold_and_expiring_credit(ledger_copy))
+    assert verify(ledger_copy).ok, verify(ledger_copy).problems
+    with psycopg.connect(ledger_copy) as conn:
+        conn.execute(tampering)
+    problems = verify(ledger_copy).problems
+    assert any(expected in p for p in problems), problems
