@@ -132,10 +132,10 @@ def _expire_time(
     expire_time = timestamp(request, "expire_time", violations)
     if expire_time is None:
         return None
+    # "In the future" is decided by the ledger, after the idempotency check: a
+    # retry of a credit applied before its expire_time passed must replay.
     if entry_type is not EntryType.CREDIT:
         violations.append(FieldViolation("expire_time", "only credits expire"))
-    elif expire_time <= now:
-        violations.append(FieldViolation("expire_time", "must be in the future"))
     elif expire_time > now + timedelta(days=settings.credit_expiry_max_days):
         violations.append(
             FieldViolation("expire_time", f"must be at most {settings.credit_expiry_max_days} days ahead")

@@ -37,7 +37,8 @@ async def pass_instant(moment: datetime) -> None:
 
 async def usd(stub: Stub, customer_id: str) -> wallet_pb2.Wallet:
     balances = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
-    return next(w for w in balances.wallets if w.currency == "USD")
+    wallet: wallet_pb2.Wallet = next(w for w in balances.wallets if w.currency == "USD")
+    return wallet
 
 
 async def history(stub: Stub, customer_id: str) -> list[wallet_pb2.LedgerEntry]:

@@ -28,7 +28,8 @@ def hold_request(customer_id: str, amount: int, key: str = "", ttl_s: int = 600)
 
 async def usd(stub: Stub, customer_id: str) -> wallet_pb2.Wallet:
     balances = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
-    return next(w for w in balances.wallets if w.currency == "USD")
+    wallet: wallet_pb2.Wallet = next(w for w in balances.wallets if w.currency == "USD")
+    return wallet
 
 
 async def test_a_hold_reserves_money_a_capture_spends_part_and_returns_the_rest(stub: Stub, customer_id: str) -> None:
