@@ -115,21 +115,14 @@ async def lock_batch(
     for row in lot_rows:
         lot = lot_from_row(row)
         books[lot.customer_id].lots[lot.credit_seq] = lot
-    for row in due_rows:
-        hold = hold_from_row(row)
-        # A hold read as due a moment after the batch's clock is not due for this batch.
-        if hold.expire_time <= now:
-            books[hold.customer_id].holds[hold.id] = hold
-    for row in named_rows:
-        hold = hold_from_row(row)
+    # A hold read as due a moment after the batch's clock is not due for this batch.
+    due = [hold for hold in map(hold_from_row, due_rows) if hold.expire_time <= now]
+    for hold in [*due, *map(hold_from_row, named_rows)]:
         books[hold.customer_id].holds[hold.id] = hold
-    for row in keyed_entry_rows:
-        entry = entry_from_row(row)
+    for entry in map(entry_from_row, keyed_entry_rows):
         books[entry.customer_id].entries_by_key[entry.idempotency_key] = entry
-    for row in keyed_hold_rows:
-        hold = hold_from_row(row)
+    for hold in map(hold_from_row, keyed_hold_rows):
         books[hold.customer_id].holds_by_key[hold.idempotency_key] = hold
-    for row in capture_rows:
-        entry = entry_from_row(row)
+    for entry in map(entry_from_row, capture_rows):
         books[entry.customer_id].capture_entries[entry.id] = entry
     return BatchState(now=now, books=books)

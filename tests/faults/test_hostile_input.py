@@ -33,6 +33,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, event, given, settings
@@ -156,9 +157,9 @@ def _int_edges(low: int, high: int, *extra: int) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from([e for e in edges if low <= e <= high]), st.integers(low, high))
 
 
-def _unknown_enum() -> st.SearchStrategy[int]:
-    """EntryType numbers the proto does not declare, up to the int32 edges."""
-    return st.one_of(_int_edges(3, INT32_MAX, 4, 100), _int_edges(INT32_MIN, -1))
+def _unknown_enum(first: int = 3) -> st.SearchStrategy[int]:
+    """Enum numbers from `first` (the first one not valid here) up to the int32 edges, and negative ones."""
+    return st.one_of(_int_edges(first, INT32_MAX, first + 1, 100), _int_edges(INT32_MIN, -1))
 
 
 NO_NUL = st.characters(codec="utf-8", exclude_characters="\x00")
@@ -285,7 +286,8 @@ def list_requests(draw: st.DrawFn) -> Drawn:
                 VALID: st.sampled_from(["", "USD", "INR"]),
                 INVALID: st.sampled_from(["EUR", "usd", "U$D", "\x00"]),
             },
-            "entry_type": {VALID: st.sampled_from([0, 1, 2]), INVALID: _unknown_enum()},
+            # A history filter may name every declared type, expirations included.
+            "entry_type": {VALID: st.sampled_from([0, 1, 2, 3]), INVALID: _unknown_enum(4)},
             "created_after": _timestamp_pools(),
             "created_before": _timestamp_pools(),
             "start_after_id": {
@@ -423,9 +425,15 @@ def _list_ok(request: Any, responses: list[bytes]) -> None:
         assert all((e.created_at.seconds, e.created_at.nanos) < end for e in entries)
 
 
-GET_BALANCES_FIELDS = {1: 2}
-CREATE_FIELDS = {1: 2, 2: 0, 3: 2, 4: 0, 5: 2, 6: 2, 7: 2}
-LIST_FIELDS = {1: 2, 2: 2, 3: 0, 4: 2, 5: 2, 6: 2, 7: 0, 8: 0}
+def _known_fields(message: Any) -> dict[int, int]:
+    """Field number -> wire type of every field the contract declares (never hand-copied, so never stale)."""
+    length_delimited = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_BYTES)
+    return {f.number: 2 if f.type in length_delimited else 0 for f in message.DESCRIPTOR.fields}
+
+
+GET_BALANCES_FIELDS = _known_fields(wallet_pb2.GetBalancesRequest)
+CREATE_FIELDS = _known_fields(wallet_pb2.CreateLedgerEntryRequest)
+LIST_FIELDS = _known_fields(wallet_pb2.ListLedgerEntriesRequest)
 
 
 def test_get_balances_answers_any_request_with_invalid_argument_or_a_valid_result(

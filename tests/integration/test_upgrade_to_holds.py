@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from server.config import Settings
 from server.domain.errors import InsufficientFunds
 from server.domain.model import EntryRequest, EntryType
-from server.ledger import Ledger
-from server.store.db import create_pool, migrate
+from server.store.db import migrate
 from server.verify import verify
 from tests.database import scratch_database
+from tests.ledgers import ledger_on
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -57,11 +56,7 @@ def test_an_upgraded_database_keeps_every_row_passes_the_verifier_and_spends_old
 
 async def _spend_after_upgrade(url: str) -> None:
     """The old credits are never-expiring money: 30 can be spent, 31 cannot; an old key still replays."""
-    settings = replace(Settings(), expirer_interval_s=0)
-    pool = create_pool(settings, url)
-    await pool.open(wait=True)
-    ledger = Ledger(pool, settings)
-    try:
+    async with ledger_on(url) as ledger:
         debit = EntryRequest("cus_old", "USD", EntryType.DEBIT, 31, "", "", {})
         outcomes = await ledger.apply_batch(
             [
@@ -72,6 +67,3 @@ async def _spend_after_upgrade(url: str) -> None:
         )
         assert isinstance(outcomes[0], InsufficientFunds)
         assert [getattr(o, "idempotent_replay", None) for o in outcomes[1:]] == [False, True]
-    finally:
-        await ledger.close()
-        await pool.close()

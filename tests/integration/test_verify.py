@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from server.admin import main as admin_main
-from server.config import Settings
 from server.domain.errors import WalletError
 from server.domain.holds import HoldRequest
 from server.domain.model import EntryRequest, EntryType
-from server.ledger import Ledger
-from server.store.db import create_pool
 from server.verify import verify
 from tests.database import throwaway_database
+from tests.ledgers import ledger_on
 from tests.seeding import seed_credits
 
 
@@ -82,19 +79,12 @@ def test_a_gap_in_history_positions_is_caught(ledger_copy: str) -> None:
 
 async def _hold_and_expiring_credit(url: str) -> None:
     """Through the real write path: an expiring credit of 5 and a hold of 3 for cus_target."""
-    settings = replace(Settings(), expirer_interval_s=0)
-    pool = create_pool(settings, url)
-    await pool.open(wait=True)
-    ledger = Ledger(pool, settings)
-    try:
+    async with ledger_on(url) as ledger:
         expires = datetime.now(UTC) + timedelta(days=1)
         credit = EntryRequest("cus_target", "USD", EntryType.CREDIT, 5, "", "", {}, expire_time=expires)
         hold = HoldRequest("cus_target", "USD", 3, "", "", {}, timedelta(minutes=10))
         outcomes = await ledger.apply_batch([credit, hold])
         assert not any(isinstance(o, WalletError) for o in outcomes), outcomes
-    finally:
-        await ledger.close()
-        await pool.close()
 
 
 @pytest.mark.parametrize(
