@@ -37,8 +37,10 @@ class Book:
         """Takes a decision's changes in."""
         self.head = draft.head
         self.wallets.update(draft.wallets)
-        self.lots.update(draft.lots)
-        self.holds.update(draft.holds)
+        if draft.lots:
+            self.lots.update(draft.lots)
+        if draft.holds:
+            self.holds.update(draft.holds)
         for entry in draft.entries:
             if entry.idempotency_key:
                 self.entries_by_key[entry.idempotency_key] = entry
@@ -68,7 +70,9 @@ class Draft:
         return bool(self.wallets or self.lots or self.holds or self.entries)
 
     def wallet(self, currency: str) -> Wallet:
-        found = self.wallets.get(currency) or self.book.wallets.get(currency)
+        found = self.wallets.get(currency)
+        if found is None:
+            found = self.book.wallets.get(currency)
         return found if found is not None else Wallet(self.head.customer_id, currency, 0, None, None)
 
     def set_wallet(self, wallet: Wallet) -> None:
@@ -98,6 +102,8 @@ class Draft:
         Returns (credit_seq or POOL, amount) parts; the caller has checked that
         the wallet's available balance covers `amount`.
         """
+        if not self.book.lots and not self.lots:
+            return ((POOL, amount),)  # the common case: the wallet holds no expiring credit
         parts: list[tuple[int, int]] = []
         left = amount
         for lot in self.lots_of(currency):
@@ -137,25 +143,26 @@ class Draft:
         assert after >= 0 and wallet.held_balance <= after
         created_at = at if self.head.last_entry_at is None else max(at, self.head.last_entry_at)
         seq = self.head.last_seq + 1
+        # Positional, in Entry's field order: this runs for every entry written.
         entry = Entry(
-            id=self.new_id(),
-            customer_id=self.head.customer_id,
-            seq=seq,
-            currency=currency,
-            entry_type=entry_type,
-            amount=amount,
-            before_balance=wallet.balance,
-            after_balance=after,
-            reason=reason,
-            idempotency_key=idempotency_key,
-            metadata=dict(metadata or {}),
-            created_at=created_at,
-            created_by=created_by,
-            expire_time=expire_time,
-            hold_id=hold_id,
-            expired_entry_id=expired_entry_id,
-            wallet_version=wallet.version + 1,
-            wallet_held=wallet.held_balance,
+            self.new_id(),
+            self.head.customer_id,
+            seq,
+            currency,
+            entry_type,
+            amount,
+            wallet.balance,
+            after,
+            reason,
+            idempotency_key,
+            dict(metadata) if metadata else {},
+            created_at,
+            created_by,
+            expire_time,
+            hold_id,
+            expired_entry_id,
+            wallet.version + 1,
+            wallet.held_balance,
         )
         self.entries.append(entry)
         self.head = Head(self.head.customer_id, seq, created_at)

@@ -96,7 +96,7 @@ def decide_entry(request: EntryRequest, draft: Draft) -> Outcome:
         return InvalidArgument([FieldViolation("expire_time", "must be in the future")])
     wallet = draft.wallet(request.currency)
     try:
-        balance_after(wallet.balance, request, wallet.held_balance)
+        after = balance_after(wallet.balance, request, wallet.held_balance)
     except WalletError as refusal:
         return refusal
     draws = draft.take_unheld(request.currency, request.amount) if request.entry_type is EntryType.DEBIT else ()
@@ -117,7 +117,9 @@ def decide_entry(request: EntryRequest, draft: Draft) -> Outcome:
             entry.customer_id, entry.currency, entry.seq, entry.id, request.expire_time, entry.amount, entry.amount, 0
         )
         draft.set_lot(lot)
-    return Applied(entry, draft.wallet(request.currency), idempotent_replay=False)
+    new_wallet = draft.wallets[request.currency]
+    assert new_wallet.balance == after
+    return Applied(entry, new_wallet, idempotent_replay=False)
 
 
 def decide(request: Request, draft: Draft) -> Outcome:
@@ -151,14 +153,19 @@ class BatchDecision:
         return bool(self.entries or self.wallets or self.lots or self.holds)
 
     def take(self, draft: Draft) -> None:
+        # Plain loops, each skipped when empty: this runs once per request of every batch.
         customer_id = draft.head.customer_id
-        self.entries.extend(draft.entries)
-        self.draws.extend(draft.draws)
-        self.wallets.update({(customer_id, c): w for c, w in draft.wallets.items()})
-        self.lots.update({(customer_id, s): lot for s, lot in draft.lots.items()})
-        self.holds.update({(customer_id, h): hold for h, hold in draft.holds.items()})
         if draft.entries:
+            self.entries.extend(draft.entries)
             self.heads[customer_id] = draft.head
+        if draft.draws:
+            self.draws.extend(draft.draws)
+        for currency, wallet in draft.wallets.items():
+            self.wallets[(customer_id, currency)] = wallet
+        for credit_seq, lot in draft.lots.items():
+            self.lots[(customer_id, credit_seq)] = lot
+        for hold_id, hold in draft.holds.items():
+            self.holds[(customer_id, hold_id)] = hold
 
 
 def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callable[[], str]) -> BatchDecision:

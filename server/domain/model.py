@@ -143,9 +143,11 @@ class Draw:
     amount: int
 
 
-@dataclass(frozen=True)
-class Head:
-    """A customer's ledger head: the last history position handed out and the time of that entry."""
+class Head(NamedTuple):
+    """A customer's ledger head: the last history position handed out and the time of that entry.
+
+    A named tuple: every entry of a batch makes a new one.
+    """
 
     customer_id: str
     last_seq: int
