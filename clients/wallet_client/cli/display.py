@@ -12,17 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from wallet_client.errors import (
-    BalanceOverflow,
-    CaptureExceedsHold,
-    HoldNotActive,
-    HoldNotFound,
-    IdempotencyKeyReused,
-    InsufficientBalance,
-    InvalidRequest,
-    WalletError,
-    WalletUnavailable,
-)
+from wallet_client import errors
 from wallet_client.models import Balances, Hold, LedgerEntry, Wallet
 from wallet_client.money import format_money
 
@@ -164,10 +154,10 @@ class Failure:
     exit_code: int
 
 
-def describe_error(error: WalletError, attempt: Attempt, target: str) -> Failure:
+def describe_error(error: errors.WalletError, attempt: Attempt, target: str) -> Failure:
     """One or two sentences a person can act on; never a traceback."""
     exponents = attempt.exponents
-    if isinstance(error, InsufficientBalance):
+    if isinstance(error, errors.InsufficientBalance):
         has = money(error.balance, error.currency, exponents)
         needs = money(error.amount, error.currency, exponents)
         if error.held_balance:
@@ -176,33 +166,33 @@ def describe_error(error: WalletError, attempt: Attempt, target: str) -> Failure
             message = f"Insufficient balance: {available} available ({has} less {held} held), needs {needs}"
             return Failure(message, EXIT_REFUSED)
         return Failure(f"Insufficient balance: has {has}, needs {needs}", EXIT_REFUSED)
-    if isinstance(error, BalanceOverflow):
+    if isinstance(error, errors.BalanceOverflow):
         has = money(error.balance, error.currency, exponents)
         return Failure(f"Balance overflow: the {error.currency} wallet holds {has}, it cannot take more", EXIT_REFUSED)
-    if isinstance(error, IdempotencyKeyReused):
+    if isinstance(error, errors.IdempotencyKeyReused):
         original = f"hold {error.hold_id}" if error.hold_id else f"entry {error.entry_id}"
         return Failure(
             f"Idempotency key {error.idempotency_key!r} was already used for a different request "
             f"({original}); repeat that request exactly, or use a new key",
             EXIT_KEY_REUSED,
         )
-    if isinstance(error, HoldNotFound):
+    if isinstance(error, errors.HoldNotFound):
         return Failure(f"No hold {error.hold_id}: the customer has no hold with this id", EXIT_NOT_FOUND)
-    if isinstance(error, HoldNotActive):
+    if isinstance(error, errors.HoldNotActive):
         status = error.hold_status.value if error.hold_status else "closed"
         return Failure(
             f"Hold {error.hold_id} is already {status}: only an active hold can be captured or released", EXIT_REFUSED
         )
-    if isinstance(error, CaptureExceedsHold):
+    if isinstance(error, errors.CaptureExceedsHold):
         if attempt.currency:
             asked, held = (money(m, attempt.currency, exponents) for m in (error.amount, error.hold_amount))
         else:
             asked, held = (f"{m} minor units" for m in (error.amount, error.hold_amount))
         return Failure(f"Capture of {asked} exceeds hold {error.hold_id} of {held}", EXIT_REFUSED)
-    if isinstance(error, InvalidRequest):
+    if isinstance(error, errors.InvalidRequest):
         problems = "; ".join(f"{v.field} {v.description}" for v in error.violations) or error.message
         return Failure(f"Invalid request: {problems}", EXIT_USAGE)
-    if isinstance(error, WalletUnavailable):
+    if isinstance(error, errors.WalletUnavailable):
         message = (
             f"Wallet service unavailable at {target} ({error.code.name}: {error.message}); "
             f"gave up after {error.attempts} attempt{'s' if error.attempts != 1 else ''}"
