@@ -13,14 +13,28 @@ from wallet_client.async_client import AsyncWalletClient
 from wallet_client.connection import DEFAULT_TARGET, TARGET_ENV, ClientSettings
 from wallet_client.errors import (
     BalanceOverflow,
+    CaptureExceedsHold,
     FieldViolation,
+    HoldNotActive,
+    HoldNotFound,
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidRequest,
     WalletError,
     WalletUnavailable,
 )
-from wallet_client.models import Balances, EntryResult, EntryType, LedgerEntry, Wallet
+from wallet_client.models import (
+    Balances,
+    CaptureResult,
+    EntryResult,
+    EntryType,
+    Hold,
+    HoldPage,
+    HoldResult,
+    HoldStatus,
+    LedgerEntry,
+    Wallet,
+)
 from wallet_client.money import format_money, parse_amount
 from wallet_client.retry import NO_RETRY, RetryPolicy
 from wallet_client.sync_client import WalletClient
@@ -32,10 +46,18 @@ __all__ = [
     "AsyncWalletClient",
     "BalanceOverflow",
     "Balances",
+    "CaptureExceedsHold",
+    "CaptureResult",
     "ClientSettings",
     "EntryResult",
     "EntryType",
     "FieldViolation",
+    "Hold",
+    "HoldNotActive",
+    "HoldNotFound",
+    "HoldPage",
+    "HoldResult",
+    "HoldStatus",
     "IdempotencyKeyReused",
     "InsufficientBalance",
     "InvalidRequest",

@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls
+from wallet_client import calls, hold_calls
 from wallet_client.connection import ClientBase, ClientSettings, open_aio_channel
 
 P = ParamSpec("P")
@@ -29,17 +29,26 @@ def _unary(
 
     async def method(self: AsyncWalletClient, /, *args: P.args, **kwargs: P.kwargs) -> Result:
         # Built when awaited, as an `async def` method would: a bad argument raises there.
-        call = describe(*args, **kwargs)
-        attempts = call.attempts(self.settings)
-        while True:
-            try:
-                response = await self._send(call.method, call.request, attempts.deadline_s())
-            except grpc.aio.AioRpcError as error:
-                await asyncio.sleep(attempts.delay_after(error))
-            else:
-                return call.to_result(response)
+        return await self._call(describe(*args, **kwargs))
 
     return calls.client_method(method, describe, "{}")
+
+
+def _paged(
+    describe: Callable[P, hold_calls.PagedCall[Item]],
+) -> Callable[Concatenate[AsyncWalletClient, P], AsyncIterator[Item]]:
+    """An async generator method over the listing `describe` returns, each page fetched when the caller reaches it."""
+
+    async def method(self: AsyncWalletClient, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Item]:
+        listing = describe(*args, **kwargs)
+        call: calls.UnaryCall[hold_calls.Page[Item]] | None = listing.first()
+        while call is not None:
+            page = await self._call(call)
+            for item in page.items:
+                yield item
+            call = listing.after(page)
+
+    return calls.client_method(method, describe, "AsyncIterator[{}]")
 
 
 def _stream(
@@ -78,12 +87,19 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     Pass `channel` (a grpc.aio channel) to use one you own; `close()` leaves it open.
     """
 
-    # Each RPC of wallet_client.calls as a coroutine method; iter_entries is an async generator.
+    # Each RPC of wallet_client.calls and .hold_calls as a coroutine method; iter_entries and list_holds
+    # are async generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)
     create_entry = _unary(calls.create_entry)
     iter_entries = _stream(calls.iter_entries)
+    hold = _unary(hold_calls.hold)
+    capture = _unary(hold_calls.capture)
+    release = _unary(hold_calls.release)
+    get_hold = _unary(hold_calls.get_hold)
+    list_holds_page = _unary(hold_calls.list_holds_page)
+    list_holds = _paged(hold_calls.list_holds)
 
     async def __aenter__(self) -> AsyncWalletClient:
         return self
@@ -99,3 +115,14 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
 
     def _open_channel(self, settings: ClientSettings) -> grpc.aio.Channel:
         return open_aio_channel(settings)
+
+    async def _call(self, call: calls.UnaryCall[Result]) -> Result:
+        """Sends `call`, and again while its retry policy allows; its result, or its WalletError raised."""
+        attempts = call.attempts(self.settings)
+        while True:
+            try:
+                response = await self._send(call.method, call.request, attempts.deadline_s())
+            except grpc.aio.AioRpcError as error:
+                await asyncio.sleep(attempts.delay_after(error))
+            else:
+                return call.to_result(response)

@@ -5,7 +5,7 @@ from the arguments of the public method, which failures send it again, and
 what the caller gets back. `WalletClient` and `AsyncWalletClient` turn every
 description into a method with one line each, and do only the I/O: call the
 stub, sleep between attempts, iterate the stream. A new RPC is one more
-description here and one line in each client.
+description here (or in `wallet_client.hold_calls`) and one line in each client.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from wallet_client.models import Balances, EntryResult, EntryType, LedgerEntry
 from wallet_client.requests import HistoryFilter, balances_request, entry_request, new_idempotency_key
 from wallet_client.retry import READ_RETRY_CODES, WRITE_RETRY_CODES, RetryBudget
 
-Result = TypeVar("Result")
+Result = TypeVar("Result", covariant=True)
 Item = TypeVar("Item", covariant=True)
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -165,21 +165,30 @@ def create_entry(
     idempotency_key: str | None = None,
     metadata: Mapping[str, str] | None = None,
     *,
+    expire_time: datetime | None = None,
     timeout_s: float | None = None,
 ) -> UnaryCall[EntryResult]:
-    """Applies one credit or debit; safe to call again with the same `idempotency_key`."""
+    """Applies one credit or debit; safe to call again with the same `idempotency_key`.
+
+    `expire_time` (credits only, timezone-aware): when the credit's unspent
+    remainder leaves the balance; None means never.
+    """
     key = idempotency_key or new_idempotency_key()
-    request = entry_request(customer_id, EntryType(entry_type), amount, currency, reason, key, metadata)
+    request = entry_request(customer_id, EntryType(entry_type), amount, currency, reason, key, metadata, expire_time)
     return UnaryCall("CreateLedgerEntry", request, WRITE_RETRY_CODES, EntryResult.from_proto, timeout_s, key)
 
 
 class _EntryOfType:
-    """`create_entry` with the entry type fixed: `credit` and `debit`, one signature for both."""
+    """`create_entry` with the entry type fixed: `credit` and `debit`, one signature (only credits expire)."""
 
     def __init__(self, entry_type: EntryType, doc: str) -> None:
         self.entry_type = entry_type
         self.__name__ = entry_type.value
         self.__doc__ = doc
+        if entry_type is not EntryType.CREDIT:
+            signature = inspect.signature(self.__call__)
+            kept = [p for p in signature.parameters.values() if p.name != "expire_time"]
+            self.__signature__ = signature.replace(parameters=kept)
 
     def __call__(
         self,
@@ -190,16 +199,22 @@ class _EntryOfType:
         idempotency_key: str | None = None,
         metadata: Mapping[str, str] | None = None,
         *,
+        expire_time: datetime | None = None,
         timeout_s: float | None = None,
     ) -> UnaryCall[EntryResult]:
-        return create_entry(
-            customer_id, self.entry_type, amount, currency, reason, idempotency_key, metadata, timeout_s=timeout_s
-        )
+        if expire_time is not None and self.entry_type is not EntryType.CREDIT:
+            raise TypeError(f"{self.__name__}() got an unexpected keyword argument 'expire_time'")
+        entry = (customer_id, self.entry_type, amount, currency, reason, idempotency_key, metadata)
+        return create_entry(*entry, expire_time=expire_time, timeout_s=timeout_s)
 
 
-credit = _EntryOfType(EntryType.CREDIT, "Adds `amount` minor units to the customer's wallet in `currency`.")
+credit = _EntryOfType(
+    EntryType.CREDIT,
+    "Adds `amount` minor units in `currency`; with `expire_time` (aware) the unspent rest lapses then.",
+)
 debit = _EntryOfType(
-    EntryType.DEBIT, "Removes `amount` minor units; InsufficientBalance (nothing written) if it exceeds the balance."
+    EntryType.DEBIT,
+    "Removes `amount` minor units; InsufficientBalance (nothing written) if over the available balance.",
 )
 
 

@@ -1,9 +1,7 @@
-"""The exceptions a caller catches by name, and the one mapping from a failed gRPC call to them.
+"""The exceptions a caller catches by name; `wallet_client.rpc_errors` maps a failed call to them.
 
-The server sends a rich `google.rpc.Status`: an `ErrorInfo` (domain
-`wallet.internal`) whose reason says what happened, and for INVALID_ARGUMENT a
-`BadRequest` listing the bad fields. Everything here is read from those
-details, never parsed out of the human-readable message.
+Every attribute is read from the details of the server's rich status (the
+`ErrorInfo` metadata, the `BadRequest`), never parsed out of the message.
 """
 
 from __future__ import annotations
@@ -13,16 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import status_pb2
 
-from wallet.v1 import wallet_pb2
-
-ERROR_DOMAIN = "wallet.internal"
-
-# Codes that mean "the service did not answer (in time)": nothing is known to
-# have happened, so the same call may be sent again.
-TRANSIENT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED})
+from wallet_client.models import HoldStatus
 
 
 @dataclass(frozen=True)
@@ -103,7 +94,19 @@ class _BalanceRefusal(WalletError):
 
 
 class InsufficientBalance(_BalanceRefusal):
-    """FAILED_PRECONDITION / INSUFFICIENT_WALLET_FUNDS: a debit exceeds the balance; nothing was written."""
+    """FAILED_PRECONDITION / INSUFFICIENT_WALLET_FUNDS: a debit or hold exceeds the available balance.
+
+    Nothing was written. `held_balance` is what active holds reserve and
+    `available_balance` (balance - held_balance) what the write could use.
+    """
+
+    @property
+    def held_balance(self) -> int:
+        return _int(self.metadata, "held_balance")
+
+    @property
+    def available_balance(self) -> int:
+        return _int(self.metadata, "available_balance", self.balance - self.held_balance)
 
 
 class BalanceOverflow(_BalanceRefusal):
@@ -111,15 +114,21 @@ class BalanceOverflow(_BalanceRefusal):
 
 
 class IdempotencyKeyReused(WalletError):
-    """ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED: the key was used before for a different request."""
+    """ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED: the key was used before for a different request.
 
-    def __init__(self, message: str, *, entry_id: str, **kwargs: Any) -> None:
+    Entries and holds share one key space: the original is the entry
+    `entry_id` or the hold `hold_id` (the other is empty).
+    """
+
+    def __init__(self, message: str, *, entry_id: str, hold_id: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.entry_id = entry_id
+        self.hold_id = hold_id
 
     @classmethod
     def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
-        return cls(message, entry_id=fields["metadata"].get("entry_id", ""), **fields)
+        metadata = fields["metadata"]
+        return cls(message, entry_id=metadata.get("entry_id", ""), hold_id=metadata.get("hold_id", ""), **fields)
 
 
 class WalletUnavailable(WalletError):
@@ -129,86 +138,58 @@ class WalletUnavailable(WalletError):
     """
 
 
-_reason = wallet_pb2.ErrorReason.Name
+class HoldNotFound(WalletError):
+    """NOT_FOUND / HOLD_NOT_FOUND: `hold_id` is not one of this customer's holds."""
 
-# The exception of every reason the proto declares. A unit test fails when the
-# proto gains a reason that is missing here, so a new one is placed on purpose,
-# if only as the generic WalletError.
-EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
-    _reason(wallet_pb2.INVALID_ARGUMENT): InvalidRequest,
-    _reason(wallet_pb2.INSUFFICIENT_WALLET_FUNDS): InsufficientBalance,
-    _reason(wallet_pb2.BALANCE_OVERFLOW): BalanceOverflow,
-    _reason(wallet_pb2.IDEMPOTENCY_KEY_REUSED): IdempotencyKeyReused,
-    # Sent with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED: the same call may succeed later.
-    _reason(wallet_pb2.DATABASE_UNAVAILABLE): WalletUnavailable,
-    _reason(wallet_pb2.SERVER_BUSY): WalletUnavailable,
-    _reason(wallet_pb2.SHUTTING_DOWN): WalletUnavailable,
-    _reason(wallet_pb2.LOCK_TIMEOUT): WalletUnavailable,
-    _reason(wallet_pb2.STATEMENT_TIMEOUT): WalletUnavailable,
-    # No exception of their own: a caller tells them apart by `.code` and `.reason`.
-    _reason(wallet_pb2.UNAUTHENTICATED): WalletError,
-    _reason(wallet_pb2.MISSING_SCOPE): WalletError,
-    _reason(wallet_pb2.INTERNAL): WalletError,
-}
+    def __init__(self, message: str, *, hold_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.hold_id = hold_id
+
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        return cls(message, hold_id=fields["metadata"].get("hold_id", ""), **fields)
 
 
-def _unpack_details(
-    status: status_pb2.Status,
-) -> tuple[error_details_pb2.ErrorInfo | None, list[FieldViolation]]:
-    info: error_details_pb2.ErrorInfo | None = None
-    violations: list[FieldViolation] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            violations.extend(FieldViolation(v.field, v.description) for v in bad_request.field_violations)
-    return info, violations
+class HoldNotActive(WalletError):
+    """FAILED_PRECONDITION / HOLD_NOT_ACTIVE: the hold is already captured, released or expired.
+
+    `hold_status` says which (None if the server named a status this client
+    does not know; `.status` is the rich gRPC status, as on every error).
+    Repeating the very capture or release that closed the hold is not this
+    error: it replays.
+    """
+
+    def __init__(self, message: str, *, hold_id: str, hold_status: HoldStatus | None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.hold_id = hold_id
+        self.hold_status = hold_status
+
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        metadata = fields["metadata"]
+        name = metadata.get("status", "").removeprefix("HOLD_STATUS_")
+        hold_status = HoldStatus[name] if name in HoldStatus.__members__ else None
+        return cls(message, hold_id=metadata.get("hold_id", ""), hold_status=hold_status, **fields)
 
 
-def _rich_status(call: grpc.RpcError) -> status_pb2.Status | None:
-    try:
-        return rpc_status.from_call(call)
-    except ValueError:
-        # The trailer disagrees with the call's status (a proxy rewrote one of them): trust the call.
-        return None
+class CaptureExceedsHold(WalletError):
+    """FAILED_PRECONDITION / CAPTURE_EXCEEDS_HOLD: a capture of `amount` asks for more than `hold_amount`."""
+
+    def __init__(self, message: str, *, hold_id: str, amount: int, hold_amount: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.hold_id = hold_id
+        self.amount = amount
+        self.hold_amount = hold_amount
+
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        metadata = fields["metadata"]
+        amount, hold_amount = _int(metadata, "amount"), _int(metadata, "hold_amount")
+        return cls(message, hold_id=metadata.get("hold_id", ""), amount=amount, hold_amount=hold_amount, **fields)
 
 
-def _int(metadata: Mapping[str, str], key: str) -> int:
+def _int(metadata: Mapping[str, str], key: str, default: int = 0) -> int:
     try:
         return int(metadata.get(key, ""))
     except ValueError:
-        return 0
-
-
-def from_rpc_error(call: grpc.RpcError, *, idempotency_key: str | None = None, attempts: int = 1) -> WalletError:
-    """The named exception for a failed call (a grpc.RpcError or grpc.aio.AioRpcError)."""
-    code: grpc.StatusCode = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
-    message = (call.details() if hasattr(call, "details") else None) or code.name
-    status = _rich_status(call)
-    info, violations = _unpack_details(status) if status is not None else (None, [])
-    ours = info is not None and info.domain == ERROR_DOMAIN
-    reason = info.reason if info is not None and ours else ""
-    metadata: dict[str, str] = dict(info.metadata) if info is not None and ours else {}
-    fields: dict[str, Any] = {
-        "code": code,
-        "reason": reason,
-        "metadata": metadata,
-        "status": status,
-        "idempotency_key": idempotency_key,
-        "attempts": attempts,
-    }
-    return _exception_class(code, reason)._from_status(message, tuple(violations), fields)
-
-
-def _exception_class(code: grpc.StatusCode, reason: str) -> type[WalletError]:
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidRequest
-    kind = EXCEPTION_BY_REASON.get(reason, WalletError)
-    if kind is WalletError and code in TRANSIENT_CODES:
-        # No reason of ours (a failure of the connection, or a server newer than
-        # this client) or a generic one: the code alone says the call may be sent again.
-        return WalletUnavailable
-    return kind
+        return default

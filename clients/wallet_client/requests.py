@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from wallet.v1 import wallet_pb2
-from wallet_client.models import EntryType
+from wallet_client.models import EntryType, HoldStatus
 
 
 def new_idempotency_key() -> str:
@@ -20,6 +20,19 @@ def balances_request(customer_id: str) -> wallet_pb2.GetBalancesRequest:
     return wallet_pb2.GetBalancesRequest(customer_id=customer_id)
 
 
+def _minor_units(amount: int) -> int:
+    # bool is an int subclass and Decimal/float would be silently truncated: refuse both here.
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError(f"amount must be an int of minor units, not {type(amount).__name__}")
+    return amount
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return moment
+
+
 def entry_request(
     customer_id: str,
     entry_type: EntryType,
@@ -28,18 +41,78 @@ def entry_request(
     reason: str,
     idempotency_key: str,
     metadata: Mapping[str, str] | None,
+    expire_time: datetime | None = None,
 ) -> wallet_pb2.CreateLedgerEntryRequest:
-    # bool is an int subclass and Decimal/float would be silently truncated: refuse both here.
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise TypeError(f"amount must be an int of minor units, not {type(amount).__name__}")
-    return wallet_pb2.CreateLedgerEntryRequest(
+    if entry_type is EntryType.EXPIRATION:
+        raise ValueError("expiration entries are written by the service; they cannot be requested")
+    message = wallet_pb2.CreateLedgerEntryRequest(
         customer_id=customer_id,
-        amount=amount,
+        amount=_minor_units(amount),
         currency=currency,
         entry_type=entry_type.to_proto(),
         reason=reason,
         idempotency_key=idempotency_key,
         metadata=dict(metadata or {}),
+    )
+    if expire_time is not None:
+        message.expire_time.FromDatetime(_aware(expire_time, "expire_time"))
+    return message
+
+
+def hold_request(
+    customer_id: str,
+    amount: int,
+    currency: str,
+    ttl: timedelta | None,
+    reason: str,
+    idempotency_key: str,
+    metadata: Mapping[str, str] | None,
+) -> wallet_pb2.CreateHoldRequest:
+    message = wallet_pb2.CreateHoldRequest(
+        customer_id=customer_id,
+        currency=currency,
+        amount=_minor_units(amount),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        metadata=dict(metadata or {}),
+    )
+    if ttl is not None:
+        # Unset means the server's default (15 minutes); a zero or negative ttl is refused here.
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive; None means the service's default")
+        message.ttl.FromTimedelta(ttl)
+    return message
+
+
+def capture_request(
+    customer_id: str, hold_id: str, amount: int, reason: str, metadata: Mapping[str, str] | None
+) -> wallet_pb2.CaptureHoldRequest:
+    return wallet_pb2.CaptureHoldRequest(
+        customer_id=customer_id,
+        hold_id=hold_id,
+        amount=_minor_units(amount),
+        reason=reason,
+        metadata=dict(metadata or {}),
+    )
+
+
+def release_request(customer_id: str, hold_id: str) -> wallet_pb2.ReleaseHoldRequest:
+    return wallet_pb2.ReleaseHoldRequest(customer_id=customer_id, hold_id=hold_id)
+
+
+def get_hold_request(customer_id: str, hold_id: str) -> wallet_pb2.GetHoldRequest:
+    return wallet_pb2.GetHoldRequest(customer_id=customer_id, hold_id=hold_id)
+
+
+def list_holds_request(
+    customer_id: str, currency: str | None, status: HoldStatus | None, page_size: int, page_token: str
+) -> wallet_pb2.ListHoldsRequest:
+    return wallet_pb2.ListHoldsRequest(
+        customer_id=customer_id,
+        currency=currency or "",
+        status=status.to_proto() if status is not None else wallet_pb2.HOLD_STATUS_UNSPECIFIED,
+        page_size=page_size,
+        page_token=page_token,
     )
 
 
@@ -62,8 +135,8 @@ class HistoryFilter:
     def __post_init__(self) -> None:
         for name in ("created_after", "created_before"):
             value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{name} must be a timezone-aware datetime")
+            if value is not None:
+                _aware(value, name)
         if self.limit is not None and self.limit < 0:
             raise ValueError("limit must not be negative")
         if self.limit == 0:

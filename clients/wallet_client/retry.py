@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from wallet_client.errors import from_rpc_error
+from wallet_client.rpc_errors import from_rpc_error
 
 READ_RETRY_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
 # CANCELLED here is the server's doing (a call caught by its shutdown before any

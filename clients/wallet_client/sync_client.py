@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls
+from wallet_client import calls, hold_calls
 from wallet_client.connection import ClientBase, ClientSettings, open_channel
 
 P = ParamSpec("P")
@@ -25,17 +25,23 @@ def _unary(describe: Callable[P, calls.UnaryCall[Result]]) -> Callable[Concatena
     """A method that sends the call `describe` returns, and again while its retry policy allows."""
 
     def method(self: WalletClient, /, *args: P.args, **kwargs: P.kwargs) -> Result:
-        call = describe(*args, **kwargs)
-        attempts = call.attempts(self.settings)
-        while True:
-            try:
-                response = self._send(call.method, call.request, attempts.deadline_s())
-            except grpc.RpcError as error:
-                time.sleep(attempts.delay_after(error))
-            else:
-                return call.to_result(response)
+        return self._call(describe(*args, **kwargs))
 
     return calls.client_method(method, describe, "{}")
+
+
+def _paged(describe: Callable[P, hold_calls.PagedCall[Item]]) -> Callable[Concatenate[WalletClient, P], Iterator[Item]]:
+    """A generator method over the listing `describe` returns, each page fetched when the caller reaches it."""
+
+    def method(self: WalletClient, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[Item]:
+        listing = describe(*args, **kwargs)
+        call: calls.UnaryCall[hold_calls.Page[Item]] | None = listing.first()
+        while call is not None:
+            page = self._call(call)
+            yield from page.items
+            call = listing.after(page)
+
+    return calls.client_method(method, describe, "Iterator[{}]")
 
 
 def _stream(describe: Callable[P, calls.StreamCall[Item]]) -> Callable[Concatenate[WalletClient, P], Iterator[Item]]:
@@ -71,12 +77,18 @@ class WalletClient(ClientBase[grpc.Channel]):
     Pass `channel` to use a channel you own; it is then not closed by `close()`.
     """
 
-    # Each RPC of wallet_client.calls as a blocking method; iter_entries is a generator.
+    # Each RPC of wallet_client.calls and .hold_calls as a blocking method; iter_entries and list_holds are generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)
     create_entry = _unary(calls.create_entry)
     iter_entries = _stream(calls.iter_entries)
+    hold = _unary(hold_calls.hold)
+    capture = _unary(hold_calls.capture)
+    release = _unary(hold_calls.release)
+    get_hold = _unary(hold_calls.get_hold)
+    list_holds_page = _unary(hold_calls.list_holds_page)
+    list_holds = _paged(hold_calls.list_holds)
 
     def __enter__(self) -> WalletClient:
         return self
@@ -92,3 +104,14 @@ class WalletClient(ClientBase[grpc.Channel]):
 
     def _open_channel(self, settings: ClientSettings) -> grpc.Channel:
         return open_channel(settings)
+
+    def _call(self, call: calls.UnaryCall[Result]) -> Result:
+        """Sends `call`, and again while its retry policy allows; its result, or its WalletError raised."""
+        attempts = call.attempts(self.settings)
+        while True:
+            try:
+                response = self._send(call.method, call.request, attempts.deadline_s())
+            except grpc.RpcError as error:
+                time.sleep(attempts.delay_after(error))
+            else:
+                return call.to_result(response)

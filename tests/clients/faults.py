@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -24,7 +26,8 @@ from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 class Faults:
     """What the proxy does to the next calls; each counter is used up one call at a time."""
 
-    # The next N CreateLedgerEntry calls are committed upstream, then answered UNAVAILABLE.
+    # The next N writes (CreateLedgerEntry, CreateHold, CaptureHold, ReleaseHold) are committed
+    # upstream, then answered UNAVAILABLE.
     lose_write_responses: int = 0
     # The next N GetBalances calls fail UNAVAILABLE without reaching the server.
     refuse_reads: int = 0
@@ -37,6 +40,18 @@ class Faults:
 async def _forward_error(context: grpc.aio.ServicerContext, error: grpc.aio.AioRpcError) -> None:
     # Pass the rich status (grpc-status-details-bin) through unchanged.
     await context.abort(error.code(), error.details() or "", error.trailing_metadata())
+
+
+def _pass_through(method: str, *, write: bool) -> Any:
+    """A handler that forwards unary `method` upstream unchanged (writes may lose their answer).
+
+    Typed Any: one function stands for handlers of different request types.
+    """
+
+    async def handler(self: FaultyWalletProxy, request: Message, context: grpc.aio.ServicerContext) -> Any:
+        return await self.forward(method, request, context, write=write)
+
+    return handler
 
 
 class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
@@ -58,19 +73,25 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
             await _forward_error(context, error)
             raise
 
-    async def CreateLedgerEntry(
-        self, request: wallet_pb2.CreateLedgerEntryRequest, context: grpc.aio.ServicerContext
-    ) -> wallet_pb2.CreateLedgerEntryResponse:
-        self.faults.calls.append("CreateLedgerEntry")
+    async def forward(self, method: str, request: Message, context: grpc.aio.ServicerContext, *, write: bool) -> Any:
+        """The upstream answer to a unary call; a write's answer is lost after its commit when told to."""
+        self.faults.calls.append(method)
         try:
-            response: wallet_pb2.CreateLedgerEntryResponse = await self.upstream.CreateLedgerEntry(request)
+            response = await getattr(self.upstream, method)(request)
         except grpc.aio.AioRpcError as error:
             await _forward_error(context, error)
             raise
-        if self.faults.lose_write_responses > 0:
+        if write and self.faults.lose_write_responses > 0:
             self.faults.lose_write_responses -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: connection lost after commit")
         return response
+
+    CreateLedgerEntry = _pass_through("CreateLedgerEntry", write=True)
+    CreateHold = _pass_through("CreateHold", write=True)
+    CaptureHold = _pass_through("CaptureHold", write=True)
+    ReleaseHold = _pass_through("ReleaseHold", write=True)
+    GetHold = _pass_through("GetHold", write=False)
+    ListHolds = _pass_through("ListHolds", write=False)
 
     async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext

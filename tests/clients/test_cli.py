@@ -32,6 +32,12 @@ def assert_no_traceback(result: Result) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def assert_explained(result: Result, exit_code: int, message: str) -> None:
+    """The command failed with `exit_code`, saying only `message` on stderr."""
+    assert (result.exit_code, result.stderr.strip()) == (exit_code, message), result.output
+    assert_no_traceback(result)
+
+
 async def test_credit_reads_the_amount_as_money_in_the_currency_exponent(
     target: str, customer_id: str, aclient: AsyncWalletClient
 ) -> None:
@@ -74,9 +80,7 @@ async def test_balances_shows_money_next_to_minor_units(target: str, customer_id
 async def test_a_debit_beyond_the_balance_says_so_in_money_and_exits_3(target: str, customer_id: str) -> None:
     await wallet(target, "credit", customer_id, "12.00", "USD")
     result = await wallet(target, "debit", customer_id, "50.00", "USD", "--reason", "API usage")
-    assert result.exit_code == 3
-    assert result.stderr.strip() == "Insufficient balance: has $12.00, needs $50.00"
-    assert_no_traceback(result)
+    assert_explained(result, 3, "Insufficient balance: has $12.00, needs $50.00")
 
 
 async def test_repeating_a_command_with_its_key_applies_it_once(

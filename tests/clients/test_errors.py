@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -11,6 +12,10 @@ from tests.clients.conftest import FAST_RETRY
 from wallet_client import (
     AsyncWalletClient,
     BalanceOverflow,
+    CaptureExceedsHold,
+    HoldNotActive,
+    HoldNotFound,
+    HoldStatus,
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidRequest,
@@ -85,6 +90,100 @@ async def test_a_credit_beyond_int64_raises_balance_overflow(aclient: AsyncWalle
     with pytest.raises(BalanceOverflow) as raised:
         await aclient.credit(customer_id, limit, "INR")
     assert (raised.value.balance, raised.value.amount, raised.value.currency) == (balance, limit, "INR")
+
+
+async def test_a_hold_beyond_the_available_balance_raises_insufficient_balance_with_what_is_held(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    await aclient.credit(customer_id, 1_000, "USD")
+    await aclient.hold(customer_id, 400, "USD")
+    for refused in (aclient.hold(customer_id, 700, "USD"), aclient.debit(customer_id, 700, "USD")):
+        with pytest.raises(InsufficientBalance) as raised:
+            await refused
+        error = raised.value
+        assert (error.balance, error.held_balance, error.available_balance, error.amount) == (1_000, 400, 600, 700)
+    assert (await aclient.get_balances(customer_id))["USD"].available_balance == 600
+
+
+async def test_an_unknown_hold_raises_hold_not_found(aclient: AsyncWalletClient, customer_id: str) -> None:
+    await aclient.credit(customer_id, 100, "USD")
+    others = (await aclient.hold(customer_id, 100, "USD")).hold.id
+    for call in (
+        aclient.get_hold(customer_id, "hd_nope"),
+        aclient.capture(customer_id, "hd_nope"),
+        aclient.release(customer_id, "hd_nope"),
+        # Another customer's hold is not found either.
+        aclient.get_hold(f"{customer_id}_other", others),
+    ):
+        with pytest.raises(HoldNotFound) as raised:
+            await call
+        assert raised.value.code == grpc.StatusCode.NOT_FOUND and raised.value.attempts == 1
+    assert raised.value.hold_id == others
+
+
+async def test_a_closed_hold_raises_hold_not_active_naming_its_status(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    await aclient.credit(customer_id, 1_000, "USD")
+    captured = (await aclient.hold(customer_id, 400, "USD")).hold.id
+    released = (await aclient.hold(customer_id, 400, "USD")).hold.id
+    await aclient.capture(customer_id, captured, 100)
+    await aclient.release(customer_id, released)
+    for call, status in (
+        (aclient.capture(customer_id, captured, 200), HoldStatus.CAPTURED),  # not the capture that closed it
+        (aclient.release(customer_id, captured), HoldStatus.CAPTURED),
+        (aclient.capture(customer_id, released), HoldStatus.RELEASED),
+    ):
+        with pytest.raises(HoldNotActive) as raised:
+            await call
+        assert (raised.value.hold_status, raised.value.code) == (status, grpc.StatusCode.FAILED_PRECONDITION)
+        assert raised.value.attempts == 1
+    assert (await aclient.get_balances(customer_id))["USD"].balance == 900
+
+
+async def test_capturing_more_than_the_hold_raises_capture_exceeds_hold(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    await aclient.credit(customer_id, 1_000, "USD")
+    hold = (await aclient.hold(customer_id, 400, "USD")).hold
+    with pytest.raises(CaptureExceedsHold) as raised:
+        await aclient.capture(customer_id, hold.id, 401)
+    assert (raised.value.hold_id, raised.value.amount, raised.value.hold_amount) == (hold.id, 401, 400)
+    # Nothing happened: the hold can still be captured.
+    assert (await aclient.capture(customer_id, hold.id, 400)).wallet.balance == 600
+
+
+async def test_a_key_shared_by_holds_and_entries_raises_idempotency_key_reused_naming_the_original(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    entry = (await aclient.credit(customer_id, 1_000, "USD", idempotency_key="k-entry")).entry
+    hold = (await aclient.hold(customer_id, 100, "USD", idempotency_key="k-hold")).hold
+    with pytest.raises(IdempotencyKeyReused) as raised:
+        await aclient.hold(customer_id, 100, "USD", idempotency_key="k-entry")
+    assert (raised.value.entry_id, raised.value.hold_id) == (entry.id, "")
+    with pytest.raises(IdempotencyKeyReused) as raised:
+        await aclient.hold(customer_id, 200, "USD", idempotency_key="k-hold")
+    assert (raised.value.entry_id, raised.value.hold_id) == ("", hold.id)
+    with pytest.raises(IdempotencyKeyReused) as raised:
+        await aclient.debit(customer_id, 100, "USD", idempotency_key="k-hold")
+    assert raised.value.hold_id == hold.id
+
+
+async def test_bad_hold_arguments_raise_invalid_request_naming_the_fields(
+    aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        await aclient.hold(customer_id, 0, "EUR", ttl=timedelta(days=8))
+    assert {v.field for v in raised.value.violations} == {"amount", "currency", "ttl"}
+    with pytest.raises(InvalidRequest) as raised:
+        await aclient.capture(customer_id, "", -1)
+    assert {v.field for v in raised.value.violations} == {"hold_id", "amount"}
+    with pytest.raises(InvalidRequest) as raised:
+        [h async for h in aclient.list_holds(customer_id, page_size=1_001)]
+    assert [v.field for v in raised.value.violations] == ["page_size"]
+    with pytest.raises(InvalidRequest) as raised:
+        await aclient.credit(customer_id, 100, "USD", expire_time=datetime(2020, 1, 1, tzinfo=UTC))
+    assert [v.field for v in raised.value.violations] == ["expire_time"]
 
 
 async def test_an_unreachable_server_raises_wallet_unavailable_after_bounded_retries(

@@ -26,6 +26,12 @@ EXPECTED = {
     "low_balance_check.py": ["is below $5.00: send a top-up reminder"],
     "multi_currency.py": ["₹15,000.00 (1500000 minor units)", "$100.00 (10000 minor units)"],
     "refund.py": ["refunded $19.99 of le_", "USD balance: $50.00"],
+    "reserve_then_charge.py": [
+        "-a: charged $1.75 for 7 min, $3.25 returned; balance $6.25, held $0.00, available $6.25",
+        "-b: failed (out of GPU memory), nothing charged; balance $6.25, held $0.00, available $6.25",
+        "-c: not started, $3.75 short of the worst case $5.00",
+        ": balance $6.25, held $0.00, available $6.25",
+    ],
 }
 
 

@@ -1,7 +1,7 @@
 """docs/grpcurl.md cannot drift: every ```shell block in it runs, in order, with the real grpcurl
 against the test server, and must print what the ```json or ```text block after it shows.
 
-Ids and times differ from run to run and are not compared; everything else is.
+Ids, times and page tokens differ from run to run and are not compared; everything else is.
 """
 
 from __future__ import annotations
@@ -24,7 +24,19 @@ from wallet.v1 import wallet_pb2
 DOC = Path(__file__).resolve().parents[2] / "docs" / "grpcurl.md"
 DOC_ADDRESS = "127.0.0.1:50051"
 DOC_CUSTOMER = "cus_42"
-VOLATILE_KEYS = {"id", "created_at", "updated_at"}
+# A hold's expire_time and closed_at follow from when it was made; a page token encodes where the page ended.
+VOLATILE_KEYS = {
+    "id",
+    "created_at",
+    "updated_at",
+    "expire_time",
+    "closed_at",
+    "hold_id",
+    "capture_entry_id",
+    "next_page_token",
+}
+# Entry and hold ids inside text, such as an error message that names the hold.
+_ID_IN_TEXT = re.compile(r"\b(le|hd)_[0-9a-f]{32}\b")
 _BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _EXIT_STATUS = re.compile(r"# exits with status (\d+)")
 
@@ -81,6 +93,8 @@ def masked(value: Any) -> Any:
         return {k: "<varies>" if k in VOLATILE_KEYS else masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
+    if isinstance(value, str):
+        return _ID_IN_TEXT.sub(r"\1_<varies>", value)
     return value
 
 
@@ -103,6 +117,10 @@ def test_the_docs_cover_every_rpc_and_health() -> None:
     assert "grpc.health.v1.Health/Check" in commands
     assert re.search(r"ListLedgerEntries > \S+", commands), "the streaming export to a file"
     assert "start_after_id" in commands, "the resume of an export"
+    assert re.search(r'"expire_time": "[^"]+"\n}\' \S+ wallet\.v1\.WalletService/CreateLedgerEntry', commands), (
+        "a credit that expires"
+    )
+    assert "page_token" in commands, "the next page of ListHolds"
 
 
 async def test_every_documented_grpcurl_command_prints_what_the_docs_show(target: str, tmp_path: Path) -> None:

@@ -63,6 +63,43 @@ async def test_without_retries_the_caller_gets_the_key_to_retry_with_later(
     assert (await aclient.get_balances(customer_id))["INR"].balance == 700
 
 
+async def test_a_capture_whose_response_was_lost_is_retried_and_replays(
+    proxy: tuple[str, Faults], aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    address, faults = proxy
+    await aclient.credit(customer_id, 1_000, "USD")
+    hold = (await aclient.hold(customer_id, 600, "USD")).hold
+    faults.lose_write_responses = 1
+    async with AsyncWalletClient(address, retry=FAST_RETRY) as client:
+        captured = await client.capture(customer_id, hold.id, 250)
+    # The first attempt captured; the second, the same call, was answered with that capture.
+    assert faults.calls == ["CaptureHold", "CaptureHold"]
+    assert captured.idempotent_replay and captured.hold.captured_amount == 250
+    assert [e.id async for e in aclient.iter_entries(customer_id, entry_type="debit")] == [captured.entry.id]
+    usd = (await aclient.get_balances(customer_id))["USD"]
+    assert (usd.balance, usd.held_balance, usd.available_balance) == (750, 0, 750)
+
+
+async def test_lost_holds_and_releases_are_retried_and_apply_once(
+    proxy: tuple[str, Faults], aclient: AsyncWalletClient, customer_id: str
+) -> None:
+    address, faults = proxy
+    await aclient.credit(customer_id, 1_000, "INR")
+
+    def scenario() -> None:
+        with WalletClient(address, retry=FAST_RETRY) as client:
+            faults.lose_write_responses = 1
+            held = client.hold(customer_id, 400, "INR")
+            assert held.idempotent_replay and held.wallet.held_balance == 400
+            faults.lose_write_responses = 1
+            released = client.release(customer_id, held.hold.id)
+            assert released.idempotent_replay and released.wallet.available_balance == 1_000
+
+    await asyncio.to_thread(scenario)
+    assert faults.calls == ["CreateHold"] * 2 + ["ReleaseHold"] * 2
+    assert [h.status.value async for h in aclient.list_holds(customer_id)] == ["released"]
+
+
 async def test_a_read_refused_once_is_retried(proxy: tuple[str, Faults], customer_id: str) -> None:
     address, faults = proxy
     faults.refuse_reads = 2

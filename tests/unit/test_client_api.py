@@ -9,7 +9,8 @@ server runs: every call here fails before anything is sent.
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -20,7 +21,23 @@ ENTRY_PARAMETERS = (
     "idempotency_key: 'str | None' = None, metadata: 'Mapping[str, str] | None' = None, "
     "*, timeout_s: 'float | None' = None"
 )
-CREATE_ENTRY_PARAMETERS = ENTRY_PARAMETERS.replace("amount:", "entry_type: 'EntryType | str', amount:")
+# Only credits expire: debit has no expire_time.
+CREDIT_PARAMETERS = ENTRY_PARAMETERS.replace("*, ", "*, expire_time: 'datetime | None' = None, ")
+CREATE_ENTRY_PARAMETERS = CREDIT_PARAMETERS.replace("amount:", "entry_type: 'EntryType | str', amount:")
+HOLD_PARAMETERS = (
+    "customer_id: 'str', amount: 'int', currency: 'str', *, ttl: 'timedelta | None' = None, reason: 'str' = '', "
+    "idempotency_key: 'str | None' = None, metadata: 'Mapping[str, str] | None' = None, "
+    "timeout_s: 'float | None' = None"
+)
+CAPTURE_PARAMETERS = (
+    "customer_id: 'str', hold_id: 'str', amount: 'int' = 0, *, reason: 'str' = '', "
+    "metadata: 'Mapping[str, str] | None' = None, timeout_s: 'float | None' = None"
+)
+HOLD_REF_PARAMETERS = "customer_id: 'str', hold_id: 'str', *, timeout_s: 'float | None' = None"
+LIST_HOLDS_PARAMETERS = (
+    "customer_id: 'str', *, currency: 'str | None' = None, status: 'HoldStatus | str | None' = None, "
+    "page_size: 'int' = 100"
+)
 HISTORY_PARAMETERS = (
     "customer_id: 'str', *, currency: 'str | None' = None, entry_type: 'EntryType | str | None' = None, "
     "created_after: 'datetime | None' = None, created_before: 'datetime | None' = None, "
@@ -28,9 +45,16 @@ HISTORY_PARAMETERS = (
 )
 SIGNATURES = {
     "get_balances": "(self, customer_id: 'str', *, timeout_s: 'float | None' = None) -> 'Balances'",
-    "credit": f"(self, {ENTRY_PARAMETERS}) -> 'EntryResult'",
+    "credit": f"(self, {CREDIT_PARAMETERS}) -> 'EntryResult'",
     "debit": f"(self, {ENTRY_PARAMETERS}) -> 'EntryResult'",
     "create_entry": f"(self, {CREATE_ENTRY_PARAMETERS}) -> 'EntryResult'",
+    "hold": f"(self, {HOLD_PARAMETERS}) -> 'HoldResult'",
+    "capture": f"(self, {CAPTURE_PARAMETERS}) -> 'CaptureResult'",
+    "release": f"(self, {HOLD_REF_PARAMETERS}) -> 'HoldResult'",
+    "get_hold": f"(self, {HOLD_REF_PARAMETERS}) -> 'Hold'",
+    "list_holds_page": (
+        f"(self, {LIST_HOLDS_PARAMETERS}, page_token: 'str' = '', timeout_s: 'float | None' = None) -> 'HoldPage'"
+    ),
 }
 # An unroutable address: channels connect lazily, and nothing here gets as far as sending.
 NOWHERE = "127.0.0.1:9"
@@ -53,7 +77,17 @@ def test_iter_entries_is_a_generator_in_both_clients() -> None:
     assert inspect.isasyncgenfunction(AsyncWalletClient.iter_entries)
 
 
-@pytest.mark.parametrize("name", [*SIGNATURES, "iter_entries"])
+def test_list_holds_is_a_generator_over_pages_in_both_clients() -> None:
+    assert str(inspect.signature(WalletClient.list_holds)) == f"(self, {LIST_HOLDS_PARAMETERS}) -> 'Iterator[Hold]'"
+    assert (
+        str(inspect.signature(AsyncWalletClient.list_holds))
+        == f"(self, {LIST_HOLDS_PARAMETERS}) -> 'AsyncIterator[Hold]'"
+    )
+    assert inspect.isgeneratorfunction(WalletClient.list_holds)
+    assert inspect.isasyncgenfunction(AsyncWalletClient.list_holds)
+
+
+@pytest.mark.parametrize("name", [*SIGNATURES, "iter_entries", "list_holds"])
 def test_both_clients_document_each_method_alike(name: str) -> None:
     sync_method, async_method = getattr(WalletClient, name), getattr(AsyncWalletClient, name)
     assert sync_method.__name__ == async_method.__name__ == name
@@ -106,3 +140,26 @@ async def test_history_filters_are_checked_when_iteration_starts() -> None:
         aentries = aclient.iter_entries("cus_1", limit=-1)
         with pytest.raises(ValueError, match="must not be negative"):
             await anext(aentries)
+
+
+def test_only_credits_take_an_expire_time_and_it_must_be_aware() -> None:
+    with WalletClient(NOWHERE) as client:
+        # mypy lets it through (credit and debit share one __call__); the call refuses it like Python would.
+        with pytest.raises(TypeError, match="unexpected keyword argument 'expire_time'"):
+            client.debit("cus_1", 1, "USD", expire_time=datetime(2030, 1, 1, tzinfo=UTC))
+        with pytest.raises(ValueError, match="expire_time must be a timezone-aware datetime"):
+            client.credit("cus_1", 1, "USD", expire_time=datetime(2030, 1, 1))
+        with pytest.raises(ValueError, match="written by the service"):
+            client.create_entry("cus_1", "expiration", 1, "USD")
+
+
+async def test_hold_arguments_are_checked_before_anything_is_sent() -> None:
+    async with AsyncWalletClient(NOWHERE) as client:
+        with pytest.raises(TypeError, match="int of minor units"):
+            await client.hold("cus_1", Decimal("1.50"), "USD")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="ttl must be positive"):
+            await client.hold("cus_1", 100, "USD", ttl=timedelta(0))
+        with pytest.raises(TypeError, match="int of minor units"):
+            await client.capture("cus_1", "hd_1", 1.5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="'open' is not a valid HoldStatus"):
+            await anext(client.list_holds("cus_1", status="open"))

@@ -20,7 +20,8 @@ from google.rpc import error_details_pb2, status_pb2
 import wallet_client
 from wallet.v1 import wallet_pb2
 from wallet_client import errors
-from wallet_client.errors import ERROR_DOMAIN, EXCEPTION_BY_REASON, from_rpc_error
+from wallet_client.models import HoldStatus
+from wallet_client.rpc_errors import ERROR_DOMAIN, EXCEPTION_BY_REASON, from_rpc_error
 
 CLIENT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 
@@ -109,6 +110,39 @@ def test_a_reused_key_names_the_original_entry() -> None:
     )
     error = from_rpc_error(call)
     assert isinstance(error, errors.IdempotencyKeyReused) and error.entry_id == "le_1"
+
+
+def test_a_refused_hold_says_what_is_held_and_available() -> None:
+    numbers = {"balance": "1000", "amount": "700", "currency": "USD", "held_balance": "400", "available_balance": "600"}
+    call = FailedCall(grpc.StatusCode.FAILED_PRECONDITION, "no", _error_info("INSUFFICIENT_WALLET_FUNDS", numbers))
+    error = from_rpc_error(call)
+    assert isinstance(error, errors.InsufficientBalance)
+    assert (error.balance, error.held_balance, error.available_balance, error.amount) == (1_000, 400, 600, 700)
+
+
+def test_the_hold_refusals_carry_the_hold_and_its_numbers() -> None:
+    def error_of(code: grpc.StatusCode, reason: str, metadata: dict[str, str]) -> errors.WalletError:
+        return from_rpc_error(FailedCall(code, "no", _error_info(reason, metadata)))
+
+    missing = error_of(grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND", {"hold_id": "hd_1"})
+    assert isinstance(missing, errors.HoldNotFound) and missing.hold_id == "hd_1"
+    closed = error_of(
+        grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", {"hold_id": "hd_1", "status": "HOLD_STATUS_EXPIRED"}
+    )
+    assert isinstance(closed, errors.HoldNotActive)
+    assert (closed.hold_id, closed.hold_status) == ("hd_1", HoldStatus.EXPIRED)
+    unknown = error_of(grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", {"status": "HOLD_STATUS_NEWER"})
+    assert isinstance(unknown, errors.HoldNotActive) and unknown.hold_status is None
+    too_much = error_of(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CAPTURE_EXCEEDS_HOLD",
+        {"hold_id": "hd_1", "amount": "500", "hold_amount": "400"},
+    )
+    assert isinstance(too_much, errors.CaptureExceedsHold)
+    assert (too_much.hold_id, too_much.amount, too_much.hold_amount) == ("hd_1", 500, 400)
+    reused = error_of(grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", {"hold_id": "hd_1"})
+    assert isinstance(reused, errors.IdempotencyKeyReused)
+    assert (reused.entry_id, reused.hold_id) == ("", "hd_1")
 
 
 def test_an_invalid_request_lists_every_bad_field() -> None:

@@ -1,41 +1,43 @@
-"""The `wallet` command: balances, credit, debit and history (with resumable export) from a terminal."""
+"""The `wallet` command: balances, credit, debit, holds and history (with resumable export) from a terminal."""
 
 from __future__ import annotations
 
-import contextlib
 import enum
+import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from wallet_client.cli import arguments, display
+from wallet_client.cli import arguments, display, holds
+from wallet_client.cli.arguments import (
+    AmountArg,
+    CurrencyArg,
+    CustomerArg,
+    KeyOpt,
+    MetaOpt,
+    MinorUnitsOpt,
+    ReasonOpt,
+)
+from wallet_client.cli.context import Options, amount_in, explained_errors
 from wallet_client.cli.history import OutputFormat, run_history
 from wallet_client.connection import default_target
-from wallet_client.errors import WalletError
-from wallet_client.models import EntryType
+from wallet_client.models import EntryResult, EntryType
 from wallet_client.requests import HistoryFilter
-from wallet_client.sync_client import WalletClient
 
 app = typer.Typer(
     name="wallet",
-    help="Customer wallets from the command line: balances, credits, debits and history exports.",
+    help="Customer wallets from the command line: balances, credits, debits, holds and history exports.",
     no_args_is_help=True,
     add_completion=False,
     # Errors are explained in one sentence by the commands; a crash must not dump locals.
     pretty_exceptions_enable=False,
 )
-
-
-@dataclass(frozen=True)
-class Options:
-    target: str
-    timeout_s: float
 
 
 class BalancesFormat(enum.StrEnum):
@@ -46,6 +48,7 @@ class BalancesFormat(enum.StrEnum):
 class TypeFilter(enum.StrEnum):
     credit = "credit"
     debit = "debit"
+    expiration = "expiration"
 
 
 @app.callback()
@@ -60,33 +63,17 @@ def options(
     ctx.obj = Options(target=target or default_target(), timeout_s=timeout)
 
 
-@contextlib.contextmanager
-def explained_errors(opts: Options, exponents: dict[str, int]) -> Iterator[None]:
-    """Turns a WalletError into its one-sentence explanation on stderr and its exit code."""
-    try:
-        yield
-    except WalletError as error:
-        failure = display.describe_error(error, exponents, opts.target)
-        typer.echo(failure.message, err=True)
-        raise typer.Exit(failure.exit_code) from None
-
-
-def _exponents(client: WalletClient, customer_id: str) -> dict[str, int]:
-    """Each currency's minor-unit exponent, as the server is configured (read from the customer's wallets)."""
-    return {w.currency: w.minor_unit_exponent for w in client.get_balances(customer_id)}
-
-
 @app.command()
 def balances(
     ctx: typer.Context,
-    customer_id: Annotated[str, typer.Argument(help="The customer, e.g. cus_1.")],
+    customer_id: CustomerArg,
     fmt: Annotated[BalancesFormat, typer.Option("--format", help="table, or json for scripts.")] = (
         BalancesFormat.table
     ),
 ) -> None:
-    """Show the customer's balance in every currency."""
+    """Show the customer's balance in every currency, with what holds reserve and what is available."""
     opts: Options = ctx.obj
-    with WalletClient(opts.target, timeout_s=opts.timeout_s) as client, explained_errors(opts, {}):
+    with opts.client() as client, explained_errors(opts, display.Attempt()):
         result = client.get_balances(customer_id)
     if fmt is BalancesFormat.json:
         import json
@@ -95,8 +82,12 @@ def balances(
             {
                 "currency": w.currency,
                 "balance": w.balance,
+                "held_balance": w.held_balance,
+                "available_balance": w.available_balance,
                 "minor_unit_exponent": w.minor_unit_exponent,
-                "display": display.money(w.balance, w.currency, {w.currency: w.minor_unit_exponent}),
+                "display": display.wallet_money(w, w.balance),
+                "available_display": display.wallet_money(w, w.available_balance),
+                "version": w.version,
                 "updated_at": w.updated_at.isoformat() if w.updated_at else None,
             }
             for w in result
@@ -106,29 +97,17 @@ def balances(
     Console(soft_wrap=True).print(display.balances_table(result))
 
 
-CustomerArg = Annotated[str, typer.Argument(help="The customer, e.g. cus_1.")]
-AmountArg = Annotated[
-    str,
-    typer.Argument(help="Amount as people write it (100.00 means 10000 USD cents), or see --minor-units."),
-]
-CurrencyArg = Annotated[str, typer.Argument(help="ISO 4217 code, e.g. USD or INR.")]
-ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why, for people reading the history.")]
-KeyOpt = Annotated[
+ExpiresAtOpt = Annotated[
     str | None,
-    typer.Option(
-        "--idempotency-key",
-        "-k",
-        help="Makes repeating the command safe: the same key applies once. Default: a new random key.",
-    ),
+    typer.Option("--expires-at", help="The unspent rest of the credit expires at this date or ISO 8601 time (UTC)."),
 ]
-MetaOpt = Annotated[list[str], typer.Option("--meta", "-m", help="KEY=VALUE stored with the entry; repeatable.")]
-MinorUnitsOpt = Annotated[
-    bool, typer.Option("--minor-units", help="AMOUNT is a whole number of minor units (cents), not 100.00.")
+ExpiresInOpt = Annotated[
+    str | None, typer.Option("--expires-in", help="The unspent rest of the credit expires after this long, e.g. 30d.")
 ]
 
 
 def _entry_command(entry_type: EntryType) -> Callable[..., None]:
-    """The `credit` or `debit` command: one body for both, with the entry type fixed."""
+    """The `credit` or `debit` command: one body for both, with the entry type fixed (only credits expire)."""
 
     def command(
         ctx: typer.Context,
@@ -139,43 +118,54 @@ def _entry_command(entry_type: EntryType) -> Callable[..., None]:
         idempotency_key: KeyOpt = None,
         meta: MetaOpt = [],  # noqa: B006 - Typer reads the default, never mutates it
         minor_units: MinorUnitsOpt = False,
+        expires_at: ExpiresAtOpt = None,
+        expires_in: ExpiresInOpt = None,
     ) -> None:
         opts: Options = ctx.obj
-        currency = currency.upper()
         metadata = arguments.parse_metadata(meta)
-        exponents: dict[str, int] = {}
-        with WalletClient(opts.target, timeout_s=opts.timeout_s) as client, explained_errors(opts, exponents):
-            exponents.update(_exponents(client, customer_id))
-            if currency not in exponents:
-                supported = ", ".join(sorted(exponents))
-                raise typer.BadParameter(f"{currency} is not a currency of the service (it has {supported})")
-            amount_minor_units = arguments.parse_amount(amount, exponents[currency], currency, minor_units)
-            result = client.create_entry(
-                customer_id, entry_type, amount_minor_units, currency, reason, idempotency_key, metadata
-            )
-        entry, wallet = result.entry, result.wallet
-        shown = display.money(entry.amount, currency, exponents)
-        balance = display.money(wallet.balance, currency, exponents)
-        if result.idempotent_replay:
-            typer.echo(
-                f"Already applied: idempotency key {entry.idempotency_key} was used by entry {entry.id} "
-                f"({entry.entry_type.value} of {shown} on {display.when(entry.created_at)}); "
-                "nothing new was written."
-            )
-            typer.echo(f"{currency} balance right after that entry: {balance} ({wallet.balance} minor units)")
-            return
-        done = "Credited" if entry_type is EntryType.CREDIT else "Debited"
-        direction = "to" if entry_type is EntryType.CREDIT else "from"
-        typer.echo(f"{done} {shown} ({entry.amount} minor units) {direction} {customer_id}.")
-        typer.echo(f"New {currency} balance: {balance} ({wallet.balance} minor units)")
-        typer.echo(f"Entry {entry.id}, idempotency key {entry.idempotency_key}")
+        expire_time = arguments.parse_expiry(expires_at, expires_in, datetime.now(UTC))
+        # A retry must send the same expire time: --expires-in would make a new one.
+        again = f" --expires-at {expire_time.isoformat()}" if expires_in is not None and expire_time else ""
+        attempt = display.Attempt(write="entry", again=again)
+        with opts.client() as client, explained_errors(opts, attempt):
+            currency, minor = amount_in(client, customer_id, amount, currency, minor_units, attempt)
+            entry = (customer_id, entry_type, minor, currency, reason, idempotency_key, metadata)
+            result = client.create_entry(*entry, expire_time=expire_time)
+        _print_entry(result, customer_id, attempt.exponents)
 
+    if entry_type is not EntryType.CREDIT:
+        # Resolved annotations: Typer reads its options from the Annotated metadata of each parameter.
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name not in ("expires_at", "expires_in")]
+        command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
     return command
+
+
+def _print_entry(result: EntryResult, customer_id: str, exponents: dict[str, int]) -> None:
+    entry, wallet, currency = result.entry, result.wallet, result.entry.currency
+    shown = display.money(entry.amount, currency, exponents)
+    balance = display.money(wallet.balance, currency, exponents)
+    if result.idempotent_replay:
+        typer.echo(
+            f"Already applied: idempotency key {entry.idempotency_key} was used by entry {entry.id} "
+            f"({entry.entry_type.value} of {shown} on {display.when(entry.created_at)}); "
+            "nothing new was written."
+        )
+        typer.echo(f"{currency} balance right after that entry: {balance} ({wallet.balance} minor units)")
+        return
+    done = "Credited" if entry.entry_type is EntryType.CREDIT else "Debited"
+    direction = "to" if entry.entry_type is EntryType.CREDIT else "from"
+    typer.echo(f"{done} {shown} ({entry.amount} minor units) {direction} {customer_id}.")
+    typer.echo(f"New {currency} balance: {balance} ({wallet.balance} minor units)")
+    if entry.expire_time is not None:
+        typer.echo(f"Expires {display.when(entry.expire_time)}: what is unspent then leaves the balance.")
+    typer.echo(f"Entry {entry.id}, idempotency key {entry.idempotency_key}")
 
 
 app.command("credit", help="Add money to the customer's wallet.")(_entry_command(EntryType.CREDIT))
 app.command(
-    "debit", help="Take money from the customer's wallet; refused, writing nothing, if the balance is too low."
+    "debit",
+    help="Take money from the customer's wallet; refused, writing nothing, if the available balance is too low.",
 )(_entry_command(EntryType.DEBIT))
 
 
@@ -184,7 +174,9 @@ def history(
     ctx: typer.Context,
     customer_id: CustomerArg,
     currency: Annotated[str | None, typer.Option(help="Only this currency.")] = None,
-    entry_type: Annotated[TypeFilter | None, typer.Option("--type", help="Only credits or only debits.")] = None,
+    entry_type: Annotated[
+        TypeFilter | None, typer.Option("--type", help="Only credits, only debits or only expirations.")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="From this time on (inclusive), e.g. 2026-01-31.")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (exclusive).")] = None,
     after_id: Annotated[str | None, typer.Option(help="Start after this entry id.")] = None,
@@ -214,11 +206,19 @@ def history(
         limit=limit or None,
         newest_first=newest_first,
     )
-    exponents: dict[str, int] = {}
-    with WalletClient(opts.target, timeout_s=opts.timeout_s) as client, explained_errors(opts, exponents):
-        code = run_history(client, query, fmt, output, resume=resume, overwrite=overwrite, exponents=exponents)
+    attempt = display.Attempt()
+    with opts.client() as client, explained_errors(opts, attempt):
+        code = run_history(client, query, fmt, output, resume=resume, overwrite=overwrite, exponents=attempt.exponents)
     if code:
         raise typer.Exit(code)
+
+
+app.command("hold", help="Reserve part of the available balance until captured, released or expired.")(holds.hold)
+app.command("capture", help="Spend part or all of a hold (one debit); the rest returns to the available balance.")(
+    holds.capture
+)
+app.command("release", help="Close a hold without spending it: its whole amount returns.")(holds.release)
+app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
 
 
 def main() -> None:

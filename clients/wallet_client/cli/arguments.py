@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import typer
 
 from wallet_client import money
+
+CustomerArg = Annotated[str, typer.Argument(help="The customer, e.g. cus_1.")]
+AmountArg = Annotated[
+    str,
+    typer.Argument(help="Amount as people write it (100.00 means 10000 USD cents), or see --minor-units."),
+]
+CurrencyArg = Annotated[str, typer.Argument(help="ISO 4217 code, e.g. USD or INR.")]
+HoldIdArg = Annotated[
+    str, typer.Argument(help="The hold, e.g. hd_0123456789abcdef (from `wallet hold` or `wallet holds`).")
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why, for people reading the history.")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        "-k",
+        help="Makes repeating the command safe: the same key applies once. Default: a new random key.",
+    ),
+]
+MetaOpt = Annotated[list[str], typer.Option("--meta", "-m", help="KEY=VALUE stored with the entry; repeatable.")]
+MinorUnitsOpt = Annotated[
+    bool, typer.Option("--minor-units", help="AMOUNT is a whole number of minor units (cents), not 100.00.")
+]
+
+_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
@@ -42,3 +70,25 @@ def parse_amount(text: str, exponent: int, currency: str, minor_units: bool) -> 
         return money.parse_amount(text, exponent, currency)
     except money.AmountError as error:
         raise typer.BadParameter(str(error), param_hint="AMOUNT") from error
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """`90s`, `10m`, `2h`, `30d`, `1w` or a sum such as `1h30m`, as a positive timedelta."""
+    cleaned = text.strip().lower()
+    if not cleaned or _DURATION_PART.sub("", cleaned) or not (parts := _DURATION_PART.findall(cleaned)):
+        raise typer.BadParameter(
+            f"{text!r} is not a duration; write it like 90s, 10m, 2h, 30d or 1h30m", param_hint=option
+        )
+    duration = timedelta(seconds=sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts))
+    if duration <= timedelta(0):
+        raise typer.BadParameter(f"{text!r} must be longer than zero", param_hint=option)
+    return duration
+
+
+def parse_expiry(expires_at: str | None, expires_in: str | None, now: datetime) -> datetime | None:
+    """The expire time of a credit: `--expires-at` a date or time, or `--expires-in` a duration from `now`."""
+    if expires_at is not None and expires_in is not None:
+        raise typer.BadParameter("give --expires-at or --expires-in, not both", param_hint="--expires-in")
+    if expires_in is not None:
+        return now + parse_duration(expires_in, "--expires-in")
+    return parse_time(expires_at, "--expires-at")

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
-from wallet_client.errors import (
-    BalanceOverflow,
-    IdempotencyKeyReused,
-    InsufficientBalance,
-    InvalidRequest,
-    WalletError,
-    WalletUnavailable,
-)
-from wallet_client.models import Balances, LedgerEntry
+from wallet_client import errors
+from wallet_client.models import Balances, Hold, LedgerEntry, Wallet
 from wallet_client.money import format_money
+
+Row = TypeVar("Row")
 
 # Exit codes, documented in docs/clients.md.
 EXIT_OK = 0
@@ -27,10 +25,29 @@ EXIT_USAGE = 2  # also what Typer uses for bad arguments
 EXIT_REFUSED = 3  # the ledger refused the entry: insufficient balance, overflow
 EXIT_KEY_REUSED = 4
 EXIT_UNAVAILABLE = 5  # the service did not answer; a write may be retried with its key
+EXIT_NOT_FOUND = 6  # no such hold
 EXIT_INTERRUPTED = 130
 
 # Exponent assumed for a currency the server did not describe (it always does for its own).
 FALLBACK_EXPONENT = 2
+# Rows per printed table: a listing stays in constant memory however long it is.
+TABLE_PAGE_ROWS = 500
+
+
+@dataclass
+class Attempt:
+    """What a command is doing, so that its failure can be explained; filled in as the command learns it.
+
+    `write` names the write ("entry", "hold", "capture", "release"; "" for a
+    read); `again` is what to add to the command, beside the idempotency key,
+    so that running it again repeats the very same request.
+    """
+
+    exponents: dict[str, int] = field(default_factory=dict)
+    write: str = ""
+    again: str = ""
+    # The currency of the hold a capture or release is about, once known.
+    currency: str = ""
 
 
 def money(minor_units: int, currency: str, exponents: Mapping[str, int]) -> str:
@@ -41,15 +58,68 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "never"
 
 
+def wallet_money(wallet: Wallet, minor_units: int) -> str:
+    return format_money(minor_units, wallet.currency, wallet.minor_unit_exponent)
+
+
+def wallet_line(wallet: Wallet) -> str:
+    """`USD balance: $100.00, held $12.00, available $88.00 (8800 minor units)`."""
+    held = wallet_money(wallet, wallet.held_balance)
+    available = wallet_money(wallet, wallet.available_balance)
+    return (
+        f"{wallet.currency} balance: {wallet_money(wallet, wallet.balance)}, held {held}, "
+        f"available {available} ({wallet.available_balance} minor units)"
+    )
+
+
 def balances_table(balances: Balances) -> Table:
+    # Held is money reserved by active holds (still in the balance); available = balance - held.
     table = Table(title=f"Wallets of {balances.customer_id}")
     table.add_column("Currency", no_wrap=True)
     table.add_column("Balance", justify="right", no_wrap=True)
-    table.add_column("Minor units", justify="right", no_wrap=True)
+    table.add_column("Held", justify="right", no_wrap=True)
+    table.add_column("Available", justify="right", no_wrap=True)
+    table.add_column("Minor units (balance/held/available)", justify="right", no_wrap=True)
     table.add_column("Updated", no_wrap=True)
     for wallet in balances:
-        shown = format_money(wallet.balance, wallet.currency, wallet.minor_unit_exponent)
-        table.add_row(wallet.currency, shown, str(wallet.balance), when(wallet.updated_at))
+        shown = [wallet_money(wallet, m) for m in (wallet.balance, wallet.held_balance, wallet.available_balance)]
+        minor = f"{wallet.balance}/{wallet.held_balance}/{wallet.available_balance}"
+        table.add_row(wallet.currency, *shown, minor, when(wallet.updated_at))
+    return table
+
+
+def print_tables(rows: Iterator[Row], table: Callable[[list[Row], str], Table], title: str, empty: str) -> None:
+    """Prints `rows` as tables of TABLE_PAGE_ROWS rows each, titled `title` (page 2, ...); `empty` if none."""
+    console = Console(soft_wrap=True)
+    page_number = 0
+    while page := list(itertools.islice(rows, TABLE_PAGE_ROWS)):
+        page_number += 1
+        console.print(table(page, title + (f" (page {page_number})" if page_number > 1 else "")))
+    if page_number == 0:
+        console.print(empty)
+
+
+def holds_table(holds: list[Hold], exponents: Mapping[str, int], title: str) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Hold id", overflow="fold", min_width=12)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Captured", justify="right", no_wrap=True)
+    table.add_column("Expires / closed (UTC)", no_wrap=True)
+    table.add_column("Reason", ratio=1, min_width=6)
+    for hold in holds:
+        captured = money(hold.captured_amount, hold.currency, exponents) if hold.capture_entry_id else ""
+        ends = hold.closed_at or hold.expire_time
+        table.add_row(
+            hold.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            hold.id,
+            money(hold.amount, hold.currency, exponents),
+            hold.status.value,
+            captured,
+            ends.strftime("%Y-%m-%d %H:%M:%S"),
+            hold.reason,
+        )
     return table
 
 
@@ -84,33 +154,58 @@ class Failure:
     exit_code: int
 
 
-def describe_error(error: WalletError, exponents: Mapping[str, int], target: str) -> Failure:
+def describe_error(error: errors.WalletError, attempt: Attempt, target: str) -> Failure:
     """One or two sentences a person can act on; never a traceback."""
-    if isinstance(error, InsufficientBalance):
+    exponents = attempt.exponents
+    if isinstance(error, errors.InsufficientBalance):
         has = money(error.balance, error.currency, exponents)
         needs = money(error.amount, error.currency, exponents)
+        if error.held_balance:
+            available = money(error.available_balance, error.currency, exponents)
+            held = money(error.held_balance, error.currency, exponents)
+            message = f"Insufficient balance: {available} available ({has} less {held} held), needs {needs}"
+            return Failure(message, EXIT_REFUSED)
         return Failure(f"Insufficient balance: has {has}, needs {needs}", EXIT_REFUSED)
-    if isinstance(error, BalanceOverflow):
+    if isinstance(error, errors.BalanceOverflow):
         has = money(error.balance, error.currency, exponents)
         return Failure(f"Balance overflow: the {error.currency} wallet holds {has}, it cannot take more", EXIT_REFUSED)
-    if isinstance(error, IdempotencyKeyReused):
+    if isinstance(error, errors.IdempotencyKeyReused):
+        original = f"hold {error.hold_id}" if error.hold_id else f"entry {error.entry_id}"
         return Failure(
             f"Idempotency key {error.idempotency_key!r} was already used for a different request "
-            f"(entry {error.entry_id}); repeat that request exactly, or use a new key",
+            f"({original}); repeat that request exactly, or use a new key",
             EXIT_KEY_REUSED,
         )
-    if isinstance(error, InvalidRequest):
+    if isinstance(error, errors.HoldNotFound):
+        return Failure(f"No hold {error.hold_id}: the customer has no hold with this id", EXIT_NOT_FOUND)
+    if isinstance(error, errors.HoldNotActive):
+        status = error.hold_status.value if error.hold_status else "closed"
+        return Failure(
+            f"Hold {error.hold_id} is already {status}: only an active hold can be captured or released", EXIT_REFUSED
+        )
+    if isinstance(error, errors.CaptureExceedsHold):
+        if attempt.currency:
+            asked, held = (money(m, attempt.currency, exponents) for m in (error.amount, error.hold_amount))
+        else:
+            asked, held = (f"{m} minor units" for m in (error.amount, error.hold_amount))
+        return Failure(f"Capture of {asked} exceeds hold {error.hold_id} of {held}", EXIT_REFUSED)
+    if isinstance(error, errors.InvalidRequest):
         problems = "; ".join(f"{v.field} {v.description}" for v in error.violations) or error.message
         return Failure(f"Invalid request: {problems}", EXIT_USAGE)
-    if isinstance(error, WalletUnavailable):
+    if isinstance(error, errors.WalletUnavailable):
         message = (
             f"Wallet service unavailable at {target} ({error.code.name}: {error.message}); "
             f"gave up after {error.attempts} attempt{'s' if error.attempts != 1 else ''}"
         )
         if error.idempotency_key:
             message += (
-                ". The entry may or may not have been applied: run the same command again with "
-                f"--idempotency-key {error.idempotency_key} to retry it safely"
+                f". The {attempt.write or 'write'} may or may not have been applied: run the same command again "
+                f"with --idempotency-key {error.idempotency_key}{attempt.again} to retry it safely"
+            )
+        elif attempt.write in ("capture", "release"):
+            message += (
+                f". The {attempt.write} may or may not have been applied: running the same command again is "
+                f"safe, a repeated {attempt.write} is applied once"
             )
         return Failure(message, EXIT_UNAVAILABLE)
     return Failure(f"Wallet error ({error.code.name}): {error.message}", EXIT_ERROR)

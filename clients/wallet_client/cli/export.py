@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -31,6 +32,9 @@ FIELDS = (
     "idempotency_key",
     "created_by",
     "metadata",
+    "expire_time",
+    "hold_id",
+    "expired_entry_id",
 )
 FORMATS = ("jsonl", "csv")
 
@@ -43,7 +47,7 @@ def entry_record(entry: LedgerEntry) -> dict[str, Any]:
     """The exported fields of an entry, in FIELDS order; amounts stay integers of minor units."""
     return {
         "id": entry.id,
-        "created_at": entry.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": _utc(entry.created_at),
         "customer_id": entry.customer_id,
         "currency": entry.currency,
         "entry_type": entry.entry_type.value,
@@ -54,7 +58,14 @@ def entry_record(entry: LedgerEntry) -> dict[str, Any]:
         "idempotency_key": entry.idempotency_key,
         "created_by": entry.created_by,
         "metadata": dict(sorted(entry.metadata.items())),
+        "expire_time": _utc(entry.expire_time) if entry.expire_time else None,
+        "hold_id": entry.hold_id,
+        "expired_entry_id": entry.expired_entry_id,
     }
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _metadata_json(metadata: dict[str, str]) -> str:
@@ -72,7 +83,7 @@ def line(fmt: str, entry: LedgerEntry) -> str:
     if fmt == "jsonl":
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
     record["metadata"] = _metadata_json(record["metadata"])
-    return _csv_line(str(record[name]) for name in FIELDS)
+    return _csv_line("" if record[name] is None else str(record[name]) for name in FIELDS)
 
 
 def _csv_line(values: Iterable[str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -22,8 +21,6 @@ from wallet_client.models import LedgerEntry
 from wallet_client.requests import HistoryFilter
 from wallet_client.sync_client import WalletClient
 
-# Rows per printed table: a terminal listing stays in constant memory however long the history.
-TABLE_PAGE_ROWS = 500
 # Entries between two flushes of an export file: an interruption loses at most the unflushed ones.
 FLUSH_EVERY = 1_000
 
@@ -73,7 +70,12 @@ def run_history(
         raise typer.BadParameter("--resume continues an export: give its --output FILE", param_hint="--resume")
     if chosen is OutputFormat.table:
         exponents.update({w.currency: w.minor_unit_exponent for w in client.get_balances(query.customer_id)})
-        _print_tables(_entries(client, query), exponents, query.customer_id)
+        display.print_tables(
+            _entries(client, query),
+            lambda page, title: display.history_table(page, exponents, title),
+            f"History of {query.customer_id}",
+            f"No entries for {query.customer_id}.",
+        )
         return display.EXIT_OK
     if output is None:
         try:
@@ -87,17 +89,6 @@ def run_history(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return display.EXIT_OK
     return _export(client, query, chosen.value, output, resume=resume, overwrite=overwrite)
-
-
-def _print_tables(entries: Iterator[LedgerEntry], exponents: dict[str, int], customer_id: str) -> None:
-    console = Console(soft_wrap=True)
-    page_number = 0
-    while page := list(itertools.islice(entries, TABLE_PAGE_ROWS)):
-        page_number += 1
-        title = f"History of {customer_id}" + (f" (page {page_number})" if page_number > 1 else "")
-        console.print(display.history_table(page, exponents, title))
-    if page_number == 0:
-        console.print(f"No entries for {customer_id}.")
 
 
 def _open_export(

@@ -1,0 +1,21 @@
+"""What the client returns: frozen dataclasses with `int` minor units and timezone-aware datetimes.
+
+Callers never see the generated protobuf messages, so the values can be
+compared, logged and passed around without knowing about protobuf.
+"""
+
+from wallet_client.models.holds import CaptureResult, Hold, HoldPage, HoldResult, HoldStatus
+from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, Wallet
+
+__all__ = [
+    "Balances",
+    "CaptureResult",
+    "EntryResult",
+    "EntryType",
+    "Hold",
+    "HoldPage",
+    "HoldResult",
+    "HoldStatus",
+    "LedgerEntry",
+    "Wallet",
+]
