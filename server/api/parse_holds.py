@@ -101,23 +101,36 @@ def hold_ref(request: wallet_pb2.ReleaseHoldRequest | wallet_pb2.GetHoldRequest)
     return ReleaseRequest(customer_id=request.customer_id, hold_id=request.hold_id)
 
 
-def page_token(created_at: datetime, hold_id: str) -> str:
-    """An opaque token for the page after the hold at (created_at, hold_id)."""
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{hold_id}".encode()).decode()
+def _filters(query: HoldQuery | wallet_pb2.ListHoldsRequest) -> str:
+    """What a token is bound to: the customer and the filters (AIP-158: a token is only good for its query)."""
+    if isinstance(query, HoldQuery):
+        return f"{query.customer_id}\x1f{query.currency or ''}\x1f{query.status.value if query.status else ''}"
+    status = _STATUSES.get(query.status)
+    return f"{query.customer_id}\x1f{query.currency}\x1f{status.value if status else ''}"
 
 
-def _position(token: str, violations: list[FieldViolation]) -> tuple[datetime, str] | None:
+def page_token(query: HoldQuery, created_at: datetime, hold_id: str) -> str:
+    """An opaque token for the page after the hold at (created_at, hold_id), good only for the same query."""
+    text = f"{created_at.isoformat()}\x1e{hold_id}\x1e{_filters(query)}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _position(request: wallet_pb2.ListHoldsRequest, violations: list[FieldViolation]) -> tuple[datetime, str] | None:
+    token = request.page_token
     if not token:
         return None
     try:
-        created_at, _, hold_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        created_at, hold_id, filters = base64.urlsafe_b64decode(token.encode()).decode().split("\x1e")
         moment = datetime.fromisoformat(created_at)
         if not hold_id or moment.tzinfo is None:
             raise ValueError(token)
-        return moment, hold_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         violations.append(FieldViolation("page_token", "is not a token this service returned"))
         return None
+    if filters != _filters(request):
+        violations.append(FieldViolation("page_token", "was returned for another customer or other filters"))
+        return None
+    return moment, hold_id
 
 
 def hold_query(request: wallet_pb2.ListHoldsRequest, settings: Settings) -> HoldQuery:
@@ -129,7 +142,7 @@ def hold_query(request: wallet_pb2.ListHoldsRequest, settings: Settings) -> Hold
         violations.append(FieldViolation("status", "is not a known HoldStatus"))
     if not 0 <= request.page_size <= HOLD_PAGE_SIZE_MAX:
         violations.append(FieldViolation("page_size", f"must be between 0 (the default) and {HOLD_PAGE_SIZE_MAX}"))
-    before = _position(request.page_token, violations)
+    before = _position(request, violations)
     _raise_if(violations)
     return HoldQuery(
         customer_id=request.customer_id,

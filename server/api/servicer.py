@@ -99,8 +99,9 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def ListHolds(
         self, request: wallet_pb2.ListHoldsRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.ListHoldsResponse:
-        holds, more = await self._ledger.list_holds(parse_holds.hold_query(request, self._settings))
-        token = parse_holds.page_token(holds[-1].created_at, holds[-1].id) if more else ""
+        query = parse_holds.hold_query(request, self._settings)
+        holds, more = await self._ledger.list_holds(query)
+        token = parse_holds.page_token(query, holds[-1].created_at, holds[-1].id) if more else ""
         return wallet_pb2.ListHoldsResponse(holds=[render.hold_to_proto(h) for h in holds], next_page_token=token)
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:

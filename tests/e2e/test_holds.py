@@ -160,6 +160,7 @@ async def test_list_holds_pages_newest_first_with_full_pages_and_filters(stub: S
         if not token:
             break
     assert seen == list(reversed(ids)) and sizes == [2, 2, 1]
+    first_page = await stub.ListHolds(wallet_pb2.ListHoldsRequest(customer_id=customer_id, page_size=2))
     active = await stub.ListHolds(
         wallet_pb2.ListHoldsRequest(customer_id=customer_id, status=wallet_pb2.HOLD_STATUS_ACTIVE)
     )
@@ -167,6 +168,12 @@ async def test_list_holds_pages_newest_first_with_full_pages_and_filters(stub: S
     for request, field in [
         (wallet_pb2.ListHoldsRequest(customer_id=customer_id, page_size=1_001), "page_size"),
         (wallet_pb2.ListHoldsRequest(customer_id=customer_id, page_token="not-a-token"), "page_token"),
+        (
+            wallet_pb2.ListHoldsRequest(
+                customer_id=customer_id, status=wallet_pb2.HOLD_STATUS_RELEASED, page_token=first_page.next_page_token
+            ),
+            "page_token",
+        ),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.ListHolds(request)
