@@ -122,7 +122,7 @@ def _position(request: wallet_pb2.ListHoldsRequest, violations: list[FieldViolat
     try:
         created_at, hold_id, filters = base64.urlsafe_b64decode(token.encode()).decode().split("\x1e")
         moment = datetime.fromisoformat(created_at)
-        if not hold_id or moment.tzinfo is None:
+        if not hold_id or "\x00" in hold_id or moment.tzinfo is None:
             raise ValueError(token)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         violations.append(FieldViolation("page_token", "is not a token this service returned"))

@@ -34,6 +34,12 @@ from server.store.db import database_errors
 _SEQ_END = 2**63 - 1
 
 
+def _refuse_impossible_hold_id(hold_id: str) -> None:
+    """An id with NUL names no hold (PostgreSQL text cannot hold NUL), so it is not looked up at all."""
+    if "\x00" in hold_id:
+        raise HoldNotFound(hold_id=hold_id.replace("\x00", "\\0"))
+
+
 class Ledger:
     """The wallet's use cases over one connection pool; `close()` finishes the queued requests."""
 
@@ -78,6 +84,8 @@ class Ledger:
 
     async def hold(self, request: HoldRequest | CaptureRequest | ReleaseRequest) -> HoldOutcome:
         """Creates, captures or releases a hold (or replays that); raises the WalletError that refused it."""
+        if isinstance(request, CaptureRequest | ReleaseRequest):
+            _refuse_impossible_hold_id(request.hold_id)
         outcome = await self._writes.submit(request)
         assert isinstance(outcome, HoldOutcome)
         return outcome
@@ -87,6 +95,7 @@ class Ledger:
         await asyncio.gather(*(self._writes.submit(SettleRequest(c)) for c in customer_ids))
 
     async def get_hold(self, customer_id: str, hold_id: str) -> Hold:
+        _refuse_impossible_hold_id(hold_id)
         await self._settle_if_due(customer_id)
         with database_errors():
             async with self._pool.connection() as conn:
