@@ -107,6 +107,7 @@ async def test_unknown_and_malformed_hold_ids_and_bad_amounts_are_refused_precis
     created = await stub.CreateHold(hold_request(customer_id, 50))
     cases = [
         (wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id="hd_nope"), grpc.StatusCode.NOT_FOUND, None),
+        (wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id="hd_\x00"), grpc.StatusCode.NOT_FOUND, None),
         (
             wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id=""),
             grpc.StatusCode.INVALID_ARGUMENT,
