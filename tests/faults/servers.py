@@ -137,6 +137,20 @@ class ServerProcess:
         except FileNotFoundError:
             return ""
 
+    def wait_for_log(self, text: str, *, count: int = 1, timeout_s: float) -> None:
+        """Waits until the server's log holds `text` at least `count` times (fails after `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                seen = self.log_path.read_text(errors="replace").count(text)
+            except FileNotFoundError:
+                seen = 0
+            if seen >= count:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} logged {seen} of {count} times in {timeout_s}s:\n{self.log()}")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         """Whatever state it is in: SIGTERM, then SIGKILL if it does not exit in time."""
         if self.process is not None and self.process.poll() is None:
