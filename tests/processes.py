@@ -8,9 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -41,7 +43,10 @@ def wait_serving(address: str, timeout_s: float = 60.0) -> None:
             time.sleep(0.1)
 
 
-def start_server(env_overrides: dict[str, str], *, database_url: str | None) -> subprocess.Popen[str]:
+def start_server(
+    env_overrides: dict[str, str], *, database_url: str | None, output: IO[str] | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """Starts `python -m server`; its output goes to a pipe (read it with `communicate`) or to `output`."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -50,25 +55,38 @@ def start_server(env_overrides: dict[str, str], *, database_url: str | None) -> 
         [sys.executable, "-m", "server"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
 @contextlib.contextmanager
-def running_server(database_url: str | None, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A served process on a free port; SIGTERM and reaped at the end of the block."""
+def running_server(
+    database_url: str | None, **env: str
+) -> Iterator[tuple[subprocess.Popen[str], str, Callable[[], str]]]:
+    """A served process on a free port, with a function returning its output so far.
+
+    SIGTERM and reaped at the end of the block. The output goes to a file, not a
+    pipe: the server logs a line per call, and once a pipe nobody reads is full
+    (about 500 calls) every write to it, so the whole server, would block.
+    """
     address = f"127.0.0.1:{free_port()}"
-    process = start_server({"WALLET_LISTEN_ADDR": address, **env}, database_url=database_url)
-    try:
-        wait_serving(address)
-        yield process, address
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with tempfile.TemporaryFile("w+", prefix="wallet-server-", suffix=".log") as log:
+
+        def output() -> str:
+            log.seek(0)
+            return log.read()
+
+        process = start_server({"WALLET_LISTEN_ADDR": address, **env}, database_url=database_url, output=log)
+        try:
+            wait_serving(address)
+            yield process, address, output
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -37,7 +37,7 @@ def _debit_many(address: str, customer_id: str, count: int) -> list[grpc.StatusC
 def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
     database_url: str, customer_id: str
 ) -> None:
-    with running_server(database_url) as (_, first), running_server(database_url) as (_, second):
+    with running_server(database_url) as (_, first, _), running_server(database_url) as (_, second, _):
         with grpc.insecure_channel(first) as channel:
             wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 700), timeout=30)
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
@@ -54,7 +54,7 @@ def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
 
 
 def test_a_second_server_on_a_taken_address_refuses_to_start(database_url: str) -> None:
-    with running_server(database_url) as (_, address):
+    with running_server(database_url) as (_, address, _):
         second = start_server({"WALLET_LISTEN_ADDR": address}, database_url=database_url)
         output, _ = second.communicate(timeout=60)
         assert second.returncode == 1
@@ -62,17 +62,18 @@ def test_a_second_server_on_a_taken_address_refuses_to_start(database_url: str) 
 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, customer_id: str) -> None:
-    with running_server(database_url, WALLET_SHUTDOWN_GRACE_S="5") as (process, address):
+    with running_server(database_url, WALLET_SHUTDOWN_GRACE_S="5") as (process, address, output):
         with grpc.insecure_channel(address) as channel:
             wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 700), timeout=30)
         results: list[grpc.StatusCode] = []
         worker = threading.Thread(target=lambda: results.extend(_debit_many(address, customer_id, 200)))
         worker.start()
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
         worker.join(timeout=60)
-    assert process.returncode == 0, output
-    assert "stopped" in output
+        assert not worker.is_alive()
+        assert process.returncode == 0, output()
+        assert "stopped" in output()
     # Every call either completed or failed cleanly: none hung or failed with UNKNOWN or
     # INTERNAL. A call that races the shutdown's GOAWAY may be cancelled by the transport
     # before any handler saw it; the ledger check below shows it left nothing behind.
@@ -88,11 +89,11 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
 def test_the_private_database_keeps_balances_across_restarts(tmp_path: object, customer_id: str) -> None:
     data_dir = str(tmp_path)
     with (
-        running_server(None, WALLET_DATA_DIR=data_dir) as (_, address),
+        running_server(None, WALLET_DATA_DIR=data_dir) as (_, address, _),
         grpc.insecure_channel(address) as channel,
     ):
         wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 4_200), timeout=30)
-    with running_server(None, WALLET_DATA_DIR=data_dir) as (process, address):
+    with running_server(None, WALLET_DATA_DIR=data_dir) as (process, address, _):
         with grpc.insecure_channel(address) as channel:
             balances = wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
                 wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
