@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -24,6 +25,32 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# What `python -m server` logs once it listens, with the port it was given (any, for port 0).
+_LISTENING = re.compile(r"WalletService listening on \S+:(\d+)")
+
+
+def listening_port(output: str) -> int | None:
+    """The port a server reported in `output` that it listens on (the last report), if any."""
+    ports = _LISTENING.findall(output)
+    return int(ports[-1]) if ports else None
+
+
+def wait_listening(process: subprocess.Popen[Any], output: Callable[[], str], timeout_s: float = 120.0) -> int:
+    """Waits until the server process logs the port it listens on; fails at once if it exits first.
+
+    Starting includes migrations, and for a private PostgreSQL initdb and
+    pg_ctl: on a loaded machine that takes a while, hence the generous bound.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (port := listening_port(output())) is None:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} while starting:\n{output()[-10_000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server did not listen within {timeout_s}s:\n{output()[-10_000:]}")
+        time.sleep(0.05)
+    return port
 
 
 def wait_serving(address: str, timeout_s: float = 60.0) -> None:
@@ -65,21 +92,23 @@ def start_server(
 def running_server(
     database_url: str | None, **env: str
 ) -> Iterator[tuple[subprocess.Popen[str], str, Callable[[], str]]]:
-    """A served process on a free port, with a function returning its output so far.
+    """A served process, its address, and a function returning its output so far.
 
-    SIGTERM and reaped at the end of the block. The output goes to a file, not a
-    pipe: the server logs a line per call, and once a pipe nobody reads is full
-    (about 500 calls) every write to it, so the whole server, would block.
+    It listens on a port the system picks when it binds (a port picked here
+    beforehand could be taken meanwhile) and reports. SIGTERM and reaped at the
+    end of the block. The output goes to a file, not a pipe: the server logs a
+    line per call, and once a pipe nobody reads is full (about 500 calls) every
+    write to it, so the whole server, would block.
     """
-    address = f"127.0.0.1:{free_port()}"
     with tempfile.TemporaryFile("w+", prefix="wallet-server-", suffix=".log") as log:
 
         def output() -> str:
             log.seek(0)
             return log.read()
 
-        process = start_server({"WALLET_LISTEN_ADDR": address, **env}, database_url=database_url, output=log)
+        process = start_server({"WALLET_LISTEN_ADDR": "127.0.0.1:0", **env}, database_url=database_url, output=log)
         try:
+            address = f"127.0.0.1:{wait_listening(process, output)}"
             wait_serving(address)
             yield process, address, output
         finally:
