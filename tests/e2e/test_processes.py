@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 import grpc
@@ -86,23 +87,26 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
     assert_ledger_consistent(database_url)
 
 
-def test_the_private_database_keeps_balances_across_restarts(tmp_path: object, customer_id: str) -> None:
-    data_dir = str(tmp_path)
-    with (
-        running_server(None, WALLET_DATA_DIR=data_dir) as (_, address, _),
-        grpc.insecure_channel(address) as channel,
-    ):
-        wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 4_200), timeout=30)
-    with running_server(None, WALLET_DATA_DIR=data_dir) as (process, address, _):
-        with grpc.insecure_channel(address) as channel:
-            balances = wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
-                wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
-            )
-        assert {w.currency: w.balance for w in balances.wallets}["USD"] == 4_200
-    assert process.returncode == 0
-    # The private PostgreSQL stopped with the service.
-    status = subprocess.run(["pgrep", "-f", f"{data_dir}/pg"], capture_output=True, text=True)
-    assert status.stdout.strip() == ""
+def test_the_private_database_keeps_balances_across_restarts(customer_id: str) -> None:
+    # Not under pytest's tmp_path: run as root, PostgreSQL runs as another user, and
+    # pytest makes its directory private again whenever any pytest session starts.
+    with tempfile.TemporaryDirectory(prefix="wallet-test-") as data_dir:
+        os.chmod(data_dir, 0o755)
+        with (
+            running_server(None, WALLET_DATA_DIR=data_dir) as (_, address, _),
+            grpc.insecure_channel(address) as channel,
+        ):
+            wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 4_200), timeout=30)
+        with running_server(None, WALLET_DATA_DIR=data_dir) as (process, address, _):
+            with grpc.insecure_channel(address) as channel:
+                balances = wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
+                    wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
+                )
+            assert {w.currency: w.balance for w in balances.wallets}["USD"] == 4_200
+        assert process.returncode == 0
+        # The private PostgreSQL stopped with the service.
+        status = subprocess.run(["pgrep", "-f", f"{data_dir}/pg"], capture_output=True, text=True)
+        assert status.stdout.strip() == ""
 
 
 def test_the_migrate_command_brings_a_database_to_the_latest_revision(database_url: str) -> None:
