@@ -9,30 +9,57 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections import Counter
 
 import grpc
 import pytest
 
 from server.auth import hash_token
 from tests.consistency import assert_ledger_consistent
-from tests.e2e.helpers import DEBIT, entry_request
+from tests.e2e.helpers import DEBIT, entry_request, error_reason
 from tests.processes import running_server, start_server
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
 
 
-def _debit_many(address: str, customer_id: str, count: int) -> list[grpc.StatusCode]:
+# Under contention a server may refuse a write for now: its queue for the one write
+# transaction at a time outlasted the pool timeout (SERVER_BUSY), or the other
+# process held the wallet's lock past the lock timeout (LOCK_TIMEOUT). On a
+# loaded machine both happen. docs/errors.md documents both as "retry with the
+# same idempotency key", which is what a real client does, so the callers here
+# do it too (a bounded number of times); anything else is a final answer.
+CONTENTION = {(grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY"), (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT")}
+RETRIES_MAX = 20
+
+
+def _debit_many(
+    address: str, customer_id: str, keys: list[str]
+) -> tuple[list[grpc.StatusCode], list[tuple[grpc.StatusCode, str]]]:
+    """Debits 7 once per key, retrying contention refusals with the same key.
+
+    Returns each debit's final status code, and the refusals that were retried.
+    """
+    codes: list[grpc.StatusCode] = []
+    retried: list[tuple[grpc.StatusCode, str]] = []
     with grpc.insecure_channel(address) as channel:
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
-        codes = []
-        for _ in range(count):
-            try:
-                stub.CreateLedgerEntry(entry_request(customer_id, 7, DEBIT), timeout=30)
-                codes.append(grpc.StatusCode.OK)
-            except grpc.RpcError as error:
-                codes.append(error.code())
-        return codes
+        for key in keys:
+            request = entry_request(customer_id, 7, DEBIT, idempotency_key=key)
+            for attempt in range(RETRIES_MAX + 1):
+                try:
+                    stub.CreateLedgerEntry(request, timeout=30)
+                    code = grpc.StatusCode.OK
+                except grpc.RpcError as error:
+                    code, reason = error.code(), error_reason(error)
+                    if (code, reason) in CONTENTION and attempt < RETRIES_MAX:
+                        retried.append((code, reason))
+                        time.sleep(min(0.05 * 2**attempt, 0.5))  # Back off, as the contract asks.
+                        continue
+                break
+            codes.append(code)
+    return codes, retried
 
 
 def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
@@ -42,10 +69,16 @@ def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
         with grpc.insecure_channel(first) as channel:
             wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 700), timeout=30)
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            futures = [pool.submit(_debit_many, address, customer_id, 20) for address in [first, second] * 4]
-            codes = [code for future in futures for code in future.result()]
-        assert codes.count(grpc.StatusCode.OK) == 100
-        assert codes.count(grpc.StatusCode.FAILED_PRECONDITION) == 60
+            futures = [
+                pool.submit(_debit_many, address, customer_id, [f"debit-{caller}-{i}" for i in range(20)])
+                for caller, address in enumerate([first, second] * 4)
+            ]
+            results = [future.result() for future in futures]
+        codes = [code for caller_codes, _ in results for code in caller_codes]
+        retried = Counter(refusal for _, refusals in results for refusal in refusals)
+        print(f"final codes {Counter(c.name for c in codes)}; retried refusals {dict(retried)}")
+        # 700 pays for exactly 100 debits of 7, whichever process took them.
+        assert Counter(codes) == {grpc.StatusCode.OK: 100, grpc.StatusCode.FAILED_PRECONDITION: 60}, (codes, retried)
         with grpc.insecure_channel(second) as channel:
             balances = wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
                 wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
@@ -67,7 +100,8 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, custom
         with grpc.insecure_channel(address) as channel:
             wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(entry_request(customer_id, 700), timeout=30)
         results: list[grpc.StatusCode] = []
-        worker = threading.Thread(target=lambda: results.extend(_debit_many(address, customer_id, 200)))
+        keys = [f"drain-{i}" for i in range(200)]
+        worker = threading.Thread(target=lambda: results.extend(_debit_many(address, customer_id, keys)[0]))
         worker.start()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
