@@ -142,12 +142,6 @@ class LedgerLoad:
             if not self._condition.wait_for(lambda: self._acknowledged >= count, timeout=timeout_s):
                 raise TimeoutError(f"only {self._acknowledged} of {count} requests acknowledged in {timeout_s}s")
 
-    def wait_failed_attempts(self, code: grpc.StatusCode, count: int, timeout_s: float) -> None:
-        """Blocks until at least `count` attempts in all failed with `code` (fails after `timeout_s`)."""
-        with self._condition:
-            if not self._condition.wait_for(lambda: self.failed_attempts[code] >= count, timeout=timeout_s):
-                raise TimeoutError(f"only {self.failed_attempts[code]} of {count} attempts failed with {code.name}")
-
     def stop(self) -> None:
         """Makes the workers give up: no new operations, no more retries."""
         self._stopping.set()
@@ -189,7 +183,6 @@ class LedgerLoad:
                 result.failures.append(code)
                 with self._condition:
                     self.failed_attempts[code] += 1
-                    self._condition.notify_all()
                 if code in self.retryable:
                     if time.monotonic() + backoff > give_up_at or self._stopping.is_set():
                         result.details = f"gave up after {result.attempts} attempts"

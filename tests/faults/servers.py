@@ -64,6 +64,21 @@ def wait_for_health(address: str, status: int, timeout_s: float) -> float:
             time.sleep(0.05)
 
 
+def wait_until_refusing_calls(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
+    """Waits until the server of `channel`, stopping, refuses new calls on it (health turns NOT_SERVING before)."""
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server still took calls {timeout_s}s later")
+        time.sleep(0.02)
+
+
 class ServerProcess:
     """`python -m server` on a fixed address; can be killed and started again on the same address."""
 

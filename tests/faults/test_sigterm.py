@@ -26,13 +26,12 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.load import RETRYABLE, LedgerLoad
 from tests.faults.locks import lock_waiters, locked_customer, wait_for_lock_waiter
-from tests.faults.servers import ServerProcess, server_process
+from tests.faults.servers import ServerProcess, server_process, wait_until_refusing_calls
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -40,20 +39,6 @@ pytestmark = pytest.mark.slow
 # How long a stopping process may take, beyond what it waits for, to close its pool and
 # exit on a loaded machine. Exit bounds show it exits by itself; they do not time it.
 EXIT_SLACK_S = 10.0
-
-
-def _wait_until_refusing_calls(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
-    """Waits until the server, stopping, refuses new calls (health turns NOT_SERVING just before)."""
-    health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            health.Check(health_pb2.HealthCheckRequest(), timeout=5)
-        except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.UNAVAILABLE:
-                return
-        assert time.monotonic() < deadline, f"the server still took calls {timeout_s}s after SIGTERM"
-        time.sleep(0.02)
 
 
 def _keys(database_url: str, customer_id: str) -> dict[str, int]:
@@ -137,7 +122,7 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
             wait_for_lock_waiter(database_url)
             since[0] = time.monotonic()
             server.terminate()
-            _wait_until_refusing_calls(channel)
+            wait_until_refusing_calls(channel)
             # The server is draining: a new call is refused, retryably.
             with pytest.raises(grpc.RpcError) as raised:
                 stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=5)
