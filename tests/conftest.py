@@ -29,9 +29,18 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """Default settings, listening on an ephemeral port of the loopback interface."""
-    # The background expirer is off: reads and writes must settle expiry by themselves.
-    return replace(Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0, expirer_interval_s=0)
+    """Default settings, listening on an ephemeral port of the loopback interface.
+
+    Calls wait up to 10 s, not 2 s, for their write batch or a connection: the
+    in-process server shares its event loop with the test's clients, so a burst
+    of a few hundred calls on a loaded machine could outlast 2 s and be refused
+    SERVER_BUSY by design. Load shedding has its own tests, on server processes
+    with the timeouts they set (tests/faults). The background expirer is off:
+    reads and writes must settle expiry by themselves.
+    """
+    return replace(
+        Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0, db_pool_timeout_s=10.0, expirer_interval_s=0
+    )
 
 
 @pytest.fixture

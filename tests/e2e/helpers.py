@@ -44,6 +44,12 @@ def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2
     raise AssertionError("no ErrorInfo detail")
 
 
+def error_reason(error: grpc.aio.AioRpcError | grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call, or "" for a status from gRPC itself (no details)."""
+    status = rpc_status.from_call(error)
+    return error_info(error).reason if status is not None and status.details else ""
+
+
 def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[str]:
     """The fields named by the BadRequest detail of a failed call."""
     status = rpc_status.from_call(error)

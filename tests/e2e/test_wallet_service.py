@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from tests.e2e.helpers import CREDIT, DEBIT, entry_request, error_info
+from tests.seeding import seed_credits
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -157,13 +158,12 @@ async def test_an_empty_idempotency_key_means_no_deduplication(
 
 
 async def test_a_credit_that_would_overflow_the_balance_is_refused(
-    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str
+    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, database_url: str
 ) -> None:
-    # 10^15 per entry: about 9,223 credits reach 2^63-1; seed most of it in one go.
-    for _ in range(9_223 // 200):
-        await asyncio.gather(*(stub.CreateLedgerEntry(entry_request(customer_id, 10**15)) for _ in range(200)))
-    for _ in range(9_223 % 200):
-        await stub.CreateLedgerEntry(entry_request(customer_id, 10**15))
+    # 10^15 per entry: 9,223 credits fit below 2^63-1. All but the last are seeded straight
+    # into the ledger: thousands of calls would only measure the machine, not the overflow.
+    await asyncio.to_thread(seed_credits, database_url, customer_id, 9_222, "USD", 10**15)
+    await stub.CreateLedgerEntry(entry_request(customer_id, 10**15))
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateLedgerEntry(entry_request(customer_id, 10**15))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION

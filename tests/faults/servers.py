@@ -64,6 +64,21 @@ def wait_for_health(address: str, status: int, timeout_s: float) -> float:
             time.sleep(0.05)
 
 
+def wait_until_refusing_calls(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
+    """Waits until the server of `channel`, stopping, refuses new calls on it (health turns NOT_SERVING before)."""
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server still took calls {timeout_s}s later")
+        time.sleep(0.02)
+
+
 class ServerProcess:
     """`python -m server` on a fixed address; can be killed and started again on the same address."""
 
@@ -136,6 +151,20 @@ class ServerProcess:
             return self.log_path.read_text(errors="replace")[-20_000:]
         except FileNotFoundError:
             return ""
+
+    def wait_for_log(self, text: str, *, count: int = 1, timeout_s: float) -> None:
+        """Waits until the server's log holds `text` at least `count` times (fails after `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                seen = self.log_path.read_text(errors="replace").count(text)
+            except FileNotFoundError:
+                seen = 0
+            if seen >= count:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} logged {seen} of {count} times in {timeout_s}s:\n{self.log()}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Whatever state it is in: SIGTERM, then SIGKILL if it does not exit in time."""

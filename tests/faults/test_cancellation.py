@@ -72,7 +72,8 @@ async def test_a_call_abandoned_while_its_transaction_waits_for_the_lock_leaves_
     request = entry_request(customer_id, 40, DEBIT, idempotency_key=f"abandoned-{how}")
     async with await psycopg.AsyncConnection.connect(database_url) as blocker:
         await blocker.execute("SELECT 1 FROM ledger_heads WHERE customer_id = %s FOR UPDATE", (customer_id,))
-        call = stub.CreateLedgerEntry(request, timeout=0.5 if how == "deadline" else None)
+        # The deadline must outlast the time the write takes to reach the lock, on a loaded machine too.
+        call = stub.CreateLedgerEntry(request, timeout=2.0 if how == "deadline" else None)
         await _wait_for_lock_waiter(database_url)
         if how == "cancel":
             call.cancel()

@@ -1,112 +1,129 @@
 """Goal: more concurrent calls than database connections queue briefly, then fail fast; nothing hangs.
 
 Method: a real server process runs with a one-connection pool
-(WALLET_DB_POOL_SIZE=1) and a short pool wait (WALLET_DB_POOL_TIMEOUT_S). A
+(WALLET_DB_POOL_SIZE=1) and a pool wait (WALLET_DB_POOL_TIMEOUT_S). A
 transaction from outside holds one customer's lock, so a write of that
-customer holds the server's only connection for as long as the test likes.
-Meanwhile a burst of calls of every RPC for other customers:
-- when the lock is released within the pool wait, they queue and succeed;
-- when it is not, each fails with UNAVAILABLE (reason SERVER_BUSY) within
-  the pool wait plus a margin, never DEADLINE_EXCEEDED and never a hang;
+customer holds the server's only connection for as long as the test likes
+(`tests.faults.locks`). Meanwhile a burst of calls of every RPC for other
+customers is started; a health check on the same connection, answered after
+them, shows that the server has taken them in:
+- when the lock is released right then, they have waited for the connection
+  and all succeed;
+- when it is not, each fails with UNAVAILABLE (reason SERVER_BUSY) after the
+  pool wait, well within a bound, never DEADLINE_EXCEEDED and never a hang,
+  while the held write still waits;
 - with a concurrency limit (WALLET_MAX_CONCURRENT_RPCS), calls beyond it fail
   at once with RESOURCE_EXHAUSTED.
 Afterwards the blocked write completes, the server serves normally again, and
-the ledger is consistent.
+the ledger is consistent. Health stays SERVING through rounds of its monitor
+while the pool is busy.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import functools
+import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.consistency import assert_ledger_consistent
-from tests.e2e.helpers import DEBIT, entry_request, error_info
+from tests.database import scratch_database
+from tests.e2e.helpers import DEBIT, entry_request, error_reason
+from tests.faults.locks import locked_customer, wait_for_lock_waiter
 from tests.faults.servers import SERVING, health_status, server_process
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
 
-POOL_TIMEOUT_S = 0.5
-# Pool wait, plus time to answer, plus slack for a loaded test machine.
-FAIL_FAST_S = POOL_TIMEOUT_S + 2.5
+# Long enough for a queued burst to be served once the connection frees, on a loaded machine.
+POOL_TIMEOUT_S = 2.0
+# A refused call waited for the pool timeout once (in a queue, or for a connection), or
+# twice at most (a read taken from its queue just before its timeout then waits for a
+# connection). Plus slack for a loaded machine; still far below the calls' deadline.
+FAIL_FAST_S = 2 * POOL_TIMEOUT_S + 5.0
+CALL_TIMEOUT_S = 30.0
 SERVER_ENV = {
     "WALLET_DB_POOL_SIZE": "1",
     "WALLET_DB_POOL_TIMEOUT_S": str(POOL_TIMEOUT_S),
     # The held lock must outlast the test's waits rather than time out first.
-    "WALLET_LOCK_TIMEOUT_MS": "30000",
+    "WALLET_LOCK_TIMEOUT_MS": "60000",
     "WALLET_STATEMENT_TIMEOUT_MS": "60000",
 }
+OK, UNAVAILABLE = grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE
 
 
-@contextlib.contextmanager
-def _locked_customer(database_url: str, customer_id: str) -> Iterator[psycopg.Connection]:
-    """Holds the customer's ledger lock (its head row) until the block ends or the caller rolls back."""
-    with psycopg.connect(database_url) as blocker:
-        blocker.execute("SELECT 1 FROM ledger_heads WHERE customer_id = %s FOR UPDATE", (customer_id,))
-        yield blocker
-        blocker.rollback()
+@dataclass
+class _Call:
+    """A started call: `outcome()` waits for its status code, duration and ErrorInfo reason."""
+
+    call: Any  # A grpc.Future of a unary call, or the response iterator of the stream.
+    stream: bool
+    started: float = field(default_factory=time.monotonic)
+    ended: float = 0.0
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.call.add_done_callback(self._on_done)
+
+    def _on_done(self, _: object) -> None:
+        self.ended = time.monotonic()
+        self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def outcome(self) -> tuple[grpc.StatusCode, float, str]:
+        code, reason = OK, ""
+        try:
+            list(self.call) if self.stream else self.call.result()
+        except grpc.RpcError as error:
+            code, reason = error.code(), error_reason(error)
+        assert self._done.wait(CALL_TIMEOUT_S)
+        return code, self.ended - self.started, reason
 
 
-def _wait_for_lock_waiter(database_url: str, timeout_s: float = 10.0) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND application_name = 'wallet-server' AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if row is not None and row[0] > 0:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the write never waited for the lock")
+def _start_burst(channel: grpc.Channel, customer_id: str, count: int, *, confirm: bool = True) -> list[_Call]:
+    """Starts `count` calls of every RPC for `customer_id`; with `confirm`, waits until the server has them.
 
-
-def _burst(stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, count: int) -> list[Callable[[], Any]]:
-    """`count` calls of every RPC for `customer_id`, each a function returning its response."""
-    calls: list[Callable[[], Any]] = []
+    The calls share one HTTP/2 connection with a health check started after them;
+    the server accepts calls in the order they arrive, so once the check is
+    answered, every call of the burst is in the server.
+    """
+    stub = wallet_pb2_grpc.WalletServiceStub(channel)
+    run = uuid.uuid4().hex[:8]
+    calls: list[_Call] = []
     for i in range(count):
-        kind = i % 3
-        if kind == 0:
-            calls.append(lambda: stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=20))
-        elif kind == 1:
-            request = entry_request(customer_id, 5, idempotency_key=f"burst-{i}")
-            calls.append(functools.partial(stub.CreateLedgerEntry, request, timeout=20))
+        if i % 3 == 0:
+            request = wallet_pb2.GetBalancesRequest(customer_id=customer_id)
+            calls.append(_Call(stub.GetBalances.future(request, timeout=CALL_TIMEOUT_S), stream=False))
+        elif i % 3 == 1:
+            entry = entry_request(customer_id, 5, idempotency_key=f"burst-{run}-{i}")
+            calls.append(_Call(stub.CreateLedgerEntry.future(entry, timeout=CALL_TIMEOUT_S), stream=False))
         else:
-            calls.append(
-                lambda: list(
-                    stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id), timeout=20)
-                )
-            )
+            history = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+            calls.append(_Call(stub.ListLedgerEntries(history, timeout=CALL_TIMEOUT_S), stream=True))
+    if confirm:
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT_S)
     return calls
 
 
-def _run_timed(calls: list[Callable[[], Any]]) -> list[tuple[grpc.StatusCode, float, str]]:
-    """Runs the calls all at once; returns each one's status code, duration and error reason."""
-
-    def timed(call: Callable[[], Any]) -> tuple[grpc.StatusCode, float, str]:
-        started = time.monotonic()
-        try:
-            call()
-        except grpc.RpcError as error:
-            try:
-                reason = error_info(error).reason
-            except AssertionError:
-                reason = ""
-            return error.code(), time.monotonic() - started, reason
-        return grpc.StatusCode.OK, time.monotonic() - started, ""
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as executor:
-        return list(executor.map(timed, calls))
+def _hold(
+    executor: concurrent.futures.Executor, stub: wallet_pb2_grpc.WalletServiceStub, database_url: str, customer: str
+) -> concurrent.futures.Future[wallet_pb2.CreateLedgerEntryResponse]:
+    """Starts a debit of the locked `customer`; returns once it holds the server's only connection."""
+    request = entry_request(customer, 10, DEBIT, idempotency_key=f"held-{uuid.uuid4().hex[:8]}")
+    held = executor.submit(stub.CreateLedgerEntry, request, timeout=CALL_TIMEOUT_S * 2)
+    wait_for_lock_waiter(database_url)
+    return held
 
 
 def test_calls_beyond_the_pool_queue_briefly_then_fail_fast_with_unavailable_and_never_hang(
@@ -119,33 +136,31 @@ def test_calls_beyond_the_pool_queue_briefly_then_fail_fast_with_unavailable_and
         concurrent.futures.ThreadPoolExecutor(max_workers=1) as background,
     ):
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
-        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=10)
-        stub.CreateLedgerEntry(entry_request(other, 1_000), timeout=10)
+        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=CALL_TIMEOUT_S)
+        stub.CreateLedgerEntry(entry_request(other, 1_000), timeout=CALL_TIMEOUT_S)
 
-        # 1. Held for less than the pool wait: the burst queues and succeeds.
-        with _locked_customer(database_url, hot) as blocker:
-            held = background.submit(stub.CreateLedgerEntry, entry_request(hot, 10, DEBIT, idempotency_key="held-1"))
-            _wait_for_lock_waiter(database_url)
-            pending = background.submit(_run_timed, _burst(stub, other, 6))
-            time.sleep(POOL_TIMEOUT_S / 3)
+        # 1. The connection frees within the pool wait: the burst, waiting for it, succeeds.
+        with locked_customer(database_url, hot) as blocker:
+            held = _hold(background, stub, database_url, hot)
+            burst = _start_burst(channel, other, 6)
+            assert not any(call.done() for call in burst), "a call was served while the only connection was held"
             blocker.rollback()
-            queued = pending.result(timeout=30)
-        assert held.result(timeout=30).wallet.balance == 990
-        assert [code for code, _, _ in queued] == [grpc.StatusCode.OK] * 6, queued
+        queued = [call.outcome() for call in burst]
+        assert held.result(timeout=CALL_TIMEOUT_S).wallet.balance == 990
+        print(f"queued burst served in {max(seconds for _, seconds, _ in queued):.2f}s at most")
+        assert [code for code, _, _ in queued] == [OK] * 6, queued
 
-        # 2. Held for longer: every call of the burst fails fast, retryably.
-        with _locked_customer(database_url, hot):
-            held = background.submit(stub.CreateLedgerEntry, entry_request(hot, 10, DEBIT, idempotency_key="held-2"))
-            _wait_for_lock_waiter(database_url)
-            started = time.monotonic()
-            refused = _run_timed(_burst(stub, other, 24))
-            burst_s = time.monotonic() - started
+        # 2. Held for longer: every call of the burst fails after the pool wait, retryably.
+        with locked_customer(database_url, hot):
+            held = _hold(background, stub, database_url, hot)
+            refused = [call.outcome() for call in _start_burst(channel, other, 24)]
             # The held write is still waiting: it was not failed by the others.
             assert not held.done()
-        assert held.result(timeout=30).wallet.balance == 980
-        print(f"burst of {len(refused)} refused in {burst_s:.2f}s: {Counter((c.name, r) for c, _, r in refused)}")
-        assert {(code, reason) for code, _, reason in refused} == {(grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY")}
-        assert max(seconds for _, seconds, _ in refused) < FAIL_FAST_S, refused
+        assert held.result(timeout=CALL_TIMEOUT_S).wallet.balance == 980
+        slowest = max(seconds for _, seconds, _ in refused)
+        print(f"burst refused: {Counter((c.name, r) for c, _, r in refused)}; slowest in {slowest:.2f}s")
+        assert {(code, reason) for code, _, reason in refused} == {(UNAVAILABLE, "SERVER_BUSY")}, refused
+        assert all(0.9 * POOL_TIMEOUT_S <= seconds < FAIL_FAST_S for _, seconds, _ in refused), refused
 
         # 3. Back to normal without a restart.
         assert stub.CreateLedgerEntry(entry_request(other, 1), timeout=10).wallet.balance == 1_000 + 6 // 3 * 5 + 1
@@ -162,42 +177,63 @@ def test_calls_beyond_the_concurrency_limit_fail_at_once_with_resource_exhausted
         concurrent.futures.ThreadPoolExecutor(max_workers=1) as background,
     ):
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
-        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=10)
-        with _locked_customer(database_url, hot):
-            held = background.submit(stub.CreateLedgerEntry, entry_request(hot, 10, DEBIT, idempotency_key="held"))
-            _wait_for_lock_waiter(database_url)
-            refused = _run_timed(_burst(stub, other, 24))
-        assert held.result(timeout=30).wallet.balance == 990
-        codes = {code for code, _, _ in refused}
+        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=CALL_TIMEOUT_S)
+        with locked_customer(database_url, hot):
+            held = _hold(background, stub, database_url, hot)
+            # Started within milliseconds, while the admitted ones wait for the pool timeout. (No
+            # health check to confirm: beyond the limit, it would be refused like the rest.)
+            refused = [call.outcome() for call in _start_burst(channel, other, 24, confirm=False)]
+        assert held.result(timeout=CALL_TIMEOUT_S).wallet.balance == 990
         print(f"burst of {len(refused)}: {Counter((c.name, r) for c, _, r in refused)}")
+        codes = {code for code, _, _ in refused}
         assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes, refused
-        assert codes <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE}, refused
+        assert codes <= {grpc.StatusCode.RESOURCE_EXHAUSTED, UNAVAILABLE}, refused
+        # Beyond the limit at once, without waiting for the pool; admitted ones after the pool wait.
+        assert all(
+            seconds < POOL_TIMEOUT_S if code == grpc.StatusCode.RESOURCE_EXHAUSTED else seconds >= 0.9 * POOL_TIMEOUT_S
+            for code, seconds, _ in refused
+        ), refused
         assert max(seconds for _, seconds, _ in refused) < FAIL_FAST_S, refused
         assert stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=hot), timeout=10).wallets
     assert_ledger_consistent(database_url)
 
 
+def _probe_ran_at(conn: psycopg.Connection) -> object:
+    """When the server's health probe (its own session, outside the pool) last finished its `SELECT 1`."""
+    row = conn.execute(
+        "SELECT max(state_change) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND query = 'SELECT 1' AND state = 'idle' AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def test_a_busy_pool_is_not_reported_as_an_unreachable_database(
-    database_url: str, customers: list[str], tmp_path: Path
+    customers: list[str], database_url: str, tmp_path: Path
 ) -> None:
     hot = customers[0]
+    # A database of its own, so that the only `SELECT 1` session on it is this server's health probe.
     with (
-        server_process(database_url, tmp_path / "server.log", **SERVER_ENV) as server,
+        scratch_database(database_url) as url,
+        server_process(url, tmp_path / "server.log", **SERVER_ENV) as server,
         grpc.insecure_channel(server.address) as channel,
         concurrent.futures.ThreadPoolExecutor(max_workers=1) as background,
+        psycopg.connect(url, autocommit=True) as observer,
     ):
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
-        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=10)
-        statuses = []
-        with _locked_customer(database_url, hot):
-            held = background.submit(stub.CreateLedgerEntry, entry_request(hot, 10, DEBIT, idempotency_key="held"))
-            _wait_for_lock_waiter(database_url)
-            # Well past the monitor's 2 s wait for a connection, and a few of its 1 s rounds.
-            for _ in range(10):
-                time.sleep(0.5)
-                statuses.append(health_status(server.address))
-        assert held.result(timeout=30).wallet.balance == 990
+        stub.CreateLedgerEntry(entry_request(hot, 1_000), timeout=CALL_TIMEOUT_S)
+        statuses: list[int | None] = []
+        with locked_customer(url, hot):
+            held = _hold(background, stub, url, hot)
+            # Rounds of the health monitor while the pool is busy: more than its 2 s probe timeout.
+            ran_at, deadline = _probe_ran_at(observer), time.monotonic() + 60
+            while len(statuses) < 4:
+                assert time.monotonic() < deadline, f"the health monitor ran {len(statuses)} rounds in 60 s"
+                if (latest := _probe_ran_at(observer)) not in (None, ran_at):
+                    ran_at = latest
+                    statuses.append(health_status(server.address, timeout_s=CALL_TIMEOUT_S))
+                time.sleep(0.02)
+        assert held.result(timeout=CALL_TIMEOUT_S).wallet.balance == 990
         log = server.log()
-    assert_ledger_consistent(database_url)
+        assert_ledger_consistent(url)
     assert "database unreachable" not in log
     assert set(statuses) == {SERVING}, statuses

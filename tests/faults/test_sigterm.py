@@ -30,26 +30,15 @@ import pytest
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.load import RETRYABLE, LedgerLoad
-from tests.faults.servers import ServerProcess, server_process
+from tests.faults.locks import lock_waiters, locked_customer, wait_for_lock_waiter
+from tests.faults.servers import ServerProcess, server_process, wait_until_refusing_calls
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
 
-
-def _lock_waiters(database_url: str) -> int:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND application_name = 'wallet-server' AND wait_event_type = 'Lock'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _wait_for_lock_waiters(database_url: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _lock_waiters(database_url) == 0:
-        assert time.monotonic() < deadline, "no write ever waited for the lock"
-        time.sleep(0.02)
+# How long a stopping process may take, beyond what it waits for, to close its pool and
+# exit on a loaded machine. Exit bounds show it exits by itself; they do not time it.
+EXIT_SLACK_S = 10.0
 
 
 def _keys(database_url: str, customer_id: str) -> dict[str, int]:
@@ -88,9 +77,12 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
         server.terminate()
         assert server.wait(timeout_s=grace_s + 30) == 0, server.log()
         exited_s = time.monotonic() - terminated_at
-        assert "stopped" in server.log()
-        # Nothing held this server's calls: it drained well within its grace period.
-        assert exited_s < grace_s + 2, exited_s
+        log = server.log_path.read_text(errors="replace")
+        assert "stopped" in log
+        # Nothing held this server's calls: the end of the grace period cut no handler off
+        # (the access log would say CANCELLED), and the process exited soon, by itself.
+        assert '"code": "CANCELLED"' not in log
+        assert exited_s < grace_s + EXIT_SLACK_S, exited_s
         acknowledged_at_exit = load.acknowledged
         server.start()
         load.join(timeout_s=120)
@@ -110,7 +102,7 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
 def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_calls_are_refused(
     database_url: str, customer_id: str, tmp_path: Path
 ) -> None:
-    grace_s = 6.0
+    grace_s = 10.0
     # Only the grace period may end the held writes, not a lock or statement timeout on a slow machine.
     env = {
         "WALLET_SHUTDOWN_GRACE_S": str(grace_s),
@@ -126,13 +118,12 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
         stub.CreateLedgerEntry(entry_request(customer_id, 1_000), timeout=10)
         since = [0.0]
         requests = [entry_request(customer_id, 10, DEBIT, idempotency_key=f"drain-{i}") for i in range(3)]
-        with psycopg.connect(database_url) as blocker:
-            blocker.execute("SELECT 1 FROM ledger_heads WHERE customer_id = %s FOR UPDATE", (customer_id,))
+        with locked_customer(database_url, customer_id) as blocker:
             in_flight = [executor.submit(_timed_call, stub, request, since) for request in requests]
-            _wait_for_lock_waiters(database_url)
+            wait_for_lock_waiter(database_url)
             since[0] = time.monotonic()
             server.terminate()
-            time.sleep(1.0)
+            wait_until_refusing_calls(channel)
             # The server is draining: a new call is refused, retryably.
             with pytest.raises(grpc.RpcError) as raised:
                 stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=5)
@@ -149,6 +140,7 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
     )
     assert released_at < grace_s - 1, released_at
     assert [code for code, _ in endings] == [grpc.StatusCode.OK] * 3, server.log()
+    # Drained: it exited once the writes were done, before the grace period was over.
     assert exited_s < grace_s, exited_s
     assert _keys(database_url, customer_id) == {request.idempotency_key: 1 for request in requests}
     assert_ledger_consistent(database_url)
@@ -157,7 +149,7 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
 def test_writes_held_beyond_the_grace_period_fail_cleanly_at_its_end_and_apply_all_or_nothing(
     database_url: str, customer_id: str, tmp_path: Path
 ) -> None:
-    grace_s, statement_timeout_s = 1.0, 4.0
+    grace_s, statement_timeout_s = 1.0, 5.0
     env = {
         "WALLET_SHUTDOWN_GRACE_S": str(grace_s),
         "WALLET_STATEMENT_TIMEOUT_MS": str(int(statement_timeout_s * 1000)),
@@ -172,25 +164,26 @@ def test_writes_held_beyond_the_grace_period_fail_cleanly_at_its_end_and_apply_a
             stub = wallet_pb2_grpc.WalletServiceStub(channel)
             stub.CreateLedgerEntry(entry_request(customer_id, 1_000), timeout=10)
             since = [0.0]
-            with psycopg.connect(database_url) as blocker:
-                blocker.execute("SELECT 1 FROM ledger_heads WHERE customer_id = %s FOR UPDATE", (customer_id,))
+            with locked_customer(database_url, customer_id):
                 in_flight = [executor.submit(_timed_call, stub, request, since) for request in requests]
-                _wait_for_lock_waiters(database_url)
+                wait_for_lock_waiter(database_url)
                 since[0] = time.monotonic()
                 server.terminate()
                 endings = [call.result(timeout=30) for call in in_flight]
+                # Answered while the server's transactions still waited for the lock: by the end of
+                # the grace period, not by the statement timeout that ends those transactions later.
+                still_waiting = lock_waiters(database_url)
                 # The lock outlives the process's patience: it must exit without it.
-                assert server.wait(timeout_s=statement_timeout_s + grace_s + 10) == 0, server.log()
+                assert server.wait(timeout_s=statement_timeout_s + grace_s + EXIT_SLACK_S) == 0, server.log()
                 exited_s = time.monotonic() - since[0]
-                blocker.rollback()
         applied = _keys(database_url, customer_id)
         print(
             f"held writes ended {[f'{c.name} at {s:.2f}s' for c, s in endings]}; exit at {exited_s:.2f}s;"
             f" applied before the retry: {applied}"
         )
         assert {code for code, _ in endings} == {grpc.StatusCode.UNAVAILABLE}
-        assert all(seconds < grace_s + 1.0 for _, seconds in endings), endings
-        assert exited_s < grace_s + statement_timeout_s + 2, exited_s
+        assert all(seconds >= grace_s for _, seconds in endings), endings
+        assert still_waiting > 0, endings
         assert all(count == 1 for count in applied.values())
         # The callers retry on a fresh server with the same keys: exactly one entry each.
         server.start()

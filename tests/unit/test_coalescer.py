@@ -105,7 +105,7 @@ async def test_a_request_cancelled_while_queued_is_never_applied() -> None:
     await asyncio.sleep(0)
     second.cancel()
     await first
-    await asyncio.sleep(0.05)
+    await coalescer.close()  # Waits until the runner has gone through the whole queue.
     assert [amount for batch in ledger.batches for amount in batch] == [1]
 
 
@@ -121,15 +121,21 @@ async def test_a_closed_coalescer_refuses_new_requests_after_finishing_queued_on
 
 
 async def test_a_request_left_waiting_behind_a_stuck_batch_fails_fast_with_server_busy() -> None:
-    async def slow(requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
-        await asyncio.sleep(0.3)
+    taken, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck(requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
+        taken.set()
+        await release.wait()
         return [applied(r) for r in requests]
 
-    coalescer = Coalescer(slow, name="test", batch_max=10, concurrency=1, queue_timeout_s=0.05)
+    coalescer = Coalescer(stuck, name="test", batch_max=10, concurrency=1, queue_timeout_s=0.05)
     first = asyncio.create_task(coalescer.submit(request(1)))
-    await asyncio.sleep(0.01)  # The runner has taken the first request into its batch.
+    await taken.wait()  # The runner has taken the first request into its batch.
     started = asyncio.get_running_loop().time()
     with pytest.raises(ServerBusy):
         await coalescer.submit(request(2))
-    assert asyncio.get_running_loop().time() - started < 0.2
+    # Refused after the queue timeout, while the batch ahead of it is still stuck.
+    assert asyncio.get_running_loop().time() - started >= 0.9 * 0.05
+    assert not first.done()
+    release.set()
     assert (await first).entry.amount == 1  # A taken request rides its batch out.
