@@ -20,6 +20,13 @@ holds the machinery the hold RPCs' tests share):
   not declare; a request made only of valid fields is never INVALID_ARGUMENT;
 - an OK answer is well-formed and agrees with the request;
 - afterwards the whole ledger is consistent.
+CreateLedgerEntry's expire_time is valid unset or, on a credit, in the future
+and at most 3,650 days ahead; set on a debit, further ahead or outside
+Timestamp's range it is invalid. A past expire_time on a credit is refused by
+the ledger after the idempotency check, so it is invalid only where nothing
+else can answer first (every other field valid, no idempotency key). A second
+CreateLedgerEntry test keeps every other field valid, so that each kind of
+expire_time comes up often.
 The examples are derandomized (see the profile in `tests.faults.hostile`):
 every run draws the same requests (times relative to the clock), so a failure reproduces.
 A last test sends request bytes that do not parse as the request message at
@@ -29,6 +36,7 @@ too and should be INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +44,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.consistency import assert_ledger_consistent
@@ -52,16 +60,23 @@ from tests.faults.hostile import (
     INVALID,
     METADATA,
     PROFILE,
+    TIMESTAMP_IN_RANGE,
+    TIMESTAMP_MAX,
+    TIMESTAMP_OUT_OF_RANGE,
     UNDECODABLE,
     VALID,
     Drawn,
+    Pools,
     call,
     check_answer,
     check_wallet,
     draw_fields,
     hostile_server,
+    in_timestamp_range,
     int_edges,
     known_fields,
+    micros,
+    micros_up,
     text_rule,
     timestamp_pools,
     unknown_enum,
@@ -73,6 +88,12 @@ from wallet.v1 import wallet_pb2
 
 pytestmark = pytest.mark.slow
 
+CREDIT_EXPIRY_MAX_S = 3_650 * 86_400
+# A time this close to now, or to the furthest expire_time allowed, is too close to call:
+# the server reads its clock a few milliseconds after the test reads its own.
+CLOCK_MARGIN_S = 60
+EXPIRY_FIELDS = ("entry_type", "expire_time")
+
 
 @st.composite
 def get_balances_requests(draw: st.DrawFn) -> Drawn:
@@ -80,26 +101,117 @@ def get_balances_requests(draw: st.DrawFn) -> Drawn:
     return Drawn(wallet_pb2.GetBalancesRequest(customer_id=fields["customer_id"][1]), verdicts_of(fields))
 
 
+def _from_now(seconds: int, nanos: int) -> Timestamp:
+    return Timestamp(seconds=int(time.time()) + seconds, nanos=nanos)
+
+
+def _beyond_expiry_max(seconds: int, nanos: int) -> Timestamp:
+    """`seconds` since the epoch, moved past the furthest expire_time allowed if it is not."""
+    return Timestamp(seconds=max(seconds, int(time.time()) + CREDIT_EXPIRY_MAX_S + CLOCK_MARGIN_S), nanos=nanos)
+
+
+NANOS = int_edges(0, 999_999_999)
+EXPIRE_AHEAD = st.builds(_from_now, int_edges(CLOCK_MARGIN_S, CREDIT_EXPIRY_MAX_S - CLOCK_MARGIN_S, 3_600), NANOS)
+EXPIRE_TOO_FAR = st.builds(_beyond_expiry_max, int_edges(0, TIMESTAMP_MAX), NANOS)
+EXPIRE_PAST = st.builds(_from_now, int_edges(-10 * CREDIT_EXPIRY_MAX_S, -CLOCK_MARGIN_S), NANOS)
+# Too close to now or to the furthest time allowed to call.
+EXPIRE_NEAR_A_LIMIT = st.builds(
+    _from_now,
+    st.one_of(
+        int_edges(-CLOCK_MARGIN_S, CLOCK_MARGIN_S),
+        int_edges(CREDIT_EXPIRY_MAX_S - CLOCK_MARGIN_S, CREDIT_EXPIRY_MAX_S + CLOCK_MARGIN_S),
+    ),
+    NANOS,
+)
+EXPIRE_TIME: Pools = {
+    VALID: st.one_of(st.none(), EXPIRE_AHEAD),
+    # A time that would do on a credit is invalid on a debit (`create_requests` makes it one).
+    INVALID: st.one_of(TIMESTAMP_OUT_OF_RANGE, EXPIRE_TOO_FAR, EXPIRE_AHEAD),
+    ANY: st.one_of(TIMESTAMP_IN_RANGE, EXPIRE_PAST, EXPIRE_NEAR_A_LIMIT),
+}
+# Every kind of expire_time alike, for the test that focuses on them.
+EXPIRE_TIME_KINDS = [
+    st.none(),
+    EXPIRE_AHEAD,
+    EXPIRE_PAST,
+    EXPIRE_NEAR_A_LIMIT,
+    EXPIRE_TOO_FAR,
+    TIMESTAMP_OUT_OF_RANGE,
+    TIMESTAMP_IN_RANGE,
+]
+
+
+def _expire_time_verdict(value: Timestamp | None, entry_type: int) -> str:
+    """VALID, INVALID, ANY (too close to a limit to call) or "past" (refused by the ledger, not the parser)."""
+    if value is None:
+        return VALID
+    if not in_timestamp_range(value) or entry_type != wallet_pb2.ENTRY_TYPE_CREDIT:
+        return INVALID
+    ahead_s = value.seconds + value.nanos / 1e9 - time.time()
+    if ahead_s > CREDIT_EXPIRY_MAX_S + CLOCK_MARGIN_S:
+        return INVALID
+    if CLOCK_MARGIN_S < ahead_s < CREDIT_EXPIRY_MAX_S - CLOCK_MARGIN_S:
+        return VALID
+    return "past" if ahead_s < -CLOCK_MARGIN_S else ANY
+
+
 @st.composite
-def create_requests(draw: st.DrawFn) -> Drawn:
-    fields = draw_fields(
-        draw,
-        {
-            "customer_id": CUSTOMER_ID,
-            "amount": AMOUNT,
-            "currency": CURRENCY,
-            "entry_type": {
-                VALID: st.sampled_from([wallet_pb2.ENTRY_TYPE_CREDIT, wallet_pb2.ENTRY_TYPE_DEBIT]),
-                INVALID: st.one_of(st.just(0), unknown_enum()),
-            },
-            "reason": text_rule(1_000),
-            "idempotency_key": text_rule(255),
-            "metadata": METADATA,
+def create_requests(draw: st.DrawFn, expiry_focus: bool = False) -> Drawn:
+    """CreateLedgerEntry requests; with `expiry_focus`, valid but in entry_type and expire_time."""
+    spec = {
+        "customer_id": CUSTOMER_ID,
+        "amount": AMOUNT,
+        "currency": CURRENCY,
+        "entry_type": {
+            VALID: st.sampled_from([wallet_pb2.ENTRY_TYPE_CREDIT, wallet_pb2.ENTRY_TYPE_DEBIT]),
+            INVALID: st.one_of(st.just(0), unknown_enum()),
         },
-    )
+        "reason": text_rule(1_000),
+        "idempotency_key": text_rule(255),
+        "metadata": METADATA,
+        "expire_time": EXPIRE_TIME,
+    }
+    if expiry_focus:
+        # Every other field valid; credits, short keys (some reused) and every kind of time come up often.
+        fields = {name: (VALID, draw(pools[VALID])) for name, pools in spec.items() if name not in EXPIRY_FIELDS}
+        fields["idempotency_key"] = (VALID, draw(st.sampled_from(["", "", "k1", "k2"])))
+        verdict = draw(st.sampled_from([VALID, VALID, VALID, INVALID]))
+        fields["entry_type"] = (verdict, draw(spec["entry_type"][verdict]))
+        # Its verdict is decided below, from the time and the entry type.
+        fields["expire_time"] = (ANY, draw(st.one_of(*EXPIRE_TIME_KINDS)))
+    else:
+        fields = draw_fields(draw, spec)
+    return _create_drawn(fields)
+
+
+def _create_drawn(fields: dict[str, tuple[str, Any]]) -> Drawn:
+    """The CreateLedgerEntry request of the drawn fields, with expire_time's verdict decided."""
+    verdicts = verdicts_of(fields)
+    expire_time, entry_type = fields["expire_time"][1], fields["entry_type"][1]
+    credit = wallet_pb2.ENTRY_TYPE_CREDIT
+    if verdicts["expire_time"] == VALID and entry_type != credit:
+        # Only credits expire: a valid request asks nothing of a debit's expiry.
+        fields["expire_time"] = (VALID, None)
+        expire_time = None
+    elif (
+        verdicts["expire_time"] == INVALID
+        and verdicts["entry_type"] == VALID
+        and _expire_time_verdict(expire_time, credit) == VALID
+    ):
+        # A time that would do on a credit, on a debit.
+        fields["entry_type"] = (VALID, wallet_pb2.ENTRY_TYPE_DEBIT)
+        entry_type = wallet_pb2.ENTRY_TYPE_DEBIT
+    verdicts = verdicts_of(fields)
+    verdict = _expire_time_verdict(expire_time, entry_type)
+    if verdict == "past":
+        # The ledger refuses it after the idempotency check: only when every other field
+        # passed and no key can be replayed or found reused is it surely named.
+        others_valid = all(v == VALID for name, v in verdicts.items() if name != "expire_time")
+        verdict = INVALID if others_valid and not fields["idempotency_key"][1] else ANY
+    verdicts["expire_time"] = verdict
     message = wallet_pb2.CreateLedgerEntryRequest(**values_of(fields, "metadata"))
     message.metadata.update(fields["metadata"][1])
-    return Drawn(message, verdicts_of(fields))
+    return Drawn(message, verdicts)
 
 
 @st.composite
@@ -175,6 +287,13 @@ def _create_ok(request: Any, responses: list[bytes]) -> None:
     assert entry.after_balance == entry.before_balance + sign * entry.amount >= 0
     assert wallet.balance == entry.after_balance and wallet.currency == entry.currency
     assert entry.id.startswith("le_") and entry.HasField("created_at")
+    assert not entry.hold_id and not entry.expired_entry_id
+    if request.HasField("expire_time"):
+        # Kept to the microsecond, and in the future when the credit was applied.
+        assert entry.HasField("expire_time") and micros(entry.expire_time) == micros_up(request.expire_time)
+        assert micros(entry.expire_time) > micros(entry.created_at), (entry.expire_time, entry.created_at)
+    else:
+        assert not entry.HasField("expire_time")
 
 
 def _list_ok(request: Any, responses: list[bytes]) -> None:
@@ -220,6 +339,44 @@ def test_create_ledger_entry_answers_any_request_with_invalid_argument_a_refusal
         check_answer(channel, "CreateLedgerEntry", drawn, unknown, _create_ok)
 
     examples()
+    assert_ledger_consistent(database_url)
+
+
+# A credit that expired a day ago, with no idempotency key: always tried, as random draws seldom make one.
+PAST_CREDIT = _create_drawn(
+    {
+        "customer_id": (VALID, "cus_hostile_past_credit"),
+        "amount": (VALID, 1),
+        "currency": (VALID, "USD"),
+        "entry_type": (VALID, wallet_pb2.ENTRY_TYPE_CREDIT),
+        "reason": (VALID, ""),
+        "idempotency_key": (VALID, ""),
+        "metadata": (VALID, {}),
+        "expire_time": (ANY, _from_now(-86_400, 0)),
+    }
+)
+
+
+def test_create_ledger_entry_answers_any_expire_time_with_invalid_argument_a_refusal_or_an_expiring_credit(
+    channel: grpc.Channel, database_url: str
+) -> None:
+    """The same property with every field valid but entry_type and expire_time: a past expire_time on a
+    credit with no idempotency key is refused naming it, one in range is applied and kept."""
+    seen: set[tuple[str, str, grpc.StatusCode]] = set()
+
+    @settings(PROFILE, max_examples=75)
+    @given(drawn=create_requests(expiry_focus=True), unknown=unknown_fields(CREATE_FIELDS))
+    @example(drawn=PAST_CREDIT, unknown=b"")
+    def examples(drawn: Drawn, unknown: bytes) -> None:
+        code, _ = check_answer(channel, "CreateLedgerEntry", drawn, unknown, _create_ok)
+        message: Any = drawn.message
+        expire_time = message.expire_time if message.HasField("expire_time") else None
+        seen.add((_expire_time_verdict(expire_time, message.entry_type), drawn.verdicts["expire_time"], code))
+
+    examples()
+    # Each case came up: past on a credit (surely refused), within range (applied), invalid (refused).
+    ok, refused = grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT
+    assert {("past", INVALID, refused), (VALID, VALID, ok), (INVALID, INVALID, refused)} <= seen, seen
     assert_ledger_consistent(database_url)
 
 
