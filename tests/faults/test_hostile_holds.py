@@ -630,3 +630,31 @@ def test_the_server_keeps_serving_holds_after_request_bytes_that_do_not_parse(
     assert code == grpc.StatusCode.OK
     _get_ok(Target(ACTIVE, "USD", 5, ""))(request, responses)
     assert_ledger_consistent(database_url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="server bug: a hold id with NUL reaches PostgreSQL; the call ends INTERNAL",
+)
+@pytest.mark.parametrize("method", ["CaptureHold", "ReleaseHold", "GetHold", "ListHolds"])
+def test_a_nul_in_a_hold_id_is_not_an_internal_error(channel: grpc.Channel, method: str) -> None:
+    """A hold id is 1-64 characters, so "hd_\\x00" is well-formed: the answer should be HOLD_NOT_FOUND (or an
+    empty page), or INVALID_ARGUMENT naming the field. PostgreSQL text cannot hold NUL, the store sends it
+    anyway, and psycopg's DataError becomes INTERNAL."""
+    customer_id = "cus_hostile_holds_nul"
+    message: Any
+    if method == "ListHolds":
+        message = wallet_pb2.ListHoldsRequest(
+            customer_id=customer_id, page_token=_token("2024-01-01T00:00:00+00:00|hd_\x00")
+        )
+        verdicts = {"customer_id": VALID, "page_token": ANY}
+    else:
+        message_type = {
+            "CaptureHold": wallet_pb2.CaptureHoldRequest,
+            "ReleaseHold": wallet_pb2.ReleaseHoldRequest,
+            "GetHold": wallet_pb2.GetHoldRequest,
+        }[method]
+        message = message_type(customer_id=customer_id, hold_id="hd_\x00")
+        verdicts = {"customer_id": VALID, "hold_id": ANY}
+    check_answer(channel, method, Drawn(message, verdicts), b"", lambda request, responses: None)
