@@ -23,8 +23,8 @@ bytes to a real server process. Properties:
 - afterwards the whole ledger is consistent.
 Request bytes that do not parse as the request message are INVALID_ARGUMENT naming `request`.
 The examples are derandomized (the profile in `tests.faults.hostile`), so a failure reproduces.
-A strict xfail pins a server bug the properties found: a hold id with NUL (in hold_id or inside a
-page_token) ends INTERNAL; until it is fixed the pools leave NUL out of hold ids (NUL_IN_HOLD_IDS_FAILS).
+A hold id with NUL (which PostgreSQL text cannot hold) is NOT_FOUND, and a token with one INVALID_ARGUMENT:
+the properties found it ending INTERNAL once, and a test keeps it fixed.
 """
 
 from __future__ import annotations
@@ -129,17 +129,6 @@ class Target:
     unknown_id: str
 
 
-# Server bug, pinned by test_a_nul_in_a_hold_id_is_not_an_internal_error (strict xfail): a hold id
-# with NUL, in hold_id or in a page_token, reaches PostgreSQL, which refuses it (psycopg.DataError),
-# and the caller gets INTERNAL. Until it is fixed, the pools below leave NUL out of hold ids; set this
-# to False with the fix.
-NUL_IN_HOLD_IDS_FAILS = True
-
-
-def _hold_id_text(text: str) -> str:
-    return text.replace("\x00", "") if NUL_IN_HOLD_IDS_FAILS else text
-
-
 # Any 1-64 characters are a well-formed hold id: whitespace, control characters and NUL included.
 SHAPELY_HOLD_ID = st.one_of(
     st.text(min_size=1, max_size=HOLD_ID_LENGTH_MAX),
@@ -150,7 +139,7 @@ SHAPELY_HOLD_ID = st.one_of(
         st.sampled_from(BAD_ID_CHARACTERS),
         st.text(max_size=30),
     ),
-).map(_hold_id_text)
+)
 TARGETS = st.builds(
     Target,
     st.sampled_from([ACTIVE, ACTIVE, CAPTURED, RELEASED, EXPIRED, UNKNOWN, FOREIGN]),
@@ -275,7 +264,7 @@ def create_hold_requests(draw: st.DrawFn) -> tuple[Drawn, bool]:
 HOLD_ID: Pools = {
     VALID: st.just(TARGET_ID),
     INVALID: st.one_of(st.just(""), st.text(min_size=HOLD_ID_LENGTH_MAX + 1, max_size=300)),
-    ANY: ANY_TEXT.map(_hold_id_text),
+    ANY: ANY_TEXT,
 }
 
 
@@ -386,6 +375,12 @@ def list_holds_requests(tokens: list[str]) -> st.SearchStrategy[Drawn]:
                 },
             },
         )
+        # A token is only good for the query it came from (the owner, no filters): with any other
+        # customer or filter the server refuses it, naming page_token (AIP-158).
+        token = fields["page_token"][1]
+        query = (fields["customer_id"][1], fields["currency"][1], fields["status"][1])
+        if token in tokens and query != (OWNER, "", 0):
+            fields["page_token"] = (INVALID, token)
         return Drawn(wallet_pb2.ListHoldsRequest(**values_of(fields)), verdicts_of(fields), frozenset({OK}))
 
     return requests()
@@ -632,16 +627,11 @@ def test_the_server_keeps_serving_holds_after_request_bytes_that_do_not_parse(
     assert_ledger_consistent(database_url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="server bug: a hold id with NUL reaches PostgreSQL; the call ends INTERNAL",
-)
 @pytest.mark.parametrize("method", ["CaptureHold", "ReleaseHold", "GetHold", "ListHolds"])
 def test_a_nul_in_a_hold_id_is_not_an_internal_error(channel: grpc.Channel, method: str) -> None:
     """A hold id is 1-64 characters, so "hd_\\x00" is well-formed: the answer should be HOLD_NOT_FOUND (or an
-    empty page), or INVALID_ARGUMENT naming the field. PostgreSQL text cannot hold NUL, the store sends it
-    anyway, and psycopg's DataError becomes INTERNAL."""
+    empty page), or INVALID_ARGUMENT naming the field. PostgreSQL text cannot hold NUL: such an id was once
+    sent to the store anyway and psycopg's DataError became INTERNAL."""
     customer_id = "cus_hostile_holds_nul"
     message: Any
     if method == "ListHolds":
