@@ -38,6 +38,9 @@ def _ttl(request: wallet_pb2.CreateHoldRequest, settings: Settings, violations: 
     if ttl.seconds < 0 or ttl.nanos < 0:
         violations.append(FieldViolation("ttl", "must not be negative"))
         return timedelta(0)
+    if ttl.nanos > 999_999_999:
+        violations.append(FieldViolation("ttl", "is not a valid google.protobuf.Duration (nanos over 999,999,999)"))
+        return timedelta(0)
     if ttl.seconds == 0 and ttl.nanos == 0:
         return timedelta(seconds=settings.hold_ttl_default_s)
     if ttl.seconds > settings.hold_ttl_max_s:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.api import parse
+from server.api import parse, parse_holds
 from server.config import Settings, parse_currencies
 from server.domain.errors import InvalidArgument
 from server.domain.limits import AMOUNT_MAX
@@ -140,3 +140,11 @@ def test_a_history_bound_between_two_microseconds_rounds_up_to_the_next_one() ->
     request = wallet_pb2.ListLedgerEntriesRequest(customer_id="cus_1", created_after=Timestamp(seconds=10, nanos=5_500))
     query = parse.history_query(request, CURRENCIES)
     assert query.created_after is not None and query.created_after.microsecond == 6
+
+
+def test_a_hold_ttl_whose_nanos_overflow_a_second_is_not_a_duration() -> None:
+    request = wallet_pb2.CreateHoldRequest(customer_id="cus_1", currency="USD", amount=1)
+    request.ttl.nanos = 2_000_000_000
+    with pytest.raises(InvalidArgument) as refused:
+        parse_holds.hold_request(request, SETTINGS)
+    assert _violations(refused) == ["ttl"]
