@@ -60,6 +60,11 @@ class WalletServer:
         self.ledger = ledger
         self.health = health_servicer
         self._monitor: asyncio.Task[None] | None = None
+        # Set by stop(). The monitor loop checks it as well as being cancelled: on Python
+        # 3.11, asyncio.wait_for can swallow a cancellation that lands as its inner call
+        # completes, and a monitor that missed its cancel kept a test session's teardown
+        # waiting forever.
+        self._stopping = False
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
@@ -71,10 +76,11 @@ class WalletServer:
     async def stop(self, grace_s: float | None) -> None:
         """Stops taking calls, lets in-flight calls finish within the grace period, then closes the pool."""
         await self.health.enter_graceful_shutdown()
+        self._stopping = True
         if self._monitor is not None:
             self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            # Bounded: one probe and one interval at most, even if the cancel was swallowed.
+            await asyncio.wait({self._monitor}, timeout=HEALTH_PROBE_TIMEOUT_S + HEALTH_CHECK_INTERVAL_S + 1)
         await self.grpc_server.stop(grace_s)
         await self.ledger.close()
         if self._access_log_task is not None:
@@ -100,7 +106,7 @@ class WalletServer:
         serving: bool | None = None
         probe: psycopg.AsyncConnection[Any] | None = None
         try:
-            while True:
+            while not self._stopping:
                 try:
                     if probe is None or probe.closed:
                         probe = await psycopg.AsyncConnection.connect(

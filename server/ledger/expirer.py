@@ -28,12 +28,15 @@ class Expirer:
         self._interval_s = interval_s
         self._batch_max = batch_max
         self._task: asyncio.Task[None] | None = None
+        # Checked by the loop too, so a swallowed cancellation cannot keep it alive (see server.app).
+        self._stopping = False
 
     def start(self) -> None:
         if self._interval_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -48,7 +51,7 @@ class Expirer:
         return len(customers)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._interval_s)
             try:
                 # A full batch means more may be waiting: go again without sleeping.
