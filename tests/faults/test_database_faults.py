@@ -106,7 +106,12 @@ def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers
             # transaction at a time): the load is in flight when the database stops.
             with _write_waiting_in_its_transaction(server.address, postgres.url, held) as cut:
                 postgres.stop("fast")
-            assert cut.result(timeout=60) == (*CUT, False)
+            # A fast shutdown ends the test's session and the server's in no set order: if the
+            # test's goes first, the held write gets the lock and may commit before its own
+            # session ends, and then be answered UNAVAILABLE all the same (seen once in ~15 runs),
+            # or even OK. docs/errors.md: a retryable failure may have been applied.
+            cut_code, cut_reason, _ = cut.result(timeout=60)
+            assert (cut_code, cut_reason) in {CUT, (grpc.StatusCode.OK, "")}, (cut_code, cut_reason)
             wait_for_health(server.address, NOT_SERVING, timeout_s=30)
             # While the database is down a call fails fast and retryably, not with a hang or INTERNAL.
             started = time.monotonic()
@@ -122,8 +127,14 @@ def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers
             # The same process recovered: still running, answering reads and writes.
             assert server.process is not None and server.process.poll() is None and server.pid == pid
             _balances(server.address, customers[0])
-            # The cut write left nothing: retried with its key, it applies now, once.
-            assert _write(server.address, held) == (grpc.StatusCode.OK, "", False)
+            # Retried with its key, the held write is in the ledger exactly once, whichever way it went.
+            assert _write(server.address, held)[0] == grpc.StatusCode.OK
+            with psycopg.connect(postgres.url) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM ledger_entries WHERE customer_id = %s AND idempotency_key = %s",
+                    (held.customer_id, held.idempotency_key),
+                ).fetchone()
+            assert row == (1,), row
             print(f"SERVING again {recovered_in:.1f}s after the restart")
         outcomes = load.verify_against_ledger(postgres.url)
         print(f"outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
