@@ -48,7 +48,7 @@ def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> walle
         # A currency dropped from configuration is still shown; assume two digits for it.
         minor_unit_exponent=currency.exponent if currency else 2,
         held_balance=wallet.held_balance,
-        available_balance=wallet.balance - wallet.held_balance,
+        available_balance=wallet.available_balance,
         version=wallet.version,
     )
 

@@ -65,10 +65,6 @@ class Draft:
         self.entries: list[Entry] = []
         self.draws: list[Draw] = []
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.wallets or self.lots or self.holds or self.entries)
-
     def wallet(self, currency: str) -> Wallet:
         found = self.wallets.get(currency)
         if found is None:
@@ -84,10 +80,10 @@ class Draft:
     def set_lot(self, lot: Lot) -> None:
         self.lots[lot.credit_seq] = lot
 
-    def lots_of(self, currency: str) -> list[Lot]:
-        """The wallet's lots with money left, soonest-expiring first, oldest first among equals."""
+    def lots_of(self, currency: str | None) -> list[Lot]:
+        """The lots with money left (of one currency, or all), soonest-expiring first, oldest first among equals."""
         merged = {**self.book.lots, **self.lots}
-        found = [lot for lot in merged.values() if lot.currency == currency and lot.remaining > 0]
+        found = [lot for lot in merged.values() if lot.remaining > 0 and currency in (None, lot.currency)]
         return sorted(found, key=lambda lot: (lot.expire_time, lot.credit_seq))
 
     def hold(self, hold_id: str) -> Hold | None:

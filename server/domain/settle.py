@@ -46,11 +46,7 @@ def close_hold(draft: Draft, hold: Hold, status: HoldStatus, at: datetime, *, co
 
 def expire_lapsed(draft: Draft, at: datetime, currency: str | None = None) -> None:
     """Posts an expiration for the unheld money left in every lot that lapsed by `at`."""
-    lapsed = [
-        lot
-        for lot in sorted({**draft.book.lots, **draft.lots}.values(), key=lambda lot: (lot.expire_time, lot.credit_seq))
-        if lot.expire_time <= at and lot.available > 0 and (currency is None or lot.currency == currency)
-    ]
+    lapsed = [lot for lot in draft.lots_of(currency) if lot.expire_time <= at and lot.available > 0]
     for lot in lapsed:
         draft.post(
             lot.currency,
