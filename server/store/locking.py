@@ -17,6 +17,7 @@ import psycopg
 
 from server.domain.book import Book
 from server.domain.decide import BatchState
+from server.domain.holds import Hold
 from server.domain.model import Head
 from server.store.rows import (
     ENTRY_COLUMN_LIST,
@@ -24,8 +25,9 @@ from server.store.rows import (
     LOT_COLUMN_LIST,
     WALLET_COLUMN_LIST,
     entry_from_row,
+    hold_from_json,
     hold_from_row,
-    lot_from_row,
+    lot_from_json,
     wallet_from_row,
 )
 
@@ -33,8 +35,27 @@ from server.store.rows import (
 # adapts list parameters element by element in Python, which cost about ten
 # times what one json.dumps of the same rows costs (measured: 405 µs against
 # 39 µs for a batch of 20 entries).
-_CUSTOMERS = "SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb)"
-_PAIRS = "SELECT pair->>0, pair->>1 FROM jsonb_array_elements(%(pairs)s::jsonb) AS pair"
+#
+# Rows are matched with `= ANY(ARRAY(...))`, never `IN (SELECT ...)`: the
+# planner guesses 100 rows for a JSON set and then prefers merge or hash joins
+# that read every wallet or entry (measured: a full scan of the wallets' key
+# for every batch, 1.5 ms at 4,000 wallets and growing with them); an array
+# of ids is looked up in the index.
+_CUSTOMERS = "ARRAY(SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb))"
+
+
+def _pairs_match(first: str, second: str) -> str:
+    """The rows whose (first, second) is one of the pairs, found through an index on both."""
+    elements = "jsonb_array_elements(%(pairs)s::jsonb) AS pair"
+    return (
+        f"{first} = ANY(ARRAY(SELECT pair->>0 FROM {elements})) AND {second} = ANY(ARRAY(SELECT pair->>1 FROM {elements}))"
+        f" AND ({first}, {second}) IN (SELECT pair->>0, pair->>1 FROM {elements})"
+    )
+
+
+def _qualified(alias: str, column_list: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in column_list.split(", "))
+
 
 # Creates each customer's head row if needed and locks it. Rows are locked in
 # ORDER BY order, the same for every writer, so two batches that share
@@ -46,34 +67,40 @@ ON CONFLICT (customer_id) DO UPDATE SET last_seq = ledger_heads.last_seq
 RETURNING customer_id, last_seq, last_entry_at, clock_timestamp()
 """
 
+# Each locked wallet comes with its open expiring credits (lots) and its
+# active holds that fell due, as JSON arrays (NULL when none, which is the
+# common case and costs the driver nothing to parse). Folding them into the
+# lock saves the plain credit or debit two statements per batch. Holds are
+# only looked for when the wallet holds something: due holds are active, and
+# every active hold is in held_balance.
 _LOCK_WALLETS = f"""
-SELECT {WALLET_COLUMN_LIST} FROM wallets WHERE customer_id IN ({_CUSTOMERS})
-ORDER BY customer_id, currency
-FOR UPDATE
+SELECT {WALLET_COLUMN_LIST},
+    (SELECT json_agg(json_build_array({_qualified("l", LOT_COLUMN_LIST)}))
+     FROM credit_lots l
+     WHERE l.customer_id = w.customer_id AND l.currency = w.currency AND l.remaining > 0),
+    CASE WHEN w.held_balance > 0 THEN
+        (SELECT json_agg(json_build_array({_qualified("h", HOLD_COLUMN_LIST)}))
+         FROM holds h
+         WHERE h.customer_id = w.customer_id AND h.currency = w.currency
+           AND h.status = 'active' AND h.expire_time <= clock_timestamp())
+    END
+FROM wallets w WHERE w.customer_id = ANY({_CUSTOMERS})
+ORDER BY w.customer_id, w.currency
+FOR UPDATE OF w
 """
 
-_SELECT_LOTS = f"SELECT {LOT_COLUMN_LIST} FROM credit_lots WHERE customer_id IN ({_CUSTOMERS}) AND remaining > 0"
-
-# Active holds that fell due by now (the caller filters by the batch's clock, read just before).
-_SELECT_DUE_HOLDS = f"""
-SELECT {HOLD_COLUMN_LIST} FROM holds
-WHERE customer_id IN ({_CUSTOMERS}) AND status = 'active' AND expire_time <= clock_timestamp()
-"""
-
-_SELECT_NAMED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE (customer_id, id) IN ({_PAIRS})"
+_SELECT_NAMED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match('customer_id', 'id')}"
 
 _SELECT_CAPTURE_ENTRIES = f"""
-SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries
-WHERE (customer_id, id) IN (
-    SELECT customer_id, capture_entry_id FROM holds
-    WHERE (customer_id, id) IN ({_PAIRS}) AND capture_entry_id IS NOT NULL
-)
+SELECT {_qualified("e", ENTRY_COLUMN_LIST)} FROM holds h
+JOIN ledger_entries e ON e.customer_id = h.customer_id AND e.id = h.capture_entry_id
+WHERE {_pairs_match('h.customer_id', 'h.id')}
 """
 
 _SELECT_KEYED_ENTRIES = (
-    f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries WHERE (customer_id, idempotency_key) IN ({_PAIRS})"
+    f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries WHERE {_pairs_match('customer_id', 'idempotency_key')}"
 )
-_SELECT_KEYED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE (customer_id, idempotency_key) IN ({_PAIRS})"
+_SELECT_KEYED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match('customer_id', 'idempotency_key')}"
 
 
 async def lock_batch(
@@ -94,8 +121,6 @@ async def lock_batch(
         cursors = [
             await conn.execute(_LOCK_HEADS, customers),
             await conn.execute(_LOCK_WALLETS, customers),
-            await conn.execute(_SELECT_LOTS, customers),
-            await conn.execute(_SELECT_DUE_HOLDS, customers),
         ]
         if key_refs:
             cursors.append(await conn.execute(_SELECT_KEYED_ENTRIES, keys))
@@ -104,19 +129,20 @@ async def lock_batch(
             cursors.append(await conn.execute(_SELECT_NAMED_HOLDS, named))
             cursors.append(await conn.execute(_SELECT_CAPTURE_ENTRIES, named))
         results = [await cursor.fetchall() for cursor in cursors]
-    head_rows, wallet_rows, lot_rows, due_rows = results[:4]
-    keyed_entry_rows, keyed_hold_rows = results[4:6] if key_refs else ([], [])
+    head_rows, wallet_rows = results[:2]
+    keyed_entry_rows, keyed_hold_rows = results[2:4] if key_refs else ([], [])
     named_rows, capture_rows = results[-2:] if hold_refs else ([], [])
     assert len(head_rows) == len(customer_ids)
     now = max(row[3] for row in head_rows)
     books = {row[0]: Book(Head(row[0], row[1], row[2]), {}, {}, {}) for row in head_rows}
-    for row in wallet_rows:
-        books[row[0]].wallets[row[1]] = wallet_from_row(row)
-    for row in lot_rows:
-        lot = lot_from_row(row)
-        books[lot.customer_id].lots[lot.credit_seq] = lot
-    # A hold read as due a moment after the batch's clock is not due for this batch.
-    due = [hold for hold in map(hold_from_row, due_rows) if hold.expire_time <= now]
+    due: list[Hold] = []
+    for *columns, lots, due_holds in wallet_rows:
+        book = books[columns[0]]
+        book.wallets[columns[1]] = wallet_from_row(columns)
+        for lot in map(lot_from_json, lots or ()):
+            book.lots[lot.credit_seq] = lot
+        # A hold read as due a moment after the batch's clock is not due for this batch.
+        due.extend(hold for hold in map(hold_from_json, due_holds or ()) if hold.expire_time <= now)
     for hold in [*due, *map(hold_from_row, named_rows)]:
         books[hold.customer_id].holds[hold.id] = hold
     for entry in map(entry_from_row, keyed_entry_rows):

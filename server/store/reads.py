@@ -29,10 +29,11 @@ DUE = """(
                  AND l.expire_time <= clock_timestamp())
 )"""
 
-# Customer ids travel as one JSON document: psycopg adapts a list element by element.
+# Customer ids travel as one JSON document (psycopg adapts a list element by element),
+# matched as an array so that the planner looks them up in the index (see store.locking).
 _SELECT_WALLETS = f"""
 SELECT {WALLET_COLUMN_LIST}, {DUE.format(customer="wallets.customer_id")} FROM wallets
-WHERE customer_id IN (SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb))
+WHERE customer_id = ANY(ARRAY(SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb)))
 ORDER BY customer_id, currency
 """
 

@@ -98,6 +98,17 @@ def lot_from_row(row: Sequence[Any]) -> Lot:
     return Lot(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
+def lot_from_json(values: Sequence[Any]) -> Lot:
+    """A JSON array in LOT_COLUMN_LIST order (timestamps as ISO text)."""
+    return lot_from_row([*values[:4], datetime.fromisoformat(values[4]), *values[5:]])
+
+
+def hold_from_json(values: Sequence[Any]) -> Hold:
+    """A JSON array in HOLD_COLUMNS order (timestamps as ISO text)."""
+    moments = [None if v is None else datetime.fromisoformat(v) for v in values[10:13]]
+    return hold_from_row([*values[:10], *moments, *values[13:]])
+
+
 def hold_from_row(row: Sequence[Any]) -> Hold:
     """Columns in HOLD_COLUMNS order."""
     return Hold(
