@@ -48,7 +48,8 @@ def _pairs_match(first: str, second: str) -> str:
     """The rows whose (first, second) is one of the pairs, found through an index on both."""
     elements = "jsonb_array_elements(%(pairs)s::jsonb) AS pair"
     return (
-        f"{first} = ANY(ARRAY(SELECT pair->>0 FROM {elements})) AND {second} = ANY(ARRAY(SELECT pair->>1 FROM {elements}))"
+        f"{first} = ANY(ARRAY(SELECT pair->>0 FROM {elements}))"
+        f" AND {second} = ANY(ARRAY(SELECT pair->>1 FROM {elements}))"
         f" AND ({first}, {second}) IN (SELECT pair->>0, pair->>1 FROM {elements})"
     )
 
