@@ -95,7 +95,7 @@ _SELECT_NAMED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match
 _SELECT_CAPTURE_ENTRIES = f"""
 SELECT {_qualified("e", ENTRY_COLUMN_LIST)} FROM holds h
 JOIN ledger_entries e ON e.customer_id = h.customer_id AND e.id = h.capture_entry_id
-WHERE {_pairs_match('h.customer_id', 'h.id')}
+WHERE {_pairs_match("h.customer_id", "h.id")}
 """
 
 _SELECT_KEYED_ENTRIES = (
