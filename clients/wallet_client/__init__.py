@@ -14,6 +14,7 @@ from wallet_client.connection import DEFAULT_TARGET, TARGET_ENV, ClientSettings
 from wallet_client.errors import (
     BalanceOverflow,
     CaptureExceedsHold,
+    CursorExpired,
     FieldViolation,
     HoldNotActive,
     HoldNotFound,
@@ -47,6 +48,7 @@ __all__ = [
     "BalanceOverflow",
     "Balances",
     "CaptureExceedsHold",
+    "CursorExpired",
     "CaptureResult",
     "ClientSettings",
     "EntryResult",

@@ -193,3 +193,23 @@ def _int(metadata: Mapping[str, str], key: str, default: int = 0) -> int:
         return int(metadata.get(key, ""))
     except ValueError:
         return default
+
+
+class CursorExpired(WalletError):
+    """FAILED_PRECONDITION / CURSOR_EXPIRED: the cursor is older than the retained events.
+
+    Events after it are gone; `oldest_cursor` is where the retained ones begin.
+    Watch again with `from_oldest=True`, knowing that some events were missed.
+    """
+
+    def __init__(self, message: str, *, cursor: str, oldest_cursor: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.cursor = cursor
+        self.oldest_cursor = oldest_cursor
+
+    @classmethod
+    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
+        metadata = fields["metadata"]
+        return cls(
+            message, cursor=metadata.get("cursor", ""), oldest_cursor=metadata.get("oldest_cursor", ""), **fields
+        )

@@ -39,6 +39,7 @@ EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
     _reason(wallet_pb2.HOLD_NOT_FOUND): errors.HoldNotFound,
     _reason(wallet_pb2.HOLD_NOT_ACTIVE): errors.HoldNotActive,
     _reason(wallet_pb2.CAPTURE_EXCEEDS_HOLD): errors.CaptureExceedsHold,
+    _reason(wallet_pb2.CURSOR_EXPIRED): errors.CursorExpired,
     # Sent with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED: the same call may succeed later.
     _reason(wallet_pb2.DATABASE_UNAVAILABLE): WalletUnavailable,
     _reason(wallet_pb2.SERVER_BUSY): WalletUnavailable,

@@ -116,6 +116,16 @@ class CaptureExceedsHold(WalletError, code="FAILED_PRECONDITION", reason="CAPTUR
         )
 
 
+class CursorExpired(WalletError, code="FAILED_PRECONDITION", reason="CURSOR_EXPIRED"):
+    """The cursor names an event older than the retention period; the events after it are gone."""
+
+    def __init__(self, *, cursor: str, oldest_cursor: str) -> None:
+        super().__init__(
+            f"Cursor {cursor} is older than the retained events; start again with from_oldest",
+            {"cursor": cursor, "oldest_cursor": oldest_cursor},
+        )
+
+
 class DatabaseUnavailable(WalletError, code="UNAVAILABLE", reason="DATABASE_UNAVAILABLE", retryable=True):
     """The database cannot be reached or dropped the connection; safe to retry."""
 
@@ -157,6 +167,7 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     HoldNotFound,
     HoldNotActive,
     CaptureExceedsHold,
+    CursorExpired,
     DatabaseUnavailable,
     ServerBusy,
     LockTimeout,

@@ -41,6 +41,8 @@ def _example(cls: type[WalletError]) -> WalletError:
         return errors.HoldNotActive(hold_id="hd_1", status="HOLD_STATUS_RELEASED")
     if cls is errors.CaptureExceedsHold:
         return errors.CaptureExceedsHold(hold_id="hd_1", amount=5, hold_amount=4)
+    if cls is errors.CursorExpired:
+        return errors.CursorExpired(cursor="ev_1", oldest_cursor="ev_5")
     return cls("something happened")
 
 
@@ -53,6 +55,7 @@ EXPECTED = {
     "HoldNotFound": (grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND", False),
     "HoldNotActive": (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", False),
     "CaptureExceedsHold": (grpc.StatusCode.FAILED_PRECONDITION, "CAPTURE_EXCEEDS_HOLD", False),
+    "CursorExpired": (grpc.StatusCode.FAILED_PRECONDITION, "CURSOR_EXPIRED", False),
     "DatabaseUnavailable": (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", True),
     "ServerBusy": (grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY", True),
     "LockTimeout": (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT", True),

@@ -89,6 +89,62 @@ HOLD_STATUS_EXPIRED: HoldStatus.ValueType  # 4
 """Closed at its expire_time without being captured or released."""
 Global___HoldStatus: _TypeAlias = HoldStatus  # noqa: Y015
 
+class _EventType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EVENT_TYPE_UNSPECIFIED: _EventType.ValueType  # 0
+    """Default value. This value is unused."""
+    EVENT_TYPE_ENTRY_CREATED: _EventType.ValueType  # 1
+    """A ledger entry was written: a credit, a debit (a capture's included) or
+    an expiration. The event's entry is set.
+    """
+    EVENT_TYPE_HOLD_CREATED: _EventType.ValueType  # 2
+    """A hold was created. The event's hold is set."""
+    EVENT_TYPE_HOLD_CAPTURED: _EventType.ValueType  # 3
+    """A hold was captured (after the ENTRY_CREATED event of its debit)."""
+    EVENT_TYPE_HOLD_RELEASED: _EventType.ValueType  # 4
+    """A hold was released."""
+    EVENT_TYPE_HOLD_EXPIRED: _EventType.ValueType  # 5
+    """A hold reached its expire_time without being captured or released."""
+    EVENT_TYPE_BALANCE_LOW: _EventType.ValueType  # 6
+    """The wallet's available balance fell below its low_balance_threshold (or
+    the threshold was raised above it). The event's threshold is set.
+    """
+    EVENT_TYPE_BALANCE_RECOVERED: _EventType.ValueType  # 7
+    """The wallet is no longer low: its available balance reached the
+    threshold, or the threshold was lowered to it or to 0.
+    """
+
+class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
+    """What a WalletEvent reports."""
+
+EVENT_TYPE_UNSPECIFIED: EventType.ValueType  # 0
+"""Default value. This value is unused."""
+EVENT_TYPE_ENTRY_CREATED: EventType.ValueType  # 1
+"""A ledger entry was written: a credit, a debit (a capture's included) or
+an expiration. The event's entry is set.
+"""
+EVENT_TYPE_HOLD_CREATED: EventType.ValueType  # 2
+"""A hold was created. The event's hold is set."""
+EVENT_TYPE_HOLD_CAPTURED: EventType.ValueType  # 3
+"""A hold was captured (after the ENTRY_CREATED event of its debit)."""
+EVENT_TYPE_HOLD_RELEASED: EventType.ValueType  # 4
+"""A hold was released."""
+EVENT_TYPE_HOLD_EXPIRED: EventType.ValueType  # 5
+"""A hold reached its expire_time without being captured or released."""
+EVENT_TYPE_BALANCE_LOW: EventType.ValueType  # 6
+"""The wallet's available balance fell below its low_balance_threshold (or
+the threshold was raised above it). The event's threshold is set.
+"""
+EVENT_TYPE_BALANCE_RECOVERED: EventType.ValueType  # 7
+"""The wallet is no longer low: its available balance reached the
+threshold, or the threshold was lowered to it or to 0.
+"""
+Global___EventType: _TypeAlias = EventType  # noqa: Y015
+
 class _ErrorReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -167,6 +223,12 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     CAPTURE_EXCEEDS_HOLD: _ErrorReason.ValueType  # 15
     """A capture asks for more than the hold's amount. Status
     FAILED_PRECONDITION.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    CURSOR_EXPIRED: _ErrorReason.ValueType  # 16
+    """The start_after_cursor names an event older than the retention period;
+    metadata oldest_cursor is where the retained events begin. Status
+    FAILED_PRECONDITION; start again with from_oldest (events were missed).
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
 
@@ -250,6 +312,12 @@ CAPTURE_EXCEEDS_HOLD: ErrorReason.ValueType  # 15
 FAILED_PRECONDITION.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
+CURSOR_EXPIRED: ErrorReason.ValueType  # 16
+"""The start_after_cursor names an event older than the retention period;
+metadata oldest_cursor is where the retained events begin. Status
+FAILED_PRECONDITION; start again with from_oldest (events were missed).
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
@@ -267,6 +335,7 @@ class Wallet(_message.Message):
     HELD_BALANCE_FIELD_NUMBER: _builtins.int
     AVAILABLE_BALANCE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    LOW_BALANCE_THRESHOLD_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     """The customer who owns the wallet, as known to the calling service."""
     currency: _builtins.str
@@ -292,6 +361,11 @@ class Wallet(_message.Message):
     the wallet and each hold created, released or expired (a capture counts
     once, for its debit), so two snapshots of a wallet can be ordered.
     """
+    low_balance_threshold: _builtins.int
+    """The wallet is low while this is above 0 and available_balance is below
+    it. The wallet's own threshold if one was set, else the configured
+    default of the currency (0, no alerts, unless configured).
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the wallet was first written. Unset for a wallet that has never
@@ -314,10 +388,11 @@ class Wallet(_message.Message):
         held_balance: _builtins.int = ...,
         available_balance: _builtins.int = ...,
         version: _builtins.int = ...,
+        low_balance_threshold: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_balance", b"available_balance", "balance", b"balance", "created_at", b"created_at", "currency", b"currency", "customer_id", b"customer_id", "held_balance", b"held_balance", "minor_unit_exponent", b"minor_unit_exponent", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_balance", b"available_balance", "balance", b"balance", "created_at", b"created_at", "currency", b"currency", "customer_id", b"customer_id", "held_balance", b"held_balance", "low_balance_threshold", b"low_balance_threshold", "minor_unit_exponent", b"minor_unit_exponent", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1183,3 +1258,194 @@ class ListHoldsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListHoldsResponse: _TypeAlias = ListHoldsResponse  # noqa: Y015
+
+@_typing.final
+class WalletEvent(_message.Message):
+    """One change of a wallet, as WatchEvents delivers it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    WALLET_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """Opaque position of the event in the stream of all events. Pass it as
+    start_after_cursor to resume right after this event; valid with any
+    filter. Store it only after the event is handled.
+    """
+    event_type: Global___EventType.ValueType
+    """What happened."""
+    customer_id: _builtins.str
+    """The customer whose wallet changed."""
+    currency: _builtins.str
+    """The currency of the wallet that changed."""
+    threshold: _builtins.int
+    """The threshold crossed, for EVENT_TYPE_BALANCE_LOW and
+    EVENT_TYPE_BALANCE_RECOVERED.
+    """
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When the change took effect: an entry's created_at, a hold's creation
+        or closing time, the moment a threshold was set or a balance crossed it.
+        """
+
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet as it stood right after the change."""
+
+    @_builtins.property
+    def entry(self) -> Global___LedgerEntry:
+        """The entry written, for EVENT_TYPE_ENTRY_CREATED."""
+
+    @_builtins.property
+    def hold(self) -> Global___Hold:
+        """The hold as the change left it, for EVENT_TYPE_HOLD_*."""
+
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        event_type: Global___EventType.ValueType = ...,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        wallet: Global___Wallet | None = ...,
+        entry: Global___LedgerEntry | None = ...,
+        hold: Global___Hold | None = ...,
+        threshold: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "hold", b"hold", "occurred_at", b"occurred_at", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "cursor", b"cursor", "customer_id", b"customer_id", "entry", b"entry", "event_type", b"event_type", "hold", b"hold", "occurred_at", b"occurred_at", "threshold", b"threshold", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WalletEvent: _TypeAlias = WalletEvent  # noqa: Y015
+
+@_typing.final
+class WatchEventsRequest(_message.Message):
+    """Request message for WalletService.WatchEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TYPES_FIELD_NUMBER: _builtins.int
+    START_AFTER_CURSOR_FIELD_NUMBER: _builtins.int
+    FROM_OLDEST_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """Only this customer's events; empty means every customer's."""
+    start_after_cursor: _builtins.str
+    """Resume right after this cursor (one a WalletEvent carried). A cursor
+    older than the retention period fails with FAILED_PRECONDITION (reason
+    CURSOR_EXPIRED).
+    """
+    from_oldest: _builtins.bool
+    """Without start_after_cursor: start from the oldest retained event rather
+    than from the moment the watch is live. Not allowed with
+    start_after_cursor.
+    """
+    @_builtins.property
+    def event_types(self) -> _containers.RepeatedScalarFieldContainer[Global___EventType.ValueType]:
+        """Only events of these types; empty means all types."""
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        event_types: _abc.Iterable[Global___EventType.ValueType] | None = ...,
+        start_after_cursor: _builtins.str = ...,
+        from_oldest: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "event_types", b"event_types", "from_oldest", b"from_oldest", "start_after_cursor", b"start_after_cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
+
+@_typing.final
+class WatchEventsResponse(_message.Message):
+    """Response message for WalletService.WatchEvents. The first message is sent
+    as soon as the watch is live and may hold no events.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WalletEvent]:
+        """Events in stream order, at most 1,000 per message."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___WalletEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEventsResponse: _TypeAlias = WatchEventsResponse  # noqa: Y015
+
+@_typing.final
+class SetLowBalanceThresholdRequest(_message.Message):
+    """Request message for WalletService.SetLowBalanceThreshold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer who owns the wallet."""
+    currency: _builtins.str
+    """A supported currency."""
+    threshold: _builtins.int
+    """Minor units; 0 switches alerts off for this wallet. Not negative."""
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        threshold: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "customer_id", b"customer_id", "threshold", b"threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLowBalanceThresholdRequest: _TypeAlias = SetLowBalanceThresholdRequest  # noqa: Y015
+
+@_typing.final
+class SetLowBalanceThresholdResponse(_message.Message):
+    """Response message for WalletService.SetLowBalanceThreshold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WALLET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet with its new threshold."""
+
+    def __init__(
+        self,
+        *,
+        wallet: Global___Wallet | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLowBalanceThresholdResponse: _TypeAlias = SetLowBalanceThresholdResponse  # noqa: Y015

@@ -85,6 +85,16 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.FromString,
                 _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/wallet.v1.WalletService/WatchEvents',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.WatchEventsResponse.FromString,
+                _registered_method=True)
+        self.SetLowBalanceThreshold = channel.unary_unary(
+                '/wallet.v1.WalletService/SetLowBalanceThreshold',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -178,6 +188,28 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchEvents(self, request, context):
+        """Streams wallet events (entries, hold changes, low-balance crossings) as
+        their changes commit, and keeps the stream open. Every event carries a
+        cursor; a watcher that reconnects with start_after_cursor set to the
+        last cursor it received (and the same filters) gets every later event
+        exactly once. Events of one customer come in the order their changes
+        were applied; there is no total order across customers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLowBalanceThreshold(self, request, context):
+        """Sets the threshold under which a wallet's available balance counts as
+        low (0 switches alerts off), for a wallet written or not. Crossing it in
+        either direction, by this call or any later change, emits one
+        EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +252,16 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ListHolds,
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.WatchEventsRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.WatchEventsResponse.SerializeToString,
+            ),
+            'SetLowBalanceThreshold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLowBalanceThreshold,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -449,6 +491,60 @@ class WalletService:
             '/wallet.v1.WalletService/ListHolds',
             wallet_dot_v1_dot_wallet__pb2.ListHoldsRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.ListHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wallet.v1.WalletService/WatchEvents',
+            wallet_dot_v1_dot_wallet__pb2.WatchEventsRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLowBalanceThreshold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/SetLowBalanceThreshold',
+            wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.FromString,
             options,
             channel_credentials,
             insecure,

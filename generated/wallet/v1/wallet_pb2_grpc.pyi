@@ -88,6 +88,20 @@ class WalletServiceStub:
     """
     ListHolds: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]
     """Pages through the customer's holds, newest first."""
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_wallet_pb2.WatchEventsRequest, _wallet_pb2.WatchEventsResponse]
+    """Streams wallet events (entries, hold changes, low-balance crossings) as
+    their changes commit, and keeps the stream open. Every event carries a
+    cursor; a watcher that reconnects with start_after_cursor set to the
+    last cursor it received (and the same filters) gets every later event
+    exactly once. Events of one customer come in the order their changes
+    were applied; there is no total order across customers.
+    """
+    SetLowBalanceThreshold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SetLowBalanceThresholdRequest, _wallet_pb2.SetLowBalanceThresholdResponse]
+    """Sets the threshold under which a wallet's available balance counts as
+    low (0 switches alerts off), for a wallet written or not. Crossing it in
+    either direction, by this call or any later change, emits one
+    EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -149,6 +163,20 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """
     ListHolds: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]  # type: ignore[assignment]
     """Pages through the customer's holds, newest first."""
+    WatchEvents: _aio.UnaryStreamMultiCallable[_wallet_pb2.WatchEventsRequest, _wallet_pb2.WatchEventsResponse]  # type: ignore[assignment]
+    """Streams wallet events (entries, hold changes, low-balance crossings) as
+    their changes commit, and keeps the stream open. Every event carries a
+    cursor; a watcher that reconnects with start_after_cursor set to the
+    last cursor it received (and the same filters) gets every later event
+    exactly once. Events of one customer come in the order their changes
+    were applied; there is no total order across customers.
+    """
+    SetLowBalanceThreshold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SetLowBalanceThresholdRequest, _wallet_pb2.SetLowBalanceThresholdResponse]  # type: ignore[assignment]
+    """Sets the threshold under which a wallet's available balance counts as
+    low (0 switches alerts off), for a wallet written or not. Crossing it in
+    either direction, by this call or any later change, emits one
+    EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService keeps prepaid credit wallets for customers and their
@@ -255,5 +283,31 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.ListHoldsResponse, _abc.Awaitable[_wallet_pb2.ListHoldsResponse]]:
         """Pages through the customer's holds, newest first."""
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _wallet_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_wallet_pb2.WatchEventsResponse], _abc.AsyncIterator[_wallet_pb2.WatchEventsResponse]]:
+        """Streams wallet events (entries, hold changes, low-balance crossings) as
+        their changes commit, and keeps the stream open. Every event carries a
+        cursor; a watcher that reconnects with start_after_cursor set to the
+        last cursor it received (and the same filters) gets every later event
+        exactly once. Events of one customer come in the order their changes
+        were applied; there is no total order across customers.
+        """
+
+    @_abc_1.abstractmethod
+    def SetLowBalanceThreshold(
+        self,
+        request: _wallet_pb2.SetLowBalanceThresholdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SetLowBalanceThresholdResponse, _abc.Awaitable[_wallet_pb2.SetLowBalanceThresholdResponse]]:
+        """Sets the threshold under which a wallet's available balance counts as
+        low (0 switches alerts off), for a wallet written or not. Crossing it in
+        either direction, by this call or any later change, emits one
+        EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
