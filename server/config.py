@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from server.domain.limits import CURRENCY_CODE, DEFAULT_CURRENCIES
+from server.domain.limits import AMOUNT_MAX, CURRENCY_CODE, DEFAULT_CURRENCIES
 
 
 class ConfigError(ValueError):
@@ -19,10 +19,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Currency:
-    """A supported currency: its ISO 4217 code and minor-unit exponent."""
+    """A supported currency: its ISO 4217 code, minor-unit exponent and default low-balance threshold."""
 
     code: str
     exponent: int
+    # Minor units; a wallet without its own threshold is low below this (0: no alerts).
+    low_balance_threshold: int = 0
 
 
 def parse_currencies(text: str) -> dict[str, Currency]:
@@ -46,6 +48,27 @@ def parse_currencies(text: str) -> dict[str, Currency]:
     if not currencies:
         raise ConfigError("WALLET_CURRENCIES: at least one currency is required")
     return currencies
+
+
+def with_thresholds(currencies: Mapping[str, Currency], text: str) -> dict[str, Currency]:
+    """Applies `USD:500,INR:20000` (minor units) as the currencies' default low-balance thresholds."""
+    result = dict(currencies)
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        code, _, amount_text = item.partition(":")
+        code = code.strip()
+        if code not in result:
+            raise ConfigError(f"WALLET_LOW_BALANCE_THRESHOLDS: {code!r} is not a supported currency")
+        try:
+            amount = int(amount_text)
+        except ValueError as error:
+            raise ConfigError(f"WALLET_LOW_BALANCE_THRESHOLDS: threshold of {code} is not a whole number") from error
+        if not 0 <= amount <= AMOUNT_MAX:
+            raise ConfigError(f"WALLET_LOW_BALANCE_THRESHOLDS: threshold of {code} must be 0..{AMOUNT_MAX}")
+        result[code] = replace(result[code], low_balance_threshold=amount)
+    return result
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,8 @@ class Settings:
     # The background expirer: how often it looks for idle wallets with something due (0: off), and how many at once.
     expirer_interval_s: float = 5.0
     expirer_batch_max: int = 500
+    # Events older than this are removed (by the expirer's passes); a cursor before them is CURSOR_EXPIRED.
+    event_retention_days: float = 30.0
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 1 << 20
     max_concurrent_rpcs: int = 1_000
@@ -121,7 +146,10 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             data_dir=env.get("WALLET_DATA_DIR", defaults.data_dir),
             listen_addr=env.get("WALLET_LISTEN_ADDR", defaults.listen_addr),
-            currencies=parse_currencies(env.get("WALLET_CURRENCIES", DEFAULT_CURRENCIES)),
+            currencies=with_thresholds(
+                parse_currencies(env.get("WALLET_CURRENCIES", DEFAULT_CURRENCIES)),
+                env.get("WALLET_LOW_BALANCE_THRESHOLDS", ""),
+            ),
             db_pool_size=int(number("WALLET_DB_POOL_SIZE", defaults.db_pool_size, 1, 500)),
             db_pool_timeout_s=number("WALLET_DB_POOL_TIMEOUT_S", defaults.db_pool_timeout_s, 0.01, 60),
             db_connect_timeout_s=number("WALLET_DB_CONNECT_TIMEOUT_S", defaults.db_connect_timeout_s, 0.1, 60),
@@ -138,6 +166,7 @@ class Settings:
             ),
             expirer_interval_s=number("WALLET_EXPIRER_INTERVAL_S", defaults.expirer_interval_s, 0, 3_600),
             expirer_batch_max=int(number("WALLET_EXPIRER_BATCH_MAX", defaults.expirer_batch_max, 1, 10_000)),
+            event_retention_days=number("WALLET_EVENT_RETENTION_DAYS", defaults.event_retention_days, 0.0001, 3_650),
             shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
             max_message_bytes=int(number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)),
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),

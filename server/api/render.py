@@ -50,6 +50,11 @@ def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> walle
         held_balance=wallet.held_balance,
         available_balance=wallet.available_balance,
         version=wallet.version,
+        low_balance_threshold=(
+            wallet.low_balance_threshold
+            if wallet.low_balance_threshold is not None
+            else (currency.low_balance_threshold if currency else 0)
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from server.api import parse, parse_holds, render
+from server.api import events_io, parse, parse_holds, render
 from server.api.auth import authenticated_caller
 from server.config import Settings
 from server.domain.holds import HoldOutcome
@@ -103,6 +103,24 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         holds, more = await self._ledger.list_holds(query)
         token = parse_holds.page_token(query, holds[-1].created_at, holds[-1].id) if more else ""
         return wallet_pb2.ListHoldsResponse(holds=[render.hold_to_proto(h) for h in holds], next_page_token=token)
+
+    async def WatchEvents(
+        self, request: wallet_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wallet_pb2.WatchEventsResponse]:
+        query = events_io.watch_query(request)
+        async for events in self._ledger.watch(query):
+            # The first, empty, message tells the caller the watch is live.
+            yield wallet_pb2.WatchEventsResponse(
+                events=[events_io.event_to_proto(event, self._currencies) for event in events]
+            )
+
+    async def SetLowBalanceThreshold(
+        self, request: wallet_pb2.SetLowBalanceThresholdRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.SetLowBalanceThresholdResponse:
+        outcome = await self._ledger.set_threshold(events_io.threshold_request(request, self._currencies))
+        return wallet_pb2.SetLowBalanceThresholdResponse(
+            wallet=render.wallet_to_proto(outcome.wallet, self._currencies)
+        )
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
         return {

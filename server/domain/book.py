@@ -12,8 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from server.domain.events import HOLD_EVENTS, Event, EventType, crossing, threshold_of
 from server.domain.holds import POOL, Hold
 from server.domain.model import Draw, Entry, EntryType, Head, Lot, Wallet
+
+# An event as a change records it: (type, currency, occurred_at, entry, hold).
+_Noted = tuple[EventType, str, datetime, Entry | None, Hold | None]
 
 
 @dataclass
@@ -64,6 +68,9 @@ class Draft:
         self.holds: dict[str, Hold] = {}
         self.entries: list[Entry] = []
         self.draws: list[Draw] = []
+        self.noted: list[_Noted] = []
+        # Filled by `finish`: the change's events, in order, with their positions.
+        self.events: list[Event] = []
 
     def wallet(self, currency: str) -> Wallet:
         found = self.wallets.get(currency)
@@ -91,6 +98,35 @@ class Draft:
 
     def set_hold(self, hold: Hold) -> None:
         self.holds[hold.id] = hold
+
+    def note_hold(self, hold: Hold) -> None:
+        """Records the hold's event: created while active, else the status it closed with."""
+        at = hold.created_at if hold.closed_at is None else hold.closed_at
+        self.noted.append((HOLD_EVENTS[hold.status], hold.currency, at, None, hold))
+
+    def finish(self, default_thresholds: Mapping[str, int]) -> None:
+        """Gives the change's events the wallet as it stood after it, adds threshold crossings, numbers them.
+
+        Within a change the entry and hold events come in the order they
+        happened, and each wallet's BALANCE_* event comes last.
+        """
+        seq = self.head.last_event_seq
+        customer_id = self.head.customer_id
+        events: list[Event] = []
+        for event_type, currency, at, entry, hold in self.noted:
+            seq += 1
+            events.append(Event(customer_id, seq, event_type, currency, at, self.wallet(currency), entry, hold))
+        for currency, after in sorted(self.wallets.items()):
+            before = self.book.wallets.get(currency) or Wallet(customer_id, currency, 0, None, None)
+            crossed = crossing(before, after, default_thresholds)
+            if crossed is not None:
+                seq += 1
+                at = events[-1].occurred_at if events else self.now
+                threshold = threshold_of(after, default_thresholds) or threshold_of(before, default_thresholds)
+                events.append(Event(customer_id, seq, crossed, currency, at, after, threshold=threshold))
+        self.events = events
+        if events:
+            self.head = self.head._replace(last_event_seq=seq)
 
     def take_unheld(self, currency: str, amount: int) -> tuple[tuple[int, int], ...]:
         """Picks `amount` of unheld money, soonest-expiring credits first and the pool last.
@@ -161,7 +197,8 @@ class Draft:
             wallet.held_balance,
         )
         self.entries.append(entry)
-        self.head = Head(self.head.customer_id, seq, created_at)
+        self.head = self.head._replace(last_seq=seq, last_entry_at=created_at)
+        self.noted.append((EventType.ENTRY_CREATED, currency, created_at, entry, None))
         self.set_wallet(
             wallet._replace(
                 balance=after,

@@ -11,7 +11,7 @@ batch is decided against the state the earlier ones left.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from server.domain.errors import (
     InvalidArgument,
     WalletError,
 )
+from server.domain.events import Event, ThresholdRequest, ThresholdSet
 from server.domain.hold_rules import capture_hold, create_hold, release_hold
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.limits import BALANCE_MAX
@@ -33,9 +34,9 @@ from server.domain.settle import settle
 WalletKey = tuple[str, str]
 """(customer_id, currency)"""
 
-Request = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest
-Outcome = Applied | HoldOutcome | None | WalletError
-"""An applied entry, a hold operation's result, nothing (a settle request), or a refusal."""
+Request = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest | ThresholdRequest
+Outcome = Applied | HoldOutcome | ThresholdSet | None | WalletError
+"""An applied entry, a hold operation's result, a set threshold, nothing (a settle request), or a refusal."""
 
 
 @dataclass
@@ -45,6 +46,8 @@ class BatchState:
     # The database clock, read after the locks were taken.
     now: datetime
     books: dict[str, Book]
+    # Each currency's configured low-balance threshold, for wallets without their own.
+    default_thresholds: Mapping[str, int] = field(default_factory=dict)
 
 
 def balance_after(balance: int, request: EntryRequest, held: int = 0) -> int:
@@ -132,7 +135,22 @@ def decide(request: Request, draft: Draft) -> Outcome:
         return capture_hold(request, draft)
     if isinstance(request, ReleaseRequest):
         return release_hold(request, draft)
+    if isinstance(request, ThresholdRequest):
+        return set_threshold(request, draft)
     return None  # a settle request: settling is all it asks for
+
+
+def set_threshold(request: ThresholdRequest, draft: Draft) -> ThresholdSet:
+    """A threshold is a setting, not a change of the balance: the version stays, the wallet row is made."""
+    wallet = draft.wallet(request.currency)
+    draft.set_wallet(
+        wallet._replace(
+            low_balance_threshold=request.threshold,
+            created_at=wallet.created_at or draft.now,
+            updated_at=wallet.updated_at or draft.now,
+        )
+    )
+    return ThresholdSet(draft.wallet(request.currency))
 
 
 @dataclass
@@ -141,6 +159,7 @@ class BatchDecision:
 
     outcomes: list[Outcome] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     draws: list[Draw] = field(default_factory=list)
     # The final state of each wallet, lot, hold and head the batch changed.
     wallets: dict[WalletKey, Wallet] = field(default_factory=dict)
@@ -155,8 +174,9 @@ class BatchDecision:
     def take(self, draft: Draft) -> None:
         # Plain loops, each skipped when empty: this runs once per request of every batch.
         customer_id = draft.head.customer_id
-        if draft.entries:
+        if draft.entries or draft.events:
             self.entries.extend(draft.entries)
+            self.events.extend(draft.events)
             self.heads[customer_id] = draft.head
         if draft.draws:
             self.draws.extend(draft.draws)
@@ -175,6 +195,7 @@ def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callabl
         book = state.books[customer_id]
         draft = Draft(book, state.now, new_id)
         settle(draft)
+        draft.finish(state.default_thresholds)
         book.apply(draft)
         decision.take(draft)
     for request in requests:
@@ -182,6 +203,7 @@ def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callabl
         draft = Draft(book, state.now, new_id)
         outcome = decide(request, draft)
         if not isinstance(outcome, WalletError):
+            draft.finish(state.default_thresholds)
             book.apply(draft)
             decision.take(draft)
         decision.outcomes.append(outcome)

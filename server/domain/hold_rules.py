@@ -70,6 +70,7 @@ def create_hold(request: HoldRequest, draft: Draft) -> HoldOutcome | Refusal:
         reservations=reservations,
     )
     draft.set_hold(hold)
+    draft.note_hold(hold)
     draft.set_wallet(wallet._replace(held_balance=wallet.held_balance + request.amount, version=wallet.version + 1))
     return HoldOutcome(hold, draft.wallet(request.currency), idempotent_replay=False)
 
@@ -136,6 +137,7 @@ def capture_hold(request: CaptureRequest, draft: Draft) -> HoldOutcome | Refusal
         hold, status=HoldStatus.CAPTURED, captured_amount=amount, capture_entry_id=entry.id, closed_at=draft.now
     )
     draft.set_hold(captured)
+    draft.note_hold(captured)
     # What the hold returns to a credit that lapsed while it was held lapses now.
     expire_lapsed(draft, draft.now, hold.currency)
     return HoldOutcome(captured, draft.wallet(hold.currency), idempotent_replay=False, entry=entry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from server.domain.model import Entry, Wallet
@@ -42,6 +42,10 @@ class Hold:
     created_by: str
     ttl: timedelta
     reservations: tuple[tuple[int, int], ...]
+
+    def as_created(self) -> Hold:
+        """The hold as it stood when it was created: active, nothing captured."""
+        return replace(self, status=HoldStatus.ACTIVE, captured_amount=0, capture_entry_id="", closed_at=None)
 
 
 @dataclass(frozen=True)

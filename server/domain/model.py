@@ -78,6 +78,8 @@ class Wallet(NamedTuple):
     held_balance: int = 0
     # One more for each entry of the wallet and each hold created, released or expired.
     version: int = 0
+    # The wallet's own low-balance threshold; None: its currency's configured default.
+    low_balance_threshold: int | None = None
 
     @property
     def available_balance(self) -> int:
@@ -144,7 +146,7 @@ class Draw:
 
 
 class Head(NamedTuple):
-    """A customer's ledger head: the last history position handed out and the time of that entry.
+    """A customer's ledger head: the last history position handed out, the time of that entry, the last event.
 
     A named tuple: every entry of a batch makes a new one.
     """
@@ -152,6 +154,8 @@ class Head(NamedTuple):
     customer_id: str
     last_seq: int
     last_entry_at: datetime | None
+    # The position of the customer's last event (its events' own order).
+    last_event_seq: int = 0
 
 
 @dataclass(frozen=True)

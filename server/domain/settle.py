@@ -41,6 +41,9 @@ def close_hold(draft: Draft, hold: Hold, status: HoldStatus, at: datetime, *, co
     return_reservations(draft, hold)
     closed = replace(hold, status=status, closed_at=at)
     draft.set_hold(closed)
+    if status is not HoldStatus.CAPTURED:
+        # A capture's event follows its debit's, once the hold names that entry.
+        draft.note_hold(closed)
     return closed
 
 

@@ -4,7 +4,8 @@ Reads and writes already settle their own customer before answering, so the
 expirer is not what makes expiry exact; it makes the stored ledger (and
 reports, and events) catch up for idle wallets. It wakes every `interval_s`,
 asks the database who has something due (at most `batch_max` customers) and
-settles them through the ordinary write path. `interval_s` 0 switches it off.
+settles them through the ordinary write path; it also removes the events
+older than the retention period. `interval_s` 0 switches it off.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class Expirer:
             self._task = None
 
     async def run_once(self) -> int:
-        """Settles up to `batch_max` customers with something due; returns how many."""
+        """Settles up to `batch_max` customers with something due, and prunes old events; returns how many."""
         customers = await self._ledger.due_customers(self._batch_max)
         if customers:
             await self._ledger.settle(customers)
+        await self._ledger.prune_events(10 * self._batch_max)
         return len(customers)
 
     async def _run(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -22,13 +23,16 @@ from psycopg_pool import AsyncConnectionPool
 from server.config import Settings
 from server.domain.decide import Outcome, Request, decide_batch
 from server.domain.errors import FieldViolation, HoldNotFound, InvalidArgument, WalletError
+from server.domain.events import Event, ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.ids import new_entry_id
 from server.domain.limits import HISTORY_BATCH_ROWS
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
 from server.ledger.coalescer import Coalescer
+from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
-from server.store import hold_reads, locking, reads, writes
+from server.ledger.watch import watch
+from server.store import events, hold_reads, locking, reads, writes
 from server.store.db import database_errors
 
 _SEQ_END = 2**63 - 1
@@ -61,14 +65,19 @@ class Ledger:
             queue_timeout_s=settings.db_pool_timeout_s,
         )
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+        self.events = EventFeed(pool)
+        self._default_thresholds = {code: c.low_balance_threshold for code, c in settings.currencies.items()}
+        self._event_retention = timedelta(days=settings.event_retention_days)
 
     def start(self) -> None:
-        """Starts the background expirer (unless switched off)."""
+        """Starts the background expirer (unless switched off) and the event feed."""
         self.expirer.start()
+        self.events.start()
 
     async def close(self) -> None:
-        """Stops the expirer, refuses new requests and waits for the queued ones to finish."""
+        """Stops the expirer and the event feed, refuses new requests and waits for the queued ones to finish."""
         await self.expirer.stop()
+        await self.events.stop()
         await self._writes.close()
         await self._balance_reads.close()
 
@@ -89,6 +98,22 @@ class Ledger:
         outcome = await self._writes.submit(request)
         assert isinstance(outcome, HoldOutcome)
         return outcome
+
+    async def set_threshold(self, request: ThresholdRequest) -> ThresholdSet:
+        """Sets a wallet's low-balance threshold (emitting a crossing event if it moves the wallet across)."""
+        outcome = await self._writes.submit(request)
+        assert isinstance(outcome, ThresholdSet)
+        return outcome
+
+    def watch(self, query: WatchQuery) -> AsyncIterator[list[Event]]:
+        """An empty list once the watch is live, then each batch of matching events as it is placed."""
+        return watch(self._pool, self.events, query)
+
+    async def prune_events(self, limit: int) -> int:
+        """Removes up to about `limit` events older than the retention period; returns how many."""
+        with database_errors():
+            async with self._pool.connection() as conn, conn.transaction():
+                return await events.delete_events_older_than(conn, self._event_retention, limit)
 
     async def settle(self, customer_ids: Sequence[str]) -> None:
         """Posts whatever fell due for the customers."""
@@ -163,6 +188,7 @@ class Ledger:
             # with nothing to wait for: three round trips per batch in all.
             async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
+                state.default_thresholds = self._default_thresholds
                 decision = decide_batch(requests, state, new_entry_id)
                 if not decision.writes_anything:
                     # Only refusals and replays: leave no trace, not even a lock row.

@@ -65,7 +65,7 @@ _LOCK_HEADS = """
 INSERT INTO ledger_heads (customer_id)
 SELECT customer_id FROM jsonb_array_elements_text(%(customer_ids)s::jsonb) AS customer_id ORDER BY customer_id
 ON CONFLICT (customer_id) DO UPDATE SET last_seq = ledger_heads.last_seq
-RETURNING customer_id, last_seq, last_entry_at, clock_timestamp()
+RETURNING customer_id, last_seq, last_entry_at, clock_timestamp(), last_event_seq
 """
 
 # Each locked wallet comes with its open expiring credits (lots) and its
@@ -135,7 +135,7 @@ async def lock_batch(
     named_rows, capture_rows = results[-2:] if hold_refs else ([], [])
     assert len(head_rows) == len(customer_ids)
     now = max(row[3] for row in head_rows)
-    books = {row[0]: Book(Head(row[0], row[1], row[2]), {}, {}, {}) for row in head_rows}
+    books = {row[0]: Book(Head(row[0], row[1], row[2], row[4]), {}, {}, {}) for row in head_rows}
     due: list[Hold] = []
     for *columns, lots, due_holds in wallet_rows:
         book = books[columns[0]]

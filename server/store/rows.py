@@ -42,7 +42,9 @@ ENTRY_COLUMN_LIST = ", ".join(column.name for column in ENTRY_COLUMNS)
 _ENTRY_TYPES = {entry_type.value: entry_type for entry_type in EntryType}
 _HOLD_STATUSES = {status.value: status for status in HoldStatus}
 
-WALLET_COLUMN_LIST = "customer_id, currency, balance, created_at, updated_at, held_balance, version"
+WALLET_COLUMN_LIST = (
+    "customer_id, currency, balance, created_at, updated_at, held_balance, version, low_balance_threshold"
+)
 LOT_COLUMN_LIST = ", ".join(
     c.name
     for c in (
@@ -90,7 +92,7 @@ def isoformat(moment: datetime | None) -> str | None:
 
 def wallet_from_row(row: Sequence[Any]) -> Wallet:
     """Columns in WALLET_COLUMN_LIST order."""
-    return Wallet(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+    return Wallet(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 def lot_from_row(row: Sequence[Any]) -> Lot:

@@ -40,6 +40,8 @@ ledger_heads = Table(
     Column("customer_id", Text, nullable=False),
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("last_entry_at", DateTime(timezone=True), nullable=True),
+    # The customer's last event position (wallet_events.seq), handed out under the same lock.
+    Column("last_event_seq", BigInteger, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("customer_id", name="ledger_heads_pkey"),
     CheckConstraint("char_length(customer_id) BETWEEN 1 AND 128", name="ledger_heads_customer_id_length"),
     CheckConstraint("last_seq >= 0", name="ledger_heads_last_seq_nonnegative"),
@@ -56,12 +58,15 @@ wallets = Table(
     # The sum of the wallet's active holds, and the count of its changes (Wallet.version).
     Column("held_balance", BigInteger, nullable=False, server_default=text("0")),
     Column("version", BigInteger, nullable=False, server_default=text("0")),
+    # The wallet's own low-balance threshold; NULL: the currency's configured default.
+    Column("low_balance_threshold", BigInteger, nullable=True),
     PrimaryKeyConstraint("customer_id", "currency", name="wallets_pkey"),
     ForeignKeyConstraint(["customer_id"], ["ledger_heads.customer_id"], name="wallets_customer_fkey"),
     CheckConstraint("balance >= 0", name="wallets_balance_nonnegative"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="wallets_currency_iso4217"),
     CheckConstraint("held_balance >= 0 AND held_balance <= balance", name="wallets_held_within_balance"),
     CheckConstraint("version >= 0", name="wallets_version_nonnegative"),
+    CheckConstraint("low_balance_threshold >= 0", name="wallets_low_balance_threshold_nonnegative"),
 )
 
 ledger_entries = Table(
@@ -222,6 +227,69 @@ Index("holds_active_idx", holds.c.customer_id, holds.c.expire_time, postgresql_w
 # Ledger rows are facts: triggers refuse UPDATE, DELETE and TRUNCATE of
 # ledger_entries whatever the client. Core cannot declare triggers; migration
 # 0001 creates them under these names.
+# The outbox: every change's events, written in the change's transaction.
+# `seq` orders a customer's events (handed out under the customer's lock, so
+# in commit order); `position` orders the whole stream and is set after
+# commit by the sequencer (server.store.events), one transaction at a time,
+# so a reader that has seen position p never later finds an event below p.
+# The entry and the hold are not copied: an entry never changes and a hold's
+# row is final once closed (a HOLD_CREATED event shows it as it was, active).
+wallet_events = Table(
+    "wallet_events",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=True),
+    Column("event_type", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("entry_id", Text, nullable=True),
+    Column("hold_id", Text, nullable=True),
+    Column("threshold", BigInteger, nullable=False, server_default=text("0")),
+    # The wallet as it stood right after the change.
+    Column("wallet_balance", BigInteger, nullable=False),
+    Column("wallet_held", BigInteger, nullable=False),
+    Column("wallet_version", BigInteger, nullable=False),
+    Column("wallet_threshold", BigInteger, nullable=True),
+    Column("wallet_created_at", DateTime(timezone=True), nullable=True),
+    Column("wallet_updated_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("customer_id", "seq", name="wallet_events_pkey"),
+    CheckConstraint(
+        "event_type IN ('entry_created', 'hold_created', 'hold_captured', 'hold_released', 'hold_expired',"
+        " 'balance_low', 'balance_recovered')",
+        name="wallet_events_type_known",
+    ),
+    CheckConstraint("(entry_id IS NOT NULL) = (event_type = 'entry_created')", name="wallet_events_entry_id"),
+    CheckConstraint(
+        "(hold_id IS NOT NULL) = (event_type IN ('hold_created', 'hold_captured', 'hold_released', 'hold_expired'))",
+        name="wallet_events_hold_id",
+    ),
+    CheckConstraint("position > 0 AND seq > 0", name="wallet_events_positions_positive"),
+)
+Index("wallet_events_position_key", wallet_events.c.position, unique=True)
+Index(
+    "wallet_events_unplaced_idx",
+    wallet_events.c.customer_id,
+    wallet_events.c.seq,
+    postgresql_where=wallet_events.c.position.is_(None),
+)
+Index("wallet_events_customer_position_idx", wallet_events.c.customer_id, wallet_events.c.position)
+
+# One row: the last position handed out, and what retention has removed.
+event_stream = Table(
+    "event_stream",
+    metadata,
+    Column("id", BigInteger, nullable=False, autoincrement=False),
+    Column("last_position", BigInteger, nullable=False, server_default=text("0")),
+    # Events were first written at started_at (an upgraded ledger's older entries have none);
+    # retention has removed every event that occurred before retained_after.
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("retained_after", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("id", name="event_stream_pkey"),
+    CheckConstraint("id = 1", name="event_stream_one_row"),
+    CheckConstraint("last_position >= 0", name="event_stream_last_position_nonnegative"),
+)
+
 APPEND_ONLY_TRIGGERS = {
     "ledger_entries": ("ledger_entries_append_only", "ledger_entries_no_truncate"),
     "credit_draws": ("credit_draws_append_only", "credit_draws_no_truncate"),

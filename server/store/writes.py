@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from server.domain.decide import BatchDecision
+from server.store.events import EVENTS_WRITTEN
 from server.store.rows import isoformat
 
 _MILLISECOND = timedelta(milliseconds=1)
@@ -35,18 +36,21 @@ _PARTS = {
     RETURNING 1""",
     "wallets": """
     -- A wallet is created by its first entry, so a refused debit writes nothing.
-    INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, held_balance, version)
+    INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, held_balance, version,
+                         low_balance_threshold)
     SELECT * FROM jsonb_to_recordset(%(wallets)s::jsonb)
          AS w(customer_id text, currency text, balance bigint, created_at timestamptz, updated_at timestamptz,
-              held_balance bigint, version bigint)
+              held_balance bigint, version bigint, low_balance_threshold bigint)
     ORDER BY 1, 2
     ON CONFLICT (customer_id, currency) DO UPDATE
         SET balance = EXCLUDED.balance, updated_at = EXCLUDED.updated_at,
-            held_balance = EXCLUDED.held_balance, version = EXCLUDED.version
+            held_balance = EXCLUDED.held_balance, version = EXCLUDED.version,
+            low_balance_threshold = EXCLUDED.low_balance_threshold
     RETURNING 1""",
     "heads": """
-    UPDATE ledger_heads SET last_seq = h.last_seq, last_entry_at = h.last_entry_at
-    FROM jsonb_to_recordset(%(heads)s::jsonb) AS h(customer_id text, last_seq bigint, last_entry_at timestamptz)
+    UPDATE ledger_heads SET last_seq = h.last_seq, last_entry_at = h.last_entry_at, last_event_seq = h.last_event_seq
+    FROM jsonb_to_recordset(%(heads)s::jsonb)
+         AS h(customer_id text, last_seq bigint, last_entry_at timestamptz, last_event_seq bigint)
     WHERE ledger_heads.customer_id = h.customer_id
     RETURNING 1""",
     "lots": """
@@ -61,6 +65,17 @@ _PARTS = {
     SELECT * FROM jsonb_to_recordset(%(draws)s::jsonb)
          AS d(customer_id text, entry_seq bigint, credit_seq bigint, amount bigint)
     RETURNING 1""",
+    "events": """
+    INSERT INTO wallet_events (customer_id, seq, event_type, currency, occurred_at, entry_id, hold_id, threshold,
+                               wallet_balance, wallet_held, wallet_version, wallet_threshold, wallet_created_at,
+                               wallet_updated_at)
+    SELECT * FROM jsonb_to_recordset(%(events)s::jsonb)
+         AS v(customer_id text, seq bigint, event_type text, currency text, occurred_at timestamptz, entry_id text,
+              hold_id text, threshold bigint, wallet_balance bigint, wallet_held bigint, wallet_version bigint,
+              wallet_threshold bigint, wallet_created_at timestamptz, wallet_updated_at timestamptz)
+    RETURNING 1""",
+    # Wakes the sequencers when the transaction commits (not before, and never if it rolls back).
+    "notify": f"SELECT pg_notify('{EVENTS_WRITTEN}', '')",
     "holds": """
     INSERT INTO holds (customer_id, id, currency, amount, status, captured_amount, capture_entry_id, reason,
                        idempotency_key, metadata, created_at, expire_time, closed_at, created_by, ttl_ms, reservations)
@@ -117,11 +132,17 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
                 "updated_at": isoformat(w.updated_at or w.created_at),
                 "held_balance": w.held_balance,
                 "version": w.version,
+                "low_balance_threshold": w.low_balance_threshold,
             }
             for _, w in sorted(decision.wallets.items())
         ],
         "heads": [
-            {"customer_id": h.customer_id, "last_seq": h.last_seq, "last_entry_at": isoformat(h.last_entry_at)}
+            {
+                "customer_id": h.customer_id,
+                "last_seq": h.last_seq,
+                "last_entry_at": isoformat(h.last_entry_at),
+                "last_event_seq": h.last_event_seq,
+            }
             for _, h in sorted(decision.heads.items())
         ],
         "lots": [
@@ -136,6 +157,25 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
                 "held": lot.held,
             }
             for _, lot in sorted(decision.lots.items())
+        ],
+        "events": [
+            {
+                "customer_id": v.customer_id,
+                "seq": v.seq,
+                "event_type": v.event_type.value,
+                "currency": v.currency,
+                "occurred_at": v.occurred_at.isoformat(),
+                "entry_id": v.entry.id if v.entry is not None else None,
+                "hold_id": v.hold.id if v.hold is not None else None,
+                "threshold": v.threshold,
+                "wallet_balance": v.wallet.balance,
+                "wallet_held": v.wallet.held_balance,
+                "wallet_version": v.wallet.version,
+                "wallet_threshold": v.wallet.low_balance_threshold,
+                "wallet_created_at": isoformat(v.wallet.created_at),
+                "wallet_updated_at": isoformat(v.wallet.updated_at),
+            }
+            for v in decision.events
         ],
         "draws": [
             {"customer_id": d.customer_id, "entry_seq": d.entry_seq, "credit_seq": d.credit_seq, "amount": d.amount}
@@ -168,7 +208,8 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
 async def write_batch(conn: psycopg.AsyncConnection[Any], decision: BatchDecision) -> None:
     """Writes the decided rows; every row the batch decided is written exactly once."""
     documents = {name: rows for name, rows in _documents(decision).items() if rows}
-    parts = tuple(name for name in _PARTS if name in documents)
+    parts = tuple(name for name in _PARTS if name in documents or (name == "notify" and "events" in documents))
     cursor = await conn.execute(_statement(parts), {name: json.dumps(rows) for name, rows in documents.items()})
     counts = await cursor.fetchone()
-    assert counts == tuple(len(documents[name]) for name in parts), counts
+    # The notification is one row; every other part wrote each of its document's rows.
+    assert counts == tuple(1 if name == "notify" else len(documents[name]) for name in parts), counts

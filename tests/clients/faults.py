@@ -93,13 +93,12 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
     GetHold = _pass_through("GetHold", write=False)
     ListHolds = _pass_through("ListHolds", write=False)
 
-    async def ListLedgerEntries(
-        self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[wallet_pb2.ListLedgerEntriesResponse]:
-        self.faults.calls.append("ListLedgerEntries")
+    async def stream(self, method: str, request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """The upstream stream's messages, cut short with UNAVAILABLE when told to."""
+        self.faults.calls.append(method)
         cut_after = self.faults.cut_streams_after.pop(0) if self.faults.cut_streams_after else None
         sent = 0
-        call = self.upstream.ListLedgerEntries(request)
+        call = getattr(self.upstream, method)(request)
         try:
             async for message in call:
                 if cut_after is not None and sent >= cut_after:
@@ -110,6 +109,18 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
             await _forward_error(context, error)
         finally:
             call.cancel()
+
+    SetLowBalanceThreshold = _pass_through("SetLowBalanceThreshold", write=True)
+
+    def ListLedgerEntries(
+        self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wallet_pb2.ListLedgerEntriesResponse]:
+        return self.stream("ListLedgerEntries", request, context)
+
+    def WatchEvents(
+        self, request: wallet_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wallet_pb2.WatchEventsResponse]:
+        return self.stream("WatchEvents", request, context)
 
 
 @contextlib.asynccontextmanager

@@ -136,7 +136,8 @@ def test_several_requests_for_one_wallet_in_one_batch_see_each_others_effects() 
         (4, 40, 45),
     ]
     assert [w.balance for w in decision.wallets.values()] == [45]
-    assert list(decision.heads.values()) == [Head("cus_a", 4, NOW)]
+    assert list(decision.heads.values()) == [Head("cus_a", 4, NOW, last_event_seq=4)]
+    assert [e.seq for e in decision.events] == [1, 2, 3, 4]
 
 
 def test_refusals_in_a_batch_leave_the_later_requests_unaffected() -> None:

@@ -1,0 +1,80 @@
+"""The WatchEvents use case: where a watch starts, then every matching event after it, as it is placed.
+
+Each read is its own short query on a pool connection, so a watcher that
+stalls holds no connection and no transaction; it holds at most one batch of
+events in memory. A watch resumes exactly after its cursor: positions are
+handed out in commit order (`server.store.events`), so nothing placed later
+can land behind a position already read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from server.domain.errors import CursorExpired, FieldViolation, InvalidArgument
+from server.domain.events import Event, WatchQuery
+from server.ledger.events_feed import EventFeed
+from server.store import events
+from server.store.db import database_errors
+
+# Events per stream message (the contract's maximum).
+EVENTS_PER_MESSAGE = 1_000
+
+
+def cursor_of(position: int) -> str:
+    """The opaque cursor of a stream position, as callers see it."""
+    return f"ev_{position}"
+
+
+def _start(query: WatchQuery, last: int, oldest: int | None) -> int:
+    """The position the watch starts after; raises when the cursor names no retained point."""
+    if query.start_after is None:
+        if query.from_oldest:
+            return last if oldest is None else oldest - 1
+        return last
+    if query.start_after > last:
+        raise InvalidArgument([FieldViolation("start_after_cursor", "is not a cursor this service issued")])
+    # Resuming needs every event after the cursor: the oldest retained must come right after it (or none
+    # may have been removed at all).
+    first_needed = query.start_after + 1
+    retained_from = last + 1 if oldest is None else oldest
+    if first_needed < retained_from:
+        raise CursorExpired(cursor=cursor_of(query.start_after), oldest_cursor=cursor_of(retained_from - 1))
+    return query.start_after
+
+
+async def watch(
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], feed: EventFeed, query: WatchQuery
+) -> AsyncIterator[list[Event]]:
+    """Yields an empty list once the watch is live, then each batch of matching events as they are placed."""
+    with database_errors():
+        async with pool.connection() as conn:
+            last, oldest = await events.stream_bounds(conn)
+    position = _start(query, last, oldest)
+    yield []
+    types = sorted(query.event_types, key=lambda t: t.value)
+    while not feed.stopping:
+        upto = max(feed.last_position, last)
+        if upto > position:
+            with database_errors():
+                async with pool.connection() as conn:
+                    batch = await events.read_events(
+                        conn,
+                        after=position,
+                        upto=upto,
+                        customer_id=query.customer_id,
+                        types=types,
+                        limit=EVENTS_PER_MESSAGE,
+                    )
+            if batch:
+                yield batch
+            if len(batch) == EVENTS_PER_MESSAGE:
+                position = batch[-1].position
+                continue
+            # Everything that matches up to `upto` has been sent.
+            position = upto
+        await feed.wait_beyond(position)
