@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
@@ -43,8 +43,11 @@ class Watch:
         return taken
 
 
+OpenWatch = Callable[..., Awaitable[Watch]]
+
+
 @pytest.fixture
-async def watch_of(stub: Stub) -> AsyncIterator[object]:
+async def watch_of(stub: Stub) -> AsyncIterator[OpenWatch]:
     opened: list[Watch] = []
 
     async def open_watch(**fields: object) -> Watch:
@@ -63,7 +66,7 @@ def kinds(events: list[wallet_pb2.WalletEvent]) -> list[int]:
 
 
 async def test_a_watch_of_one_customer_sees_each_change_in_order_with_its_entry_hold_and_wallet(
-    stub: Stub, customer_id: str, watch_of
+    stub: Stub, customer_id: str, watch_of: OpenWatch
 ) -> None:
     watch = await watch_of(customer_id=customer_id)
     credit = await stub.CreateLedgerEntry(entry_request(customer_id, 1_000))
@@ -85,7 +88,7 @@ async def test_a_watch_of_one_customer_sees_each_change_in_order_with_its_entry_
     assert len({e.cursor for e in events}) == 4
 
 
-async def test_a_refused_or_replayed_request_has_no_event(stub: Stub, customer_id: str, watch_of) -> None:
+async def test_a_refused_or_replayed_request_has_no_event(stub: Stub, customer_id: str, watch_of: OpenWatch) -> None:
     watch = await watch_of(customer_id=customer_id)
     await stub.CreateLedgerEntry(entry_request(customer_id, 100, idempotency_key="k1"))
     await stub.CreateLedgerEntry(entry_request(customer_id, 100, idempotency_key="k1"))
@@ -97,7 +100,7 @@ async def test_a_refused_or_replayed_request_has_no_event(stub: Stub, customer_i
 
 
 async def test_resuming_after_a_cursor_gives_every_later_event_exactly_once(
-    stub: Stub, customer_id: str, watch_of
+    stub: Stub, customer_id: str, watch_of: OpenWatch
 ) -> None:
     watch = await watch_of(customer_id=customer_id)
     for amount in range(1, 7):
@@ -110,7 +113,7 @@ async def test_resuming_after_a_cursor_gives_every_later_event_exactly_once(
 
 
 async def test_from_oldest_starts_with_the_oldest_retained_event_and_filters_by_type(
-    stub: Stub, customer_id: str, watch_of
+    stub: Stub, customer_id: str, watch_of: OpenWatch
 ) -> None:
     await stub.CreateLedgerEntry(entry_request(customer_id, 50))
     await stub.SetLowBalanceThreshold(
@@ -122,7 +125,7 @@ async def test_from_oldest_starts_with_the_oldest_retained_event_and_filters_by_
 
 
 async def test_low_balance_and_recovery_are_each_emitted_once_per_crossing(
-    stub: Stub, customer_id: str, watch_of
+    stub: Stub, customer_id: str, watch_of: OpenWatch
 ) -> None:
     set_to = await stub.SetLowBalanceThreshold(
         wallet_pb2.SetLowBalanceThresholdRequest(customer_id=customer_id, currency="USD", threshold=500)
