@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 
 from server.verify_credits import credit_and_hold_problems
+from server.verify_events import event_problems
 
 # Each check returns offending rows ordered so the first row is the first bad entry.
 _BROKEN_CHAIN = """
@@ -131,6 +132,7 @@ def verify(database_url: str, *, problems_max: int = 20) -> Report:
                 f"customer {customer_id}: idempotency key {key!r} was applied {count} times (first entry {first_id})"
             )
         problems.extend(credit_and_hold_problems(conn, problems_max))
+        problems.extend(event_problems(conn, problems_max))
         counts = conn.execute(_COUNTS).fetchone()
         assert counts is not None
     return Report(wallets=counts[0], entries=counts[1], problems=problems[:problems_max])

@@ -9,8 +9,8 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
     """Gives `customer_id` `count` credits of `amount` minor units with an unbroken before/after chain."""
     with psycopg.connect(database_url) as conn:
         conn.execute(
-            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at) VALUES (%s, %s, now())",
-            (customer_id, count),
+            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at, last_event_seq) VALUES (%s, %s, now(), %s)",
+            (customer_id, count, count),
         )
         conn.execute(
             "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
@@ -27,4 +27,15 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
             FROM generate_series(1, %(count)s) AS g
             """,
             {"customer_id": customer_id, "currency": currency, "count": count, "amount": amount},
+        )
+        # Each entry's event, as the write path would have written it (placed later by a running server).
+        conn.execute(
+            """
+            INSERT INTO wallet_events (customer_id, seq, event_type, currency, occurred_at, entry_id, wallet_balance,
+                                       wallet_held, wallet_version, wallet_created_at, wallet_updated_at)
+            SELECT customer_id, seq, 'entry_created', currency, created_at, id, after_balance, 0, wallet_version,
+                   created_at, created_at
+            FROM ledger_entries WHERE customer_id = %(customer_id)s
+            """,
+            {"customer_id": customer_id},
         )

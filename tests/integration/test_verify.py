@@ -95,9 +95,18 @@ async def _hold_and_expiring_credit(url: str) -> None:
         ("UPDATE credit_lots SET held = 0 WHERE customer_id = 'cus_target'", "held 0 but active holds reserve 3"),
         ("UPDATE wallets SET version = version + 1 WHERE customer_id = 'cus_target'", "version 13"),
         ("UPDATE holds SET status = 'released', closed_at = now() WHERE customer_id = 'cus_target'", "held_balance 3"),
+        (
+            "DELETE FROM wallet_events WHERE customer_id = 'cus_target' AND event_type = 'entry_created' AND seq = 1",
+            "0 ENTRY_CREATED events",
+        ),
+        (
+            "DELETE FROM wallet_events WHERE customer_id = 'cus_target' AND event_type = 'hold_created'",
+            "0 HOLD_CREATED and 0 closing events for a hold active",
+        ),
+        ("UPDATE ledger_heads SET last_event_seq = 1 WHERE customer_id = 'cus_target'", "is beyond the head's 1"),
     ],
 )
-def test_holds_lots_and_versions_that_disagree_with_the_ledger_are_caught(
+def test_holds_lots_versions_and_events_that_disagree_with_the_ledger_are_caught(
     ledger_copy: str, tampering: str, expected: str
 ) -> None:
     asyncio.run(_hold_and_expiring_credit(ledger_copy))

@@ -19,7 +19,7 @@ ALLOWED = {
     "api": {"server.domain", "server.ledger", "server.config"},
 }
 # Modules that may execute SQL: the store, the verifier, and the wiring's health probe.
-SQL_MODULES = {"store", "verify.py", "verify_credits.py", "app.py"}
+SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "app.py"}
 
 
 def _modules() -> list[Path]:
