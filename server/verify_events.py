@@ -35,17 +35,20 @@ LEFT JOIN wallet_events v ON v.customer_id = h.customer_id AND v.hold_id = h.id
 WHERE h.created_at > {_HORIZON}
 GROUP BY h.customer_id, h.id, h.status
 HAVING count(v.seq) FILTER (WHERE v.event_type = 'hold_created') <> 1
-    OR count(v.seq) FILTER (WHERE v.event_type = 'hold_' || h.status) <> (CASE WHEN h.status = 'active' THEN 0 ELSE 1 END)
+    OR count(v.seq) FILTER (WHERE v.event_type = 'hold_' || h.status)
+       <> (CASE WHEN h.status = 'active' THEN 0 ELSE 1 END)
     OR count(v.seq) <> (CASE WHEN h.status = 'active' THEN 1 ELSE 2 END)
 """,
     """
-SELECT format('customer %%s', v.customer_id), format('event %%s is beyond the head''s %%s', max(v.seq), h.last_event_seq)
+SELECT format('customer %%s', v.customer_id),
+       format('event %%s is beyond the head''s %%s', max(v.seq), h.last_event_seq)
 FROM wallet_events v JOIN ledger_heads h USING (customer_id)
 GROUP BY v.customer_id, h.last_event_seq
 HAVING max(v.seq) > h.last_event_seq
 """,
     """
-SELECT 'the event stream', format('position %%s is placed beyond the last position %%s', max(v.position), s.last_position)
+SELECT 'the event stream',
+       format('position %%s is placed beyond the last position %%s', max(v.position), s.last_position)
 FROM wallet_events v, event_stream s
 GROUP BY s.last_position
 HAVING max(v.position) > s.last_position
