@@ -9,7 +9,8 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
     """Gives `customer_id` `count` credits of `amount` minor units with an unbroken before/after chain."""
     with psycopg.connect(database_url) as conn:
         conn.execute(
-            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at, last_event_seq) VALUES (%s, %s, now(), %s)",
+            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at, last_event_seq)"
+            " VALUES (%s, %s, now(), %s)",
             (customer_id, count, count),
         )
         conn.execute(
