@@ -52,7 +52,7 @@ def _write(address: str, writer: int) -> None:
 
 def _until_cancelled(call: grpc.Future) -> Iterator[wallet_pb2.WatchEventsResponse]:
     try:
-        yield from call  # type: ignore[misc]
+        yield from call
     except grpc.RpcError as error:
         if error.code() != grpc.StatusCode.CANCELLED:
             raise
