@@ -7,6 +7,7 @@ ledger: exactly one per change, none repeated, in the customer's order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import grpc
 import psycopg
@@ -29,10 +30,8 @@ class ResumingWatcher:
     async def stop(self) -> None:
         assert self._task is not None
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
     async def wait_for(self, count: int, timeout_s: float = 60.0) -> None:
         """Returns once `count` events arrived (fails after `timeout_s`, a safety bound only)."""
