@@ -1,4 +1,7 @@
-"""The background expirer posts what fell due for wallets nobody reads, through the ordinary write path."""
+"""The background expirer posts what fell due for wallets nobody reads, through the ordinary write path.
+
+Its postings are changes like any other, so they have their events.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,14 @@ async def test_one_pass_settles_idle_customers_with_lapsed_credits_and_expired_h
     async with pool.connection() as conn:
         cursor = await conn.execute("SELECT status FROM holds WHERE customer_id = %s", (customer_id,))
         assert await cursor.fetchall() == [("expired",)]
+        # Posted expiries have their events, in the order they were applied.
+        cursor = await conn.execute(
+            "SELECT event_type FROM wallet_events WHERE customer_id = %s ORDER BY seq", (customer_id,)
+        )
+        kinds = [row[0] for row in await cursor.fetchall()]
+    expirations = len(await _expirations(pool, customer_id))
+    assert kinds[:2] == ["entry_created", "hold_created"]
+    assert sorted(kinds[2:]) == ["entry_created"] * expirations + ["hold_expired"]
     await ledger.close()
 
 
