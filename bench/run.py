@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import export, pgbench, seed
+from bench.events import EventWatcher
 from bench.infra import (
     REPO,
     CpuMeter,
@@ -62,7 +63,7 @@ class Mode:
     pgbench_batches: tuple[int, ...]
     export_entries: int
     target_rate_run: bool = True
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6")
 
 
 MODES = {
@@ -371,6 +372,35 @@ def scenario_3(ctx: Context) -> None:
     }
 
 
+def scenario_6(ctx: Context) -> None:
+    """Event delivery: a watcher of every customer while the write mix of scenario 1 runs."""
+    assert ctx.server is not None
+    print(f"  service: write mix, {ctx.args.concurrency} callers, with a watcher of every customer ...", flush=True)
+    watcher = EventWatcher(ctx.server.address)
+    watcher.start()
+    watcher.measure_from_now()
+    result = ctx.load(
+        ctx.spec("write_mix", [ctx.server.address], customer_prefix="sa-", customers=CUSTOMERS), [ctx.server]
+    )
+    delivery = watcher.stop()
+    met = delivery["events"] > 0 and delivery["delivery_p50_ms"] <= 100 and delivery["delivery_p99_ms"] <= 500
+    ctx.results["scenarios"]["6"] = {
+        "title": "events delivered to a watcher of every customer, under the write mix",
+        **_load_fields(result),
+        "baseline_per_s": None,
+        "ratio": None,
+        "target": "delivery p50<=100ms, p99<=500ms",
+        "target_met": met,
+        "events": delivery,
+        "load": result.as_dict(),
+        "notes": [
+            f"{delivery['events']} events, {delivery.get('events_per_s')}/s; delivery p50"
+            f" {delivery.get('delivery_p50_ms')} ms, p99 {delivery.get('delivery_p99_ms')} ms,"
+            f" max {delivery.get('delivery_max_ms')} ms (from the change's clock to arrival)"
+        ],
+    }
+
+
 def scenario_4(ctx: Context, expected_balance: int) -> None:
     assert ctx.server is not None
     n = ctx.mode.export_entries
@@ -519,6 +549,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "3": lambda: scenario_3(ctx),
             "4": lambda: scenario_4(ctx, expected_balance),
             "5": lambda: scenario_5(ctx),
+            "6": lambda: scenario_6(ctx),
         }
         for key in args.scenarios:
             print(f"scenario {key}:", flush=True)
@@ -570,7 +601,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5 (default: the mode's)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6 (default: the mode's)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers in all, split over the processes")
     parser.add_argument("--client-processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="bound per load process")
@@ -581,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = MODES[args.mode]
     args.scenarios = args.scenarios.split(",") if args.scenarios else list(mode.scenarios)
-    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5"}
+    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6"}
     if unknown or args.concurrency < args.client_processes or args.client_processes < 1:
         parser.error(f"bad --scenarios {sorted(unknown)} or --concurrency/--client-processes")
     args.profile = args.mode == "profile"
