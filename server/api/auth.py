@@ -42,6 +42,7 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/ReleaseHold": WRITE_SCOPE,
     "/wallet.v1.WalletService/GetHold": READ_SCOPE,
     "/wallet.v1.WalletService/ListHolds": READ_SCOPE,
+    "/wallet.v1.WalletService/SummarizeLedger": READ_SCOPE,
 }
 _BEARER = "bearer "
 

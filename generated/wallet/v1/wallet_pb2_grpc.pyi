@@ -88,6 +88,15 @@ class WalletServiceStub:
     """
     ListHolds: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]
     """Pages through the customer's holds, newest first."""
+    SummarizeLedger: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SummarizeLedgerRequest, _wallet_pb2.SummarizeLedgerResponse]
+    """Sums one wallet's ledger over a time range, cut into calendar periods
+    (hours, days, ISO weeks or months) local to an IANA time zone: per
+    period the opening and closing balance, what was credited, debited and
+    expired, and optionally the debits broken down by the value of one
+    metadata key. The periods tile the range without gaps (a period without
+    entries is a bucket of zeros), so a chart drawn from them has no holes.
+    More than 1,000 periods is INVALID_ARGUMENT naming period.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -149,6 +158,15 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """
     ListHolds: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]  # type: ignore[assignment]
     """Pages through the customer's holds, newest first."""
+    SummarizeLedger: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SummarizeLedgerRequest, _wallet_pb2.SummarizeLedgerResponse]  # type: ignore[assignment]
+    """Sums one wallet's ledger over a time range, cut into calendar periods
+    (hours, days, ISO weeks or months) local to an IANA time zone: per
+    period the opening and closing balance, what was credited, debited and
+    expired, and optionally the debits broken down by the value of one
+    metadata key. The periods tile the range without gaps (a period without
+    entries is a bucket of zeros), so a chart drawn from them has no holes.
+    More than 1,000 periods is INVALID_ARGUMENT naming period.
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService keeps prepaid credit wallets for customers and their
@@ -255,5 +273,20 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.ListHoldsResponse, _abc.Awaitable[_wallet_pb2.ListHoldsResponse]]:
         """Pages through the customer's holds, newest first."""
+
+    @_abc_1.abstractmethod
+    def SummarizeLedger(
+        self,
+        request: _wallet_pb2.SummarizeLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SummarizeLedgerResponse, _abc.Awaitable[_wallet_pb2.SummarizeLedgerResponse]]:
+        """Sums one wallet's ledger over a time range, cut into calendar periods
+        (hours, days, ISO weeks or months) local to an IANA time zone: per
+        period the opening and closing balance, what was credited, debited and
+        expired, and optionally the debits broken down by the value of one
+        metadata key. The periods tile the range without gaps (a period without
+        entries is a bucket of zeros), so a chart drawn from them has no holes.
+        More than 1,000 periods is INVALID_ARGUMENT naming period.
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
