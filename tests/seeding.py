@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import psycopg
+from psycopg.types.json import Jsonb
 
 
 def seed_credits(database_url: str, customer_id: str, count: int, currency: str = "USD", amount: int = 1) -> None:
@@ -28,3 +32,45 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
             """,
             {"customer_id": customer_id, "currency": currency, "count": count, "amount": amount},
         )
+
+
+# One entry of a seeded history: when, which type, how much, and its metadata.
+SeededEntry = tuple[datetime, str, int, dict[str, str]]
+
+
+def seed_history(database_url: str, customer_id: str, entries: Sequence[SeededEntry], currency: str = "USD") -> int:
+    """Writes `entries` (in time order, each keeping the balance non-negative) as the customer's one wallet.
+
+    Balances, versions and positions are chained as the server would write
+    them; expirations name a made-up credit. Returns the final balance.
+    """
+    assert entries and list(entries) == sorted(entries, key=lambda e: e[0])
+    rows, balance = [], 0
+    for seq, (created_at, entry_type, amount, metadata) in enumerate(entries, start=1):
+        after = balance + amount if entry_type == "credit" else balance - amount
+        assert after >= 0, (seq, balance, entry_type, amount)
+        expired = "le_seeded_credit" if entry_type == "expiration" else None
+        rows.append((f"le_h{seq:031x}", seq, entry_type, amount, balance, after, Jsonb(metadata), created_at, expired))
+        balance = after
+    first, last = entries[0][0], entries[-1][0]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at) VALUES (%s, %s, %s)",
+            (customer_id, len(entries), last),
+        )
+        conn.execute(
+            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (customer_id, currency, balance, first, last, len(entries)),
+        )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,"
+                " after_balance, reason, metadata, created_at, expired_entry_id, wallet_version)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'seeded', %s, %s, %s, %s)",
+                [
+                    (id_, customer_id, seq, currency, kind, amount, before, after, metadata, at, expired, seq)
+                    for id_, seq, kind, amount, before, after, metadata, at, expired in rows
+                ],
+            )
+    return balance

@@ -172,14 +172,6 @@ def entry_request(
     )
 
 
-def customer_id(request: wallet_pb2.GetBalancesRequest) -> str:
-    violations: list[FieldViolation] = []
-    check_customer_id(request.customer_id, violations)
-    if violations:
-        raise InvalidArgument(violations)
-    return request.customer_id
-
-
 def timestamp(message: Any, field: str, violations: list[FieldViolation]) -> datetime | None:
     """The message's Timestamp field to the microsecond (rounded up), None when unset."""
     if not message.HasField(field):

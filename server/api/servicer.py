@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from server.api import parse, parse_holds, render
+from server.api import parse, parse_holds, parse_reports, render
 from server.api.auth import authenticated_caller
 from server.config import Settings
 from server.domain.holds import HoldOutcome
@@ -31,8 +31,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.GetBalancesResponse:
-        customer_id = parse.customer_id(request)
-        wallets = await self._ledger.get_balances(customer_id)
+        customer_id, as_of = parse_reports.balances_query(request)
+        wallets = await self._ledger.get_balances(customer_id, as_of)
         return wallet_pb2.GetBalancesResponse(
             customer_id=customer_id, wallets=[render.wallet_to_proto(w, self._currencies) for w in wallets]
         )
@@ -103,6 +103,12 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         holds, more = await self._ledger.list_holds(query)
         token = parse_holds.page_token(query, holds[-1].created_at, holds[-1].id) if more else ""
         return wallet_pb2.ListHoldsResponse(holds=[render.hold_to_proto(h) for h in holds], next_page_token=token)
+
+    async def SummarizeLedger(
+        self, request: wallet_pb2.SummarizeLedgerRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.SummarizeLedgerResponse:
+        summary = await self._ledger.summarize(parse_reports.summary_query(request, self._settings))
+        return render.summary_to_proto(summary, self._currencies)
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
         return {

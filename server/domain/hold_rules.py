@@ -68,6 +68,7 @@ def create_hold(request: HoldRequest, draft: Draft) -> HoldOutcome | Refusal:
         created_by=request.created_by,
         ttl=request.ttl,
         reservations=reservations,
+        created_version=wallet.version + 1,
     )
     draft.set_hold(hold)
     draft.set_wallet(wallet._replace(held_balance=wallet.held_balance + request.amount, version=wallet.version + 1))
@@ -133,7 +134,12 @@ def capture_hold(request: CaptureRequest, draft: Draft) -> HoldOutcome | Refusal
         hold_id=hold.id,
     )
     captured = replace(
-        hold, status=HoldStatus.CAPTURED, captured_amount=amount, capture_entry_id=entry.id, closed_at=draft.now
+        hold,
+        status=HoldStatus.CAPTURED,
+        captured_amount=amount,
+        capture_entry_id=entry.id,
+        closed_at=draft.now,
+        closed_version=entry.wallet_version,
     )
     draft.set_hold(captured)
     # What the hold returns to a credit that lapsed while it was held lapses now.

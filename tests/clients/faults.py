@@ -92,6 +92,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
     ReleaseHold = _pass_through("ReleaseHold", write=True)
     GetHold = _pass_through("GetHold", write=False)
     ListHolds = _pass_through("ListHolds", write=False)
+    SummarizeLedger = _pass_through("SummarizeLedger", write=False)
 
     async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
