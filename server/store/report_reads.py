@@ -25,7 +25,7 @@ from server.domain.reports import BreakdownRow, BucketTotal, SummaryQuery, Value
 # before as_of (each records the wallet's version right after it).
 _WALLETS_AS_OF = """
 SELECT w.currency, w.created_at, e.after_balance, e.created_at, e.wallet_version,
-       (SELECT coalesce(sum(h.amount), 0) FROM holds h
+       (SELECT coalesce(sum(h.amount), 0)::bigint FROM holds h
         WHERE h.customer_id = w.customer_id AND h.currency = w.currency
           AND h.created_at < %(as_of)s AND (h.closed_at IS NULL OR h.closed_at >= %(as_of)s)),
        (SELECT h.created_version FROM holds h

@@ -44,8 +44,8 @@ def _key(instant: datetime, period: Period, zone: ZoneInfo) -> Hashable:
     return local.year, local.month
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @settings(max_examples=150, deadline=None)
