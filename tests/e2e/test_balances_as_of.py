@@ -22,7 +22,8 @@ def at(moment: datetime) -> Timestamp:
 
 async def usd_as_of(stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, moment: datetime) -> wallet_pb2.Wallet:
     response = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id, as_of=at(moment)))
-    return next(w for w in response.wallets if w.currency == "USD")
+    usd: wallet_pb2.Wallet = next(w for w in response.wallets if w.currency == "USD")
+    return usd
 
 
 def shown(wallet: wallet_pb2.Wallet) -> tuple[int, int, int, int]:
