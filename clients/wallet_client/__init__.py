@@ -33,6 +33,10 @@ from wallet_client.models import (
     HoldResult,
     HoldStatus,
     LedgerEntry,
+    LedgerSummary,
+    MetadataBreakdown,
+    Period,
+    SummaryBucket,
     Wallet,
 )
 from wallet_client.money import format_money, parse_amount
@@ -62,7 +66,11 @@ __all__ = [
     "InsufficientBalance",
     "InvalidRequest",
     "LedgerEntry",
+    "LedgerSummary",
+    "MetadataBreakdown",
+    "Period",
     "RetryPolicy",
+    "SummaryBucket",
     "Wallet",
     "WalletClient",
     "WalletError",
