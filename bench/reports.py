@@ -37,6 +37,16 @@ def seed_year(url: str, customer_id: str, count: int) -> tuple[datetime, int]:
         start: datetime = row[0]
         step_us = YEAR // timedelta(microseconds=1) // count
         params = {"c": customer_id, "n": count, "start": start, "step": step_us, "models": MODELS}
+        last_at = start + timedelta(microseconds=(count - 1) * step_us)
+        conn.execute(
+            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at) VALUES (%s, %s, %s)",
+            (customer_id, count, last_at),
+        )
+        conn.execute(
+            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
+            " VALUES (%s, 'USD', 0, %s, %s, %s)",
+            (customer_id, start, last_at, count),
+        )
         conn.execute(
             """
             INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,
@@ -59,18 +69,11 @@ def seed_year(url: str, customer_id: str, count: int) -> tuple[datetime, int]:
             params,
         )
         last = conn.execute(
-            "SELECT after_balance, created_at FROM ledger_entries WHERE customer_id = %(c)s AND seq = %(n)s", params
+            "UPDATE wallets SET balance = (SELECT after_balance FROM ledger_entries WHERE customer_id = %(c)s"
+            " AND seq = %(n)s) WHERE customer_id = %(c)s RETURNING balance, updated_at",
+            params,
         ).fetchone()
         assert last is not None
-        conn.execute(
-            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at) VALUES (%s, %s, %s)",
-            (customer_id, count, last[1]),
-        )
-        conn.execute(
-            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
-            " VALUES (%s, 'USD', %s, %s, %s, %s)",
-            (customer_id, last[0], start, last[1], count),
-        )
         conn.commit()
     return start, int(last[0])
 
