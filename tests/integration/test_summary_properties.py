@@ -42,16 +42,21 @@ moves = st.lists(
 
 
 def history_of(raw: list[tuple[int, str, int, str | None]]) -> list[SeededEntry]:
-    """A valid history: moves in time order, debits and expirations capped at the balance (or dropped)."""
+    """A valid history: moves in time order, debits capped at the balance (or dropped), expirations backed."""
     entries: list[SeededEntry] = []
     balance = 0
     for minute, kind, amount, model in sorted(raw, key=lambda move: move[0]):
-        if kind != "credit":
+        at = ORIGIN + timedelta(minutes=minute)
+        if kind == "expiration":
+            # An expiring credit that lapses whole at once, as the seeding wants it (tests.seeding).
+            entries += [(at, "credit", amount, {}), (at, "expiration", amount, {})]
+            continue
+        if kind == "debit":
             amount = min(amount, balance)
             if amount == 0:
                 continue
         balance += amount if kind == "credit" else -amount
-        entries.append((ORIGIN + timedelta(minutes=minute), kind, amount, {} if model is None else {"model": model}))
+        entries.append((at, kind, amount, {} if model is None else {"model": model}))
     return entries or [(ORIGIN, "credit", 1, {})]
 
 
