@@ -12,7 +12,7 @@ import functools
 import zoneinfo
 from datetime import UTC, datetime
 
-from server.api.parse import check_customer_id, check_text, timestamp
+from server.api.parse import check_currency, check_customer_id, check_text, timestamp
 from server.config import Settings
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.limits import METADATA_KEY_LENGTH_MAX, TIME_ZONE_LENGTH_MAX
@@ -65,12 +65,7 @@ def summary_query(request: wallet_pb2.SummarizeLedgerRequest, settings: Settings
     """The validated SummarizeLedger request, with the instants that cut its range into buckets."""
     violations: list[FieldViolation] = []
     check_customer_id(request.customer_id, violations)
-    if not request.currency:
-        violations.append(FieldViolation("currency", "is required"))
-    elif request.currency not in settings.currencies:
-        supported = ", ".join(sorted(settings.currencies))
-        shown = request.currency[:8].replace("\x00", "\\0")
-        violations.append(FieldViolation("currency", f"{shown!r} is not supported (supported: {supported})"))
+    check_currency(request.currency, settings.currencies, violations, required=True)
     start = timestamp(request, "start_time", violations)
     end = timestamp(request, "end_time", violations)
     for name, value in (("start_time", start), ("end_time", end)):

@@ -99,4 +99,4 @@ def test_a_wallet_balance_cannot_go_negative(conn: psycopg.Connection, seeded: s
 def test_migrating_an_up_to_date_database_changes_nothing(database_url: str) -> None:
     migrate(database_url)
     with psycopg.connect(database_url) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
