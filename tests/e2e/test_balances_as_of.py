@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request, field_violations
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -106,3 +108,35 @@ async def test_an_as_of_outside_the_timestamp_range_is_refused_naming_as_of(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.GetBalances(request)
     assert field_violations(refused.value) == ["as_of"]
+
+
+async def test_a_credit_that_lapsed_unnoticed_shows_expired_as_of_any_instant_after_its_expire_time(
+    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, database_url: str
+) -> None:
+    # An expiring credit whose expire_time passed while nobody read or wrote the wallet: nothing posted yet.
+    credited_at, lapsed_at = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at) VALUES (%s, 1, %s)",
+            (customer_id, credited_at),
+        )
+        conn.execute(
+            "INSERT INTO wallets (customer_id, currency, balance, created_at, updated_at, version)"
+            " VALUES (%s, 'USD', 500, %s, %s, 1)",
+            (customer_id, credited_at, credited_at),
+        )
+        conn.execute(
+            "INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance,"
+            " after_balance, created_at, expire_time, wallet_version)"
+            " VALUES ('le_promo', %s, 1, 'USD', 'credit', 500, 0, 500, %s, %s, 1)",
+            (customer_id, credited_at, lapsed_at),
+        )
+        conn.execute(
+            "INSERT INTO credit_lots (customer_id, credit_seq, currency, credit_id, expire_time, amount, remaining,"
+            " held) VALUES (%s, 1, 'USD', 'le_promo', %s, 500, 500, 0)",
+            (customer_id, lapsed_at),
+        )
+    # The read posts the expiration first, dated when the credit lapsed, so the past shows it at its time.
+    assert shown(await usd_as_of(stub, customer_id, lapsed_at)) == (500, 0, 500, 1)
+    assert shown(await usd_as_of(stub, customer_id, lapsed_at + MICROSECOND)) == (0, 0, 0, 2)
+    assert_ledger_consistent(database_url)
