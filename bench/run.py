@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import export, pgbench, seed
+from bench import export, pgbench, reports, seed
 from bench.events import EventWatcher
 from bench.infra import (
     REPO,
@@ -48,6 +48,7 @@ CUSTOMERS = 10_000
 HOT_SVC = "hot-svc-1"
 HOT_PGB = "hot-pgb-1"
 EXPORT_CUSTOMER = "export-1"
+REPORT_CUSTOMER = "report-1"
 # CPU used outside the benchmark's own processes above which a measurement is flagged as noisy
 # (the kernel's loopback work alone accounts for up to about 0.3 core).
 NOISE_CORES = 0.5
@@ -63,7 +64,9 @@ class Mode:
     pgbench_batches: tuple[int, ...]
     export_entries: int
     target_rate_run: bool = True
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7")
+    # Scenario 6: one customer's year of entries, summarised and read as of instants.
+    report_entries: int = 1_000_000
 
 
 MODES = {
@@ -75,6 +78,7 @@ MODES = {
         pgbench_hot_clients=(1, 4, 16),
         pgbench_batches=(10,),
         export_entries=250_000,
+        report_entries=250_000,
     ),
     "full": Mode(
         warmup_s=5.0,
@@ -372,7 +376,7 @@ def scenario_3(ctx: Context) -> None:
     }
 
 
-def scenario_6(ctx: Context) -> None:
+def scenario_7(ctx: Context) -> None:
     """Event delivery: a watcher of every customer while the write mix of scenario 1 runs."""
     assert ctx.server is not None
     print(f"  service: write mix, {ctx.args.concurrency} callers, with a watcher of every customer ...", flush=True)
@@ -384,7 +388,7 @@ def scenario_6(ctx: Context) -> None:
     )
     delivery = watcher.stop()
     met = delivery["events"] > 0 and delivery["delivery_p50_ms"] <= 100 and delivery["delivery_p99_ms"] <= 500
-    ctx.results["scenarios"]["6"] = {
+    ctx.results["scenarios"]["7"] = {
         "title": "events delivered to a watcher of every customer, under the write mix",
         **_load_fields(result),
         "baseline_per_s": None,
@@ -487,6 +491,31 @@ def scenario_5(ctx: Context) -> None:
     }
 
 
+def scenario_6(ctx: Context, seeded: tuple[Any, int]) -> None:
+    assert ctx.server is not None
+    n = ctx.mode.report_entries
+    print(f"  service: SummarizeLedger and GetBalances as_of over a year of {n:,} entries ...", flush=True)
+    measured = reports.measure(ctx.server.address, REPORT_CUSTOMER, seeded[0], seeded[1], n)
+    day, month, as_of = measured["year_by_day_s"], measured["year_by_month_with_breakdown_s"], measured["as_of_ms"]
+    day_median, month_median = day[len(day) // 2], month[len(month) // 2]
+    ctx.results["scenarios"]["6"] = {
+        "title": f"reports over a year of {n:,} entries (as_of ms)",
+        "p50_ms": as_of["p50"],
+        "p99_ms": as_of["p99"],
+        "year_by_day_median_s": day_median,
+        "year_by_month_with_breakdown_median_s": month_median,
+        "target": "day<1s, month+breakdown<2s, as_of<10ms",
+        "target_met": day_median < 1.0 and month_median < 2.0 and as_of["p99"] < 10.0,
+        "reports": measured,
+        "notes": [
+            f"year by day (365 buckets): median {day_median:.3f} s of {day};"
+            f" by month with a breakdown by model: median {month_median:.3f} s of {month};"
+            f" GetBalances as_of at {as_of['points']} instants: p50 {as_of['p50']} ms,"
+            f" p99 {as_of['p99']} ms, max {as_of['max']} ms"
+        ],
+    }
+
+
 def _server_env(ctx: Context) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("WALLET_") and k != "WALLET_LISTEN_ADDR"}
 
@@ -501,7 +530,7 @@ def _effective_settings(env: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _seed_all(ctx: Context) -> int:
+def _seed_all(ctx: Context) -> tuple[int, tuple[Any, int]]:
     print("seeding: 3 x 10,000 customers x 2 wallets, 2 hot wallets", flush=True)
     for prefix in ("pd-", "sa-", "sb-"):
         seed.seed_customers(ctx.db.url, prefix, CUSTOMERS)
@@ -511,8 +540,12 @@ def _seed_all(ctx: Context) -> int:
     if "4" in ctx.args.scenarios and ctx.mode.export_entries:
         print(f"seeding: {ctx.mode.export_entries:,} ledger entries of one customer", flush=True)
         balance = seed.seed_history(ctx.db.url, EXPORT_CUSTOMER, ctx.mode.export_entries)
+    year: tuple[Any, int] = (None, 0)
+    if "6" in ctx.args.scenarios:
+        print(f"seeding: a year of {ctx.mode.report_entries:,} ledger entries of one customer", flush=True)
+        year = reports.seed_year(ctx.db.url, REPORT_CUSTOMER, ctx.mode.report_entries)
     seed.vacuum_analyze(ctx.db.url)
-    return balance
+    return balance, year
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -540,7 +573,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "scenarios": {},
         }
-        expected_balance = _seed_all(ctx)
+        expected_balance, year = _seed_all(ctx)
         print("starting the wallet server ...", flush=True)
         ctx.server = start_wallet_server(stack, db.url, log_dir, "wallet-server", env)
         scenarios: dict[str, Callable[[], None]] = {
@@ -549,7 +582,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "3": lambda: scenario_3(ctx),
             "4": lambda: scenario_4(ctx, expected_balance),
             "5": lambda: scenario_5(ctx),
-            "6": lambda: scenario_6(ctx),
+            "6": lambda: scenario_6(ctx, year),
+            "7": lambda: scenario_7(ctx),
         }
         for key in args.scenarios:
             print(f"scenario {key}:", flush=True)
@@ -601,7 +635,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6 (default: the mode's)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6,7 (default: the mode's)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers in all, split over the processes")
     parser.add_argument("--client-processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="bound per load process")
@@ -612,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = MODES[args.mode]
     args.scenarios = args.scenarios.split(",") if args.scenarios else list(mode.scenarios)
-    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6"}
+    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7"}
     if unknown or args.concurrency < args.client_processes or args.client_processes < 1:
         parser.error(f"bad --scenarios {sorted(unknown)} or --concurrency/--client-processes")
     args.profile = args.mode == "profile"

@@ -115,6 +115,15 @@ FROM (
 ) v
 WHERE wallet_version <= previous
 """,
+    # The versions a hold recorded (GetBalances as_of reads them) lie within its wallet's, in order.
+    """
+SELECT format('hold %%s (customer %%s)', h.id, h.customer_id),
+       format('made at version %%s, closed at %%s, but its wallet is at %%s', h.created_version,
+              coalesce(h.closed_version::text, '-'), w.version)
+FROM holds h JOIN wallets w USING (customer_id, currency)
+WHERE h.created_version < 1 OR h.created_version > w.version
+   OR h.closed_version < h.created_version OR h.closed_version > w.version
+""",
     # A capture's debit and its hold agree; keys are one space for entries and holds.
     """
 SELECT format('hold %%s (customer %%s)', h.id, h.customer_id),

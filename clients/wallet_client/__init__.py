@@ -34,6 +34,10 @@ from wallet_client.models import (
     HoldResult,
     HoldStatus,
     LedgerEntry,
+    LedgerSummary,
+    MetadataBreakdown,
+    Period,
+    SummaryBucket,
     Wallet,
 )
 from wallet_client.money import format_money, parse_amount
@@ -64,7 +68,11 @@ __all__ = [
     "InsufficientBalance",
     "InvalidRequest",
     "LedgerEntry",
+    "LedgerSummary",
+    "MetadataBreakdown",
+    "Period",
     "RetryPolicy",
+    "SummaryBucket",
     "Wallet",
     "WalletClient",
     "WalletError",

@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls, hold_calls
+from wallet_client import calls, hold_calls, report_calls
 from wallet_client.connection import ClientBase, ClientSettings, open_aio_channel
 
 P = ParamSpec("P")
@@ -100,6 +100,7 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     get_hold = _unary(hold_calls.get_hold)
     list_holds_page = _unary(hold_calls.list_holds_page)
     list_holds = _paged(hold_calls.list_holds)
+    summarize = _unary(report_calls.summarize)
 
     async def __aenter__(self) -> AsyncWalletClient:
         return self

@@ -151,9 +151,16 @@ def client_method(method: Method, describe: Callable[..., Any], returns: str) ->
     return method
 
 
-def get_balances(customer_id: str, *, timeout_s: float | None = None) -> UnaryCall[Balances]:
-    """Every wallet of the customer (balance 0 in each supported currency for a new one)."""
-    return UnaryCall("GetBalances", balances_request(customer_id), READ_RETRY_CODES, Balances.from_proto, timeout_s)
+def get_balances(
+    customer_id: str, *, as_of: datetime | None = None, timeout_s: float | None = None
+) -> UnaryCall[Balances]:
+    """Every wallet of the customer (balance 0 in each supported currency for a new one).
+
+    With `as_of` (aware, not in the future): each wallet as it stood then,
+    counting the entries before that instant and the holds active at it.
+    """
+    request = balances_request(customer_id, as_of)
+    return UnaryCall("GetBalances", request, READ_RETRY_CODES, Balances.from_proto, timeout_s)
 
 
 def create_entry(

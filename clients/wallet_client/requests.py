@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wallet.v1 import wallet_pb2
-from wallet_client.models import EntryType, HoldStatus
+from wallet_client.models import EntryType, HoldStatus, Period
 
 
 def new_idempotency_key() -> str:
@@ -16,8 +16,32 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
-def balances_request(customer_id: str) -> wallet_pb2.GetBalancesRequest:
-    return wallet_pb2.GetBalancesRequest(customer_id=customer_id)
+def balances_request(customer_id: str, as_of: datetime | None = None) -> wallet_pb2.GetBalancesRequest:
+    message = wallet_pb2.GetBalancesRequest(customer_id=customer_id)
+    if as_of is not None:
+        message.as_of.FromDatetime(_aware(as_of, "as_of"))
+    return message
+
+
+def summary_request(
+    customer_id: str,
+    currency: str,
+    start_time: datetime,
+    end_time: datetime,
+    period: Period | None,
+    time_zone: str,
+    group_by_metadata_key: str | None,
+) -> wallet_pb2.SummarizeLedgerRequest:
+    message = wallet_pb2.SummarizeLedgerRequest(
+        customer_id=customer_id,
+        currency=currency,
+        period=period.to_proto() if period is not None else wallet_pb2.PERIOD_UNSPECIFIED,
+        time_zone=time_zone,
+        group_by_metadata_key=group_by_metadata_key or "",
+    )
+    message.start_time.FromDatetime(_aware(start_time, "start_time"))
+    message.end_time.FromDatetime(_aware(end_time, "end_time"))
+    return message
 
 
 def _minor_units(amount: int) -> int:

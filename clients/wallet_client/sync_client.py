@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls, hold_calls
+from wallet_client import calls, hold_calls, report_calls
 from wallet_client.connection import ClientBase, ClientSettings, open_channel
 
 P = ParamSpec("P")
@@ -89,6 +89,7 @@ class WalletClient(ClientBase[grpc.Channel]):
     get_hold = _unary(hold_calls.get_hold)
     list_holds_page = _unary(hold_calls.list_holds_page)
     list_holds = _paged(hold_calls.list_holds)
+    summarize = _unary(report_calls.summarize)
 
     def __enter__(self) -> WalletClient:
         return self

@@ -44,6 +44,7 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/ListHolds": READ_SCOPE,
     "/wallet.v1.WalletService/WatchEvents": READ_SCOPE,
     "/wallet.v1.WalletService/SetLowBalanceThreshold": WRITE_SCOPE,
+    "/wallet.v1.WalletService/SummarizeLedger": READ_SCOPE,
 }
 _BEARER = "bearer "
 

@@ -63,7 +63,7 @@ def check_customer_id(value: str, violations: list[FieldViolation], field: str =
         violations.append(FieldViolation(field, "must not contain whitespace or control characters"))
 
 
-def _check_currency(
+def check_currency(
     value: str, currencies: Mapping[str, Currency], violations: list[FieldViolation], *, required: bool
 ) -> None:
     if not value:
@@ -116,7 +116,7 @@ def check_common(
     """The fields entries and holds share: customer, amount, currency, reason, key, metadata."""
     check_customer_id(message.customer_id, violations)
     check_amount(message.amount, violations)
-    _check_currency(message.currency, currencies, violations, required=True)
+    check_currency(message.currency, currencies, violations, required=True)
     check_text(message.reason, "reason", REASON_LENGTH_MAX, violations)
     check_text(message.idempotency_key, "idempotency_key", IDEMPOTENCY_KEY_LENGTH_MAX, violations)
     check_metadata(message.metadata, violations)
@@ -172,14 +172,6 @@ def entry_request(
     )
 
 
-def customer_id(request: wallet_pb2.GetBalancesRequest) -> str:
-    violations: list[FieldViolation] = []
-    check_customer_id(request.customer_id, violations)
-    if violations:
-        raise InvalidArgument(violations)
-    return request.customer_id
-
-
 def timestamp(message: Any, field: str, violations: list[FieldViolation]) -> datetime | None:
     """The message's Timestamp field to the microsecond (rounded up), None when unset."""
     if not message.HasField(field):
@@ -199,7 +191,7 @@ def timestamp(message: Any, field: str, violations: list[FieldViolation]) -> dat
 
 def currency_filter(value: str, currencies: Mapping[str, Currency], violations: list[FieldViolation]) -> str | None:
     """An optional currency filter: empty means all."""
-    _check_currency(value, currencies, violations, required=False)
+    check_currency(value, currencies, violations, required=False)
     return value or None
 
 
@@ -207,7 +199,7 @@ def history_query(request: wallet_pb2.ListLedgerEntriesRequest, currencies: Mapp
     """The validated ListLedgerEntries request (start_after_id is checked against the ledger later)."""
     violations: list[FieldViolation] = []
     check_customer_id(request.customer_id, violations)
-    _check_currency(request.currency, currencies, violations, required=False)
+    check_currency(request.currency, currencies, violations, required=False)
     entry_type = _ENTRY_TYPES.get(request.entry_type)
     if request.entry_type != wallet_pb2.ENTRY_TYPE_UNSPECIFIED and entry_type is None:
         violations.append(FieldViolation("entry_type", "is not a known EntryType"))

@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from server.config import Currency
 from server.domain.holds import Hold, HoldStatus
 from server.domain.model import Entry, EntryType, Wallet
+from server.domain.reports import Summary
 from wallet.v1 import wallet_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -113,3 +114,32 @@ def hold_to_proto(hold: Hold) -> wallet_pb2.Hold:
         closed_at=None if hold.closed_at is None else timestamp(hold.closed_at),
         created_by=hold.created_by,
     )
+
+
+def summary_to_proto(summary: Summary, currencies: Mapping[str, Currency]) -> wallet_pb2.SummarizeLedgerResponse:
+    query = summary.query
+    currency = currencies.get(query.currency)
+    response = wallet_pb2.SummarizeLedgerResponse(
+        customer_id=query.customer_id,
+        currency=query.currency,
+        time_zone=query.time_zone,
+        minor_unit_exponent=currency.exponent if currency else 2,
+    )
+    for bucket in summary.buckets:
+        response.buckets.add(
+            start_time=timestamp(bucket.start),
+            end_time=timestamp(bucket.end),
+            opening_balance=bucket.opening_balance,
+            closing_balance=bucket.closing_balance,
+            credited=bucket.credited,
+            debited=bucket.debited,
+            expired=bucket.expired,
+            credit_count=bucket.credit_count,
+            debit_count=bucket.debit_count,
+            expiration_count=bucket.expiration_count,
+            debits_by_metadata=[
+                wallet_pb2.MetadataBreakdown(value=row.value, amount=row.amount, count=row.debits)
+                for row in bucket.debits_by_metadata
+            ],
+        )
+    return response

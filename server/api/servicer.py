@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from server.api import events_io, parse, parse_holds, render
+from server.api import events_io, parse, parse_holds, parse_reports, render
 from server.api.auth import authenticated_caller
 from server.config import Settings
 from server.domain.holds import HoldOutcome
@@ -31,8 +31,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.GetBalancesResponse:
-        customer_id = parse.customer_id(request)
-        wallets = await self._ledger.get_balances(customer_id)
+        customer_id, as_of = parse_reports.balances_query(request)
+        wallets = await self._ledger.get_balances(customer_id, as_of)
         return wallet_pb2.GetBalancesResponse(
             customer_id=customer_id, wallets=[render.wallet_to_proto(w, self._currencies) for w in wallets]
         )
@@ -121,6 +121,12 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         return wallet_pb2.SetLowBalanceThresholdResponse(
             wallet=render.wallet_to_proto(outcome.wallet, self._currencies)
         )
+
+    async def SummarizeLedger(
+        self, request: wallet_pb2.SummarizeLedgerRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.SummarizeLedgerResponse:
+        summary = await self._ledger.summarize(parse_reports.summary_query(request, self._settings))
+        return render.summary_to_proto(summary, self._currencies)
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
         return {

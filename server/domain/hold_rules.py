@@ -68,6 +68,7 @@ def create_hold(request: HoldRequest, draft: Draft) -> HoldOutcome | Refusal:
         created_by=request.created_by,
         ttl=request.ttl,
         reservations=reservations,
+        created_version=wallet.version + 1,
     )
     draft.set_hold(hold)
     draft.note_hold(hold)
@@ -134,7 +135,12 @@ def capture_hold(request: CaptureRequest, draft: Draft) -> HoldOutcome | Refusal
         hold_id=hold.id,
     )
     captured = replace(
-        hold, status=HoldStatus.CAPTURED, captured_amount=amount, capture_entry_id=entry.id, closed_at=draft.now
+        hold,
+        status=HoldStatus.CAPTURED,
+        captured_amount=amount,
+        capture_entry_id=entry.id,
+        closed_at=draft.now,
+        closed_version=entry.wallet_version,
     )
     draft.set_hold(captured)
     draft.note_hold(captured)

@@ -42,6 +42,10 @@ class Hold:
     created_by: str
     ttl: timedelta
     reservations: tuple[tuple[int, int], ...]
+    # The wallet's version right after the hold was made, and right after it closed (None while active):
+    # with the entries' versions, what a wallet's version was at any instant (GetBalances as_of).
+    created_version: int = 0
+    closed_version: int | None = None
 
     def as_created(self) -> Hold:
         """The hold as it stood when it was created: active, nothing captured."""

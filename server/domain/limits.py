@@ -33,3 +33,13 @@ STREAM_MESSAGE_BYTES_MAX = 1 << 20
 HOLD_ID_LENGTH_MAX = 64
 HOLD_PAGE_SIZE_DEFAULT = 100
 HOLD_PAGE_SIZE_MAX = 1_000
+
+# SummarizeLedger: at most this many buckets (clipped ones included), the
+# largest metadata values shown by name in a bucket's breakdown, and the
+# labels of the rows for the other values and for debits without the key.
+SUMMARY_BUCKETS_MAX = 1_000
+SUMMARY_TOP_VALUES = 20
+SUMMARY_OTHER_VALUES = "(other)"
+SUMMARY_NO_VALUE = "(none)"
+# An IANA time zone name is a few dozen characters; anything much longer is not one.
+TIME_ZONE_LENGTH_MAX = 64

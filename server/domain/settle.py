@@ -32,14 +32,10 @@ def close_hold(draft: Draft, hold: Hold, status: HoldStatus, at: datetime, *, co
     """
     assert hold.status is HoldStatus.ACTIVE
     wallet = draft.wallet(hold.currency)
-    draft.set_wallet(
-        wallet._replace(
-            held_balance=wallet.held_balance - hold.amount,
-            version=wallet.version + (1 if counts_version else 0),
-        )
-    )
+    version = wallet.version + (1 if counts_version else 0)
+    draft.set_wallet(wallet._replace(held_balance=wallet.held_balance - hold.amount, version=version))
     return_reservations(draft, hold)
-    closed = replace(hold, status=status, closed_at=at)
+    closed = replace(hold, status=status, closed_at=at, closed_version=version)
     draft.set_hold(closed)
     if status is not HoldStatus.CAPTURED:
         # A capture's event follows its debit's, once the hold names that entry.

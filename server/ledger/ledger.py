@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -28,11 +28,12 @@ from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, Ho
 from server.domain.ids import new_entry_id
 from server.domain.limits import HISTORY_BATCH_ROWS
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
+from server.domain.reports import Summary, SummaryQuery, build_buckets
 from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
 from server.ledger.watch import watch
-from server.store import events, hold_reads, locking, reads, writes
+from server.store import events, hold_reads, locking, reads, report_reads, writes
 from server.store.db import database_errors
 
 _SEQ_END = 2**63 - 1
@@ -81,9 +82,28 @@ class Ledger:
         await self._writes.close()
         await self._balance_reads.close()
 
-    async def get_balances(self, customer_id: str) -> list[Wallet]:
-        """Every supported currency's wallet (zero if never written) plus any other the customer holds."""
-        return await self._balance_reads.submit(customer_id)
+    async def get_balances(self, customer_id: str, as_of: datetime | None = None) -> list[Wallet]:
+        """Every supported currency's wallet (zero if never written) plus any other the customer holds.
+
+        With `as_of` (not in the future), each wallet as it stood then: what fell
+        due is posted first, so a credit that lapsed before `as_of` shows expired.
+        """
+        if as_of is None:
+            return await self._balance_reads.submit(customer_id)
+        await self._settle_if_due(customer_id)
+        with database_errors():
+            async with self._pool.connection() as conn:
+                stored = await report_reads.select_wallets_as_of(conn, customer_id, as_of)
+        return self._every_currency(customer_id, {w.currency: w for w in stored})
+
+    async def summarize(self, query: SummaryQuery) -> Summary:
+        """The query's buckets, after posting whatever fell due for the customer."""
+        await self._settle_if_due(query.customer_id)
+        with database_errors():
+            async with self._pool.connection() as conn:
+                opening, totals, breakdown = await report_reads.select_summary(conn, query)
+        grouped = query.group_by_metadata_key is not None
+        return Summary(query, build_buckets(query.bounds, opening, totals, breakdown, grouped=grouped))
 
     async def create_entry(self, request: EntryRequest) -> Applied:
         """Applies one entry (or replays it); raises the WalletError that refused it."""
@@ -163,14 +183,12 @@ class Ledger:
         by_customer: dict[str, dict[str, Wallet]] = {customer_id: {} for customer_id in customer_ids}
         for wallet in stored:
             by_customer[wallet.customer_id][wallet.currency] = wallet
-        results: list[list[Wallet] | WalletError] = []
-        for customer_id in customer_ids:
-            held = by_customer[customer_id]
-            for code in self.currencies:
-                if code not in held:
-                    held[code] = Wallet(customer_id, code, 0, None, None)
-            results.append([held[code] for code in sorted(held)])
-        return results
+        return [self._every_currency(customer_id, by_customer[customer_id]) for customer_id in customer_ids]
+
+    def _every_currency(self, customer_id: str, stored: dict[str, Wallet]) -> list[Wallet]:
+        """The stored wallets and a zero one for each supported currency without one, by currency."""
+        wallets = {code: Wallet(customer_id, code, 0, None, None) for code in self.currencies} | stored
+        return [wallets[code] for code in sorted(wallets)]
 
     async def apply_batch(self, requests: Sequence[Request]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""

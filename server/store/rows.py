@@ -75,6 +75,8 @@ HOLD_COLUMNS = [
     holds.c.created_by,
     holds.c.ttl_ms,
     holds.c.reservations,
+    holds.c.created_version,
+    holds.c.closed_version,
 ]
 HOLD_COLUMN_LIST = ", ".join(column.name for column in HOLD_COLUMNS)
 # Shared by every entry without metadata; read-only so that no one can fill it.
@@ -130,6 +132,8 @@ def hold_from_row(row: Sequence[Any]) -> Hold:
         created_by=row[13],
         ttl=timedelta(milliseconds=row[14]),
         reservations=tuple((int(part[0]), int(part[1])) for part in row[15]),
+        created_version=row[16],
+        closed_version=row[17],
     )
 
 

@@ -119,6 +119,16 @@ ledger_entries = Table(
     ),
 )
 
+# A wallet's entries in time order, with what a summary sums: the balance as of any instant is one
+# probe (the last entry before it), and a summary of a range reads only the range, from the index
+# alone unless it breaks debits down by metadata (docs/performance.md says what this costs writes).
+Index(
+    "ledger_entries_wallet_time_idx",
+    ledger_entries.c.customer_id,
+    ledger_entries.c.currency,
+    ledger_entries.c.created_at,
+    postgresql_include=["entry_type", "amount"],
+)
 Index(
     "ledger_entries_idempotency_key_key",
     ledger_entries.c.customer_id,
@@ -195,6 +205,10 @@ holds = Table(
     Column("ttl_ms", BigInteger, nullable=False),
     # [[credit_seq or 0 for the never-expiring pool, amount], ...]: what the hold reserves.
     Column("reservations", JSONB, nullable=False),
+    # The wallet's version right after the hold was made and right after it closed: with the entries'
+    # wallet_version, the version as of any instant (GetBalances as_of) without counting events.
+    Column("created_version", BigInteger, nullable=False, server_default=text("0")),
+    Column("closed_version", BigInteger, nullable=True),
     PrimaryKeyConstraint("customer_id", "id", name="holds_pkey"),
     ForeignKeyConstraint(
         ["customer_id", "currency"], ["wallets.customer_id", "wallets.currency"], name="holds_wallet_fkey"
@@ -207,6 +221,7 @@ holds = Table(
     ),
     CheckConstraint("(capture_entry_id IS NOT NULL) = (status = 'captured')", name="holds_capture_entry"),
     CheckConstraint("(closed_at IS NULL) = (status = 'active')", name="holds_closed_at"),
+    CheckConstraint("(closed_version IS NULL) = (status = 'active')", name="holds_closed_version"),
     CheckConstraint("expire_time > created_at AND ttl_ms > 0", name="holds_expire_time_after_creation"),
     CheckConstraint("char_length(reason) <= 1000", name="holds_reason_length"),
     CheckConstraint(
@@ -223,6 +238,8 @@ Index(
 Index("holds_newest_idx", holds.c.customer_id, holds.c.created_at.desc(), holds.c.id.desc())
 Index("holds_due_idx", holds.c.expire_time, postgresql_where=holds.c.status == "active")
 Index("holds_active_idx", holds.c.customer_id, holds.c.expire_time, postgresql_where=holds.c.status == "active")
+# A wallet's holds by when they closed, for the version and held balance as of an instant.
+Index("holds_closed_idx", holds.c.customer_id, holds.c.currency, holds.c.closed_at)
 
 # Ledger rows are facts: triggers refuse UPDATE, DELETE and TRUNCATE of
 # ledger_entries whatever the client. Core cannot declare triggers; migration

@@ -78,14 +78,17 @@ _PARTS = {
     "notify": f"SELECT pg_notify('{EVENTS_WRITTEN}', '')",
     "holds": """
     INSERT INTO holds (customer_id, id, currency, amount, status, captured_amount, capture_entry_id, reason,
-                       idempotency_key, metadata, created_at, expire_time, closed_at, created_by, ttl_ms, reservations)
+                       idempotency_key, metadata, created_at, expire_time, closed_at, created_by, ttl_ms, reservations,
+                       created_version, closed_version)
     SELECT * FROM jsonb_to_recordset(%(holds)s::jsonb)
          AS h(customer_id text, id text, currency text, amount bigint, status text, captured_amount bigint,
               capture_entry_id text, reason text, idempotency_key text, metadata jsonb, created_at timestamptz,
-              expire_time timestamptz, closed_at timestamptz, created_by text, ttl_ms bigint, reservations jsonb)
+              expire_time timestamptz, closed_at timestamptz, created_by text, ttl_ms bigint, reservations jsonb,
+              created_version bigint, closed_version bigint)
     ON CONFLICT (customer_id, id) DO UPDATE
         SET status = EXCLUDED.status, captured_amount = EXCLUDED.captured_amount,
-            capture_entry_id = EXCLUDED.capture_entry_id, closed_at = EXCLUDED.closed_at
+            capture_entry_id = EXCLUDED.capture_entry_id, closed_at = EXCLUDED.closed_at,
+            closed_version = EXCLUDED.closed_version
     RETURNING 1""",
 }
 
@@ -199,6 +202,8 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
                 "created_by": h.created_by,
                 "ttl_ms": h.ttl // _MILLISECOND,
                 "reservations": [list(part) for part in h.reservations],
+                "created_version": h.created_version,
+                "closed_version": h.closed_version,
             }
             for _, h in sorted(decision.holds.items())
         ],

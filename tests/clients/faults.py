@@ -92,6 +92,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
     ReleaseHold = _pass_through("ReleaseHold", write=True)
     GetHold = _pass_through("GetHold", write=False)
     ListHolds = _pass_through("ListHolds", write=False)
+    SummarizeLedger = _pass_through("SummarizeLedger", write=False)
 
     async def stream(self, method: str, request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         """The upstream stream's messages, cut short with UNAVAILABLE when told to."""
@@ -112,15 +113,18 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
 
     SetLowBalanceThreshold = _pass_through("SetLowBalanceThreshold", write=True)
 
-    def ListLedgerEntries(
+    # gRPC serves a streaming method only from an async generator function, hence the loops.
+    async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[wallet_pb2.ListLedgerEntriesResponse]:
-        return self.stream("ListLedgerEntries", request, context)
+        async for message in self.stream("ListLedgerEntries", request, context):
+            yield message
 
-    def WatchEvents(
+    async def WatchEvents(
         self, request: wallet_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[wallet_pb2.WatchEventsResponse]:
-        return self.stream("WatchEvents", request, context)
+        async for message in self.stream("WatchEvents", request, context):
+            yield message
 
 
 @contextlib.asynccontextmanager

@@ -24,6 +24,12 @@ EXPECTED = {
     ],
     "buy_credits.py": ["credited $50.00 for payment pi_", "already credited", "USD balance: $50.00"],
     "low_balance_check.py": ["is below $5.00: send a top-up reminder"],
+    "monthly_statement.py": [
+        # A tie of $1.20: by value, so chat-large first.
+        "  chat-large      $1.20  1 debit\n  vision-xl       $1.20  1 debit\n  chat-small      $0.45  2 debits\n"
+        "  (none)          $0.25  1 debit\n  total           $3.10  5 debits",
+        "Balance: $0.00 at the start, $6.90 at the end",
+    ],
     "multi_currency.py": ["₹15,000.00 (1500000 minor units)", "$100.00 (10000 minor units)"],
     "refund.py": ["refunded $19.99 of le_", "USD balance: $50.00"],
     "reserve_then_charge.py": [

@@ -328,6 +328,7 @@ BUSINESS_REFUSALS: dict[str, dict[grpc.StatusCode, set[str]]] = {
     "ReleaseHold": {_FAILED_PRECONDITION: {"HOLD_NOT_ACTIVE"}, grpc.StatusCode.NOT_FOUND: {"HOLD_NOT_FOUND"}},
     "GetHold": {grpc.StatusCode.NOT_FOUND: {"HOLD_NOT_FOUND"}},
     "ListHolds": {},
+    "SummarizeLedger": {},
 }
 
 

@@ -392,7 +392,7 @@ def test_list_ledger_entries_answers_any_request_with_invalid_argument_or_a_vali
     assert_ledger_consistent(database_url)
 
 
-@pytest.mark.parametrize("method", ["GetBalances", "CreateLedgerEntry", "ListLedgerEntries"])
+@pytest.mark.parametrize("method", ["GetBalances", "CreateLedgerEntry", "ListLedgerEntries", "SummarizeLedger"])
 def test_request_bytes_that_do_not_parse_are_refused_with_invalid_argument(channel: grpc.Channel, method: str) -> None:
     answers = {}
     for name, body in UNDECODABLE.items():

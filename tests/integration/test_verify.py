@@ -94,7 +94,12 @@ async def _hold_and_expiring_credit(url: str) -> None:
         ("UPDATE credit_lots SET remaining = remaining - 1 WHERE customer_id = 'cus_target'", "remaining 4"),
         ("UPDATE credit_lots SET held = 0 WHERE customer_id = 'cus_target'", "held 0 but active holds reserve 3"),
         ("UPDATE wallets SET version = version + 1 WHERE customer_id = 'cus_target'", "version 13"),
-        ("UPDATE holds SET status = 'released', closed_at = now() WHERE customer_id = 'cus_target'", "held_balance 3"),
+        (
+            "UPDATE holds SET status = 'released', closed_at = now(), closed_version = created_version"
+            " WHERE customer_id = 'cus_target'",
+            "held_balance 3",
+        ),
+        ("UPDATE holds SET created_version = 99 WHERE customer_id = 'cus_target'", "made at version 99"),
         (
             "DELETE FROM wallet_events WHERE customer_id = 'cus_target' AND event_type = 'entry_created' AND seq = 1",
             "0 ENTRY_CREATED events",

@@ -44,7 +44,14 @@ HISTORY_PARAMETERS = (
     "start_after_id: 'str | None' = None, limit: 'int | None' = None, newest_first: 'bool' = False"
 )
 SIGNATURES = {
-    "get_balances": "(self, customer_id: 'str', *, timeout_s: 'float | None' = None) -> 'Balances'",
+    "get_balances": (
+        "(self, customer_id: 'str', *, as_of: 'datetime | None' = None, timeout_s: 'float | None' = None) -> 'Balances'"
+    ),
+    "summarize": (
+        "(self, customer_id: 'str', currency: 'str', start_time: 'datetime', end_time: 'datetime', *, "
+        "period: 'Period | str | None' = None, time_zone: 'str' = 'UTC', "
+        "group_by_metadata_key: 'str | None' = None, timeout_s: 'float | None' = None) -> 'LedgerSummary'"
+    ),
     "credit": f"(self, {CREDIT_PARAMETERS}) -> 'EntryResult'",
     "debit": f"(self, {ENTRY_PARAMETERS}) -> 'EntryResult'",
     "create_entry": f"(self, {CREATE_ENTRY_PARAMETERS}) -> 'EntryResult'",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.api import parse, parse_holds
+from server.api import parse, parse_holds, parse_reports
 from server.config import Settings, parse_currencies
 from server.domain.errors import InvalidArgument
 from server.domain.limits import AMOUNT_MAX
@@ -104,7 +104,7 @@ def test_an_empty_entry_request_reports_every_missing_field_at_once() -> None:
 @pytest.mark.parametrize("customer", ["", " ", "x" * 129, "a\tb"])
 def test_a_balance_request_with_a_malformed_customer_id_is_refused(customer: str) -> None:
     with pytest.raises(InvalidArgument) as refused:
-        parse.customer_id(wallet_pb2.GetBalancesRequest(customer_id=customer))
+        parse_reports.balances_query(wallet_pb2.GetBalancesRequest(customer_id=customer))
     assert _violations(refused) == ["customer_id"]
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wallet_client.cli import arguments, display, holds
+from wallet_client.cli import arguments, display, holds, report
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -32,7 +32,7 @@ from wallet_client.requests import HistoryFilter
 
 app = typer.Typer(
     name="wallet",
-    help="Customer wallets from the command line: balances, credits, debits, holds and history exports.",
+    help="Customer wallets from the command line: balances, credits, debits, holds, history exports and reports.",
     no_args_is_help=True,
     add_completion=False,
     # Errors are explained in one sentence by the commands; a crash must not dump locals.
@@ -70,11 +70,16 @@ def balances(
     fmt: Annotated[BalancesFormat, typer.Option("--format", help="table, or json for scripts.")] = (
         BalancesFormat.table
     ),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Show the wallets as they stood at this date or time (UTC), e.g. 2026-11-01."),
+    ] = None,
 ) -> None:
     """Show the customer's balance in every currency, with what holds reserve and what is available."""
     opts: Options = ctx.obj
+    moment = arguments.parse_time(as_of, "--as-of")
     with opts.client() as client, explained_errors(opts, display.Attempt()):
-        result = client.get_balances(customer_id)
+        result = client.get_balances(customer_id, as_of=moment)
     if fmt is BalancesFormat.json:
         import json
 
@@ -92,9 +97,10 @@ def balances(
             }
             for w in result
         ]
-        typer.echo(json.dumps({"customer_id": result.customer_id, "wallets": rows}, ensure_ascii=False))
+        shown = {"customer_id": result.customer_id, "as_of": moment.isoformat() if moment else None, "wallets": rows}
+        typer.echo(json.dumps(shown, ensure_ascii=False))
         return
-    Console(soft_wrap=True).print(display.balances_table(result))
+    Console(soft_wrap=True).print(display.balances_table(result, moment))
 
 
 ExpiresAtOpt = Annotated[
@@ -219,6 +225,9 @@ app.command("capture", help="Spend part or all of a hold (one debit); the rest r
 )
 app.command("release", help="Close a hold without spending it: its whole amount returns.")(holds.release)
 app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
+app.command("report", help="Credits, debits and expirations per hour, day, week or month, with a bar chart.")(
+    report.report
+)
 
 
 def main() -> None:

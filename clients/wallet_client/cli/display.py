@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from rich import box
@@ -72,9 +72,10 @@ def wallet_line(wallet: Wallet) -> str:
     )
 
 
-def balances_table(balances: Balances) -> Table:
+def balances_table(balances: Balances, as_of: datetime | None = None) -> Table:
     # Held is money reserved by active holds (still in the balance); available = balance - held.
-    table = Table(title=f"Wallets of {balances.customer_id}")
+    title = f"Wallets of {balances.customer_id}" + (f" as of {when(as_of.astimezone(UTC))}" if as_of else "")
+    table = Table(title=title)
     table.add_column("Currency", no_wrap=True)
     table.add_column("Balance", justify="right", no_wrap=True)
     table.add_column("Held", justify="right", no_wrap=True)

@@ -6,6 +6,7 @@ compared, logged and passed around without knowing about protobuf.
 
 from wallet_client.models.holds import CaptureResult, Hold, HoldPage, HoldResult, HoldStatus
 from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, Wallet
+from wallet_client.models.reports import LedgerSummary, MetadataBreakdown, Period, SummaryBucket
 
 __all__ = [
     "Balances",
@@ -17,5 +18,9 @@ __all__ = [
     "HoldResult",
     "HoldStatus",
     "LedgerEntry",
+    "LedgerSummary",
+    "MetadataBreakdown",
+    "Period",
+    "SummaryBucket",
     "Wallet",
 ]

@@ -145,6 +145,42 @@ threshold, or the threshold was lowered to it or to 0.
 """
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
+class _Period:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Period.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PERIOD_UNSPECIFIED: _Period.ValueType  # 0
+    """One bucket for the whole range."""
+    PERIOD_HOUR: _Period.ValueType  # 1
+    """Hours that start on the local hour (at :30 UTC in Asia/Kolkata); a
+    repeated local hour when clocks go back is a bucket of its own.
+    """
+    PERIOD_DAY: _Period.ValueType  # 2
+    """Local calendar days, from midnight to midnight."""
+    PERIOD_WEEK: _Period.ValueType  # 3
+    """ISO weeks, from Monday 00:00 local time."""
+    PERIOD_MONTH: _Period.ValueType  # 4
+    """Local calendar months, from the 1st at 00:00."""
+
+class Period(_Period, metaclass=_PeriodEnumTypeWrapper):
+    """The calendar period a ledger summary is cut into, local to its time zone."""
+
+PERIOD_UNSPECIFIED: Period.ValueType  # 0
+"""One bucket for the whole range."""
+PERIOD_HOUR: Period.ValueType  # 1
+"""Hours that start on the local hour (at :30 UTC in Asia/Kolkata); a
+repeated local hour when clocks go back is a bucket of its own.
+"""
+PERIOD_DAY: Period.ValueType  # 2
+"""Local calendar days, from midnight to midnight."""
+PERIOD_WEEK: Period.ValueType  # 3
+"""ISO weeks, from Monday 00:00 local time."""
+PERIOD_MONTH: Period.ValueType  # 4
+"""Local calendar months, from the 1st at 00:00."""
+Global___Period: _TypeAlias = Period  # noqa: Y015
+
 class _ErrorReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -516,18 +552,31 @@ class GetBalancesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     """The customer to read: 1-128 characters, no whitespace or control
     characters.
     """
+    @_builtins.property
+    def as_of(self) -> _timestamp_pb2.Timestamp:
+        """If set, every wallet as it stood at this instant: balance counts
+        exactly the entries created before it (half-open, like the history
+        windows: the balance as of 1 November 00:00 is October's closing
+        balance), held_balance and available_balance the holds active at it,
+        version and updated_at as they were then. A wallet not yet written then
+        shows zero and no created_at. Credits that lapsed before it count as
+        expired. In the future is INVALID_ARGUMENT. Unset means now.
+        """
+
     def __init__(
         self,
         *,
         customer_id: _builtins.str = ...,
+        as_of: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "customer_id", b"customer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1449,3 +1498,219 @@ class SetLowBalanceThresholdResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetLowBalanceThresholdResponse: _TypeAlias = SetLowBalanceThresholdResponse  # noqa: Y015
+
+@_typing.final
+class SummarizeLedgerRequest(_message.Message):
+    """Request message for WalletService.SummarizeLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    GROUP_BY_METADATA_KEY_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer whose ledger is summed."""
+    currency: _builtins.str
+    """The wallet summed: ISO 4217 code of a supported currency. Required."""
+    period: Global___Period.ValueType
+    """How the range is cut: PERIOD_UNSPECIFIED gives one bucket for the
+    whole range.
+    """
+    time_zone: _builtins.str
+    """IANA time zone the periods are local to, such as "Asia/Kolkata" or
+    "Europe/Berlin"; empty means "UTC". Days may last 23 or 25 hours where
+    the zone changes to or from daylight-saving time. Unknown names are
+    INVALID_ARGUMENT.
+    """
+    group_by_metadata_key: _builtins.str
+    """If set, each bucket's debits are also broken down by the value of this
+    metadata key (at most 40 characters): see
+    LedgerSummaryBucket.debits_by_metadata.
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the range (inclusive). Required."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the range (exclusive), after start_time; may lie in the future,
+        where the buckets hold no entries. Required.
+        """
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        period: Global___Period.ValueType = ...,
+        time_zone: _builtins.str = ...,
+        group_by_metadata_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "customer_id", b"customer_id", "end_time", b"end_time", "group_by_metadata_key", b"group_by_metadata_key", "period", b"period", "start_time", b"start_time", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeLedgerRequest: _TypeAlias = SummarizeLedgerRequest  # noqa: Y015
+
+@_typing.final
+class SummarizeLedgerResponse(_message.Message):
+    """Response message for WalletService.SummarizeLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    BUCKETS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    MINOR_UNIT_EXPONENT_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer that was summed."""
+    currency: _builtins.str
+    """The currency of the wallet that was summed."""
+    time_zone: _builtins.str
+    """The time zone the periods are local to ("UTC" when none was asked for)."""
+    minor_unit_exponent: _builtins.int
+    """Number of decimal digits of the currency's minor unit, as in Wallet."""
+    @_builtins.property
+    def buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerSummaryBucket]:
+        """The buckets in time order. The first starts at start_time, the last
+        ends at end_time (both clipped to the range), and each starts where the
+        one before it ends.
+        """
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        buckets: _abc.Iterable[Global___LedgerSummaryBucket] | None = ...,
+        time_zone: _builtins.str = ...,
+        minor_unit_exponent: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "currency", b"currency", "customer_id", b"customer_id", "minor_unit_exponent", b"minor_unit_exponent", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeLedgerResponse: _TypeAlias = SummarizeLedgerResponse  # noqa: Y015
+
+@_typing.final
+class LedgerSummaryBucket(_message.Message):
+    """One period of a ledger summary. Amounts are minor units, and
+    opening_balance + credited - debited - expired = closing_balance.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    OPENING_BALANCE_FIELD_NUMBER: _builtins.int
+    CLOSING_BALANCE_FIELD_NUMBER: _builtins.int
+    CREDITED_FIELD_NUMBER: _builtins.int
+    DEBITED_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
+    CREDIT_COUNT_FIELD_NUMBER: _builtins.int
+    DEBIT_COUNT_FIELD_NUMBER: _builtins.int
+    EXPIRATION_COUNT_FIELD_NUMBER: _builtins.int
+    DEBITS_BY_METADATA_FIELD_NUMBER: _builtins.int
+    opening_balance: _builtins.int
+    """The balance as of start_time: what GetBalances with as_of = start_time
+    shows. Equals the previous bucket's closing_balance.
+    """
+    closing_balance: _builtins.int
+    """The balance as of end_time."""
+    credited: _builtins.int
+    """Sum of the credits created in the period."""
+    debited: _builtins.int
+    """Sum of the debits created in the period, the debits of captured holds
+    included.
+    """
+    expired: _builtins.int
+    """Sum of the expirations (ENTRY_TYPE_EXPIRATION entries) in the period."""
+    credit_count: _builtins.int
+    """Number of credits in the period."""
+    debit_count: _builtins.int
+    """Number of debits in the period."""
+    expiration_count: _builtins.int
+    """Number of expirations in the period."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the period (inclusive), or start_time for the first bucket."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the period (exclusive), or end_time for the last bucket."""
+
+    @_builtins.property
+    def debits_by_metadata(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetadataBreakdown]:
+        """Only with group_by_metadata_key: the period's debits by the key's
+        value. First the 20 values with the largest amounts (largest first,
+        ties by value in code point order), then one row "(other)" summing the
+        rest of the values, then one row "(none)" for debits without the key or
+        with an empty value; rows without debits are left out. The rows sum to
+        debited and debit_count.
+        """
+
+    def __init__(
+        self,
+        *,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        opening_balance: _builtins.int = ...,
+        closing_balance: _builtins.int = ...,
+        credited: _builtins.int = ...,
+        debited: _builtins.int = ...,
+        expired: _builtins.int = ...,
+        credit_count: _builtins.int = ...,
+        debit_count: _builtins.int = ...,
+        expiration_count: _builtins.int = ...,
+        debits_by_metadata: _abc.Iterable[Global___MetadataBreakdown] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closing_balance", b"closing_balance", "credit_count", b"credit_count", "credited", b"credited", "debit_count", b"debit_count", "debited", b"debited", "debits_by_metadata", b"debits_by_metadata", "end_time", b"end_time", "expiration_count", b"expiration_count", "expired", b"expired", "opening_balance", b"opening_balance", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LedgerSummaryBucket: _TypeAlias = LedgerSummaryBucket  # noqa: Y015
+
+@_typing.final
+class MetadataBreakdown(_message.Message):
+    """The debits of one metadata value in one bucket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    """The metadata value; "(other)" for the values beyond the top 20 and
+    "(none)" for debits without the key, as the last two rows.
+    """
+    amount: _builtins.int
+    """Sum of the debits' amounts, in minor units."""
+    count: _builtins.int
+    """Number of debits."""
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "count", b"count", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetadataBreakdown: _TypeAlias = MetadataBreakdown  # noqa: Y015

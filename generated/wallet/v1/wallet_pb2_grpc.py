@@ -95,6 +95,11 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.FromString,
                 _registered_method=True)
+        self.SummarizeLedger = channel.unary_unary(
+                '/wallet.v1.WalletService/SummarizeLedger',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -210,6 +215,19 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SummarizeLedger(self, request, context):
+        """Sums one wallet's ledger over a time range, cut into calendar periods
+        (hours, days, ISO weeks or months) local to an IANA time zone: per
+        period the opening and closing balance, what was credited, debited and
+        expired, and optionally the debits broken down by the value of one
+        metadata key. The periods tile the range without gaps (a period without
+        entries is a bucket of zeros), so a chart drawn from them has no holes.
+        More than 1,000 periods is INVALID_ARGUMENT naming period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -262,6 +280,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.SetLowBalanceThreshold,
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.SerializeToString,
+            ),
+            'SummarizeLedger': grpc.unary_unary_rpc_method_handler(
+                    servicer.SummarizeLedger,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -545,6 +568,33 @@ class WalletService:
             '/wallet.v1.WalletService/SetLowBalanceThreshold',
             wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.SetLowBalanceThresholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SummarizeLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/SummarizeLedger',
+            wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,15 @@ class WalletServiceStub:
     either direction, by this call or any later change, emits one
     EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
     """
+    SummarizeLedger: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SummarizeLedgerRequest, _wallet_pb2.SummarizeLedgerResponse]
+    """Sums one wallet's ledger over a time range, cut into calendar periods
+    (hours, days, ISO weeks or months) local to an IANA time zone: per
+    period the opening and closing balance, what was credited, debited and
+    expired, and optionally the debits broken down by the value of one
+    metadata key. The periods tile the range without gaps (a period without
+    entries is a bucket of zeros), so a chart drawn from them has no holes.
+    More than 1,000 periods is INVALID_ARGUMENT naming period.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -176,6 +185,15 @@ class WalletServiceAsyncStub(WalletServiceStub):
     low (0 switches alerts off), for a wallet written or not. Crossing it in
     either direction, by this call or any later change, emits one
     EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+    """
+    SummarizeLedger: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SummarizeLedgerRequest, _wallet_pb2.SummarizeLedgerResponse]  # type: ignore[assignment]
+    """Sums one wallet's ledger over a time range, cut into calendar periods
+    (hours, days, ISO weeks or months) local to an IANA time zone: per
+    period the opening and closing balance, what was credited, debited and
+    expired, and optionally the debits broken down by the value of one
+    metadata key. The periods tile the range without gaps (a period without
+    entries is a bucket of zeros), so a chart drawn from them has no holes.
+    More than 1,000 periods is INVALID_ARGUMENT naming period.
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -308,6 +326,21 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         low (0 switches alerts off), for a wallet written or not. Crossing it in
         either direction, by this call or any later change, emits one
         EVENT_TYPE_BALANCE_LOW or EVENT_TYPE_BALANCE_RECOVERED event.
+        """
+
+    @_abc_1.abstractmethod
+    def SummarizeLedger(
+        self,
+        request: _wallet_pb2.SummarizeLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SummarizeLedgerResponse, _abc.Awaitable[_wallet_pb2.SummarizeLedgerResponse]]:
+        """Sums one wallet's ledger over a time range, cut into calendar periods
+        (hours, days, ISO weeks or months) local to an IANA time zone: per
+        period the opening and closing balance, what was credited, debited and
+        expired, and optionally the debits broken down by the value of one
+        metadata key. The periods tile the range without gaps (a period without
+        entries is a bucket of zeros), so a chart drawn from them has no holes.
+        More than 1,000 periods is INVALID_ARGUMENT naming period.
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,10 +1,10 @@
 """Wallet events: the outbox of every change, the stream's positions, low-balance thresholds.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 
-Upgrades a populated database in place. Nothing existing changes: changes
+Upgrades a populated database (written by the reports release) in place. Nothing existing changes: changes
 made before the upgrade have no events (the stream starts at the upgrade,
 which event_stream.started_at records), every customer's event position
 starts at 0 and every wallet follows its currency's default threshold.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,155 @@
+"""Ledger summaries: the request, the buckets, and how sums per bucket become balances. Pure values.
+
+The store sums each bucket's entries by type (and a bucket's debits by a
+metadata value); `build_buckets` chains them from the balance as of the
+range's start, so that each bucket opens where the one before it closed and
+opening + credited - debited - expired = closing holds in every one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from server.domain.limits import SUMMARY_NO_VALUE, SUMMARY_OTHER_VALUES
+from server.domain.model import EntryType
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    """A validated SummarizeLedger request; `bounds` cut the range into buckets (start, cuts..., end)."""
+
+    customer_id: str
+    currency: str
+    bounds: tuple[datetime, ...]
+    time_zone: str
+    group_by_metadata_key: str | None = None
+
+    @property
+    def start(self) -> datetime:
+        return self.bounds[0]
+
+    @property
+    def end(self) -> datetime:
+        return self.bounds[-1]
+
+
+class ValueGroup(enum.IntEnum):
+    """Which row of a breakdown: one named value, the other values together, or debits without a value."""
+
+    NAMED = 0
+    OTHER = 1
+    NONE = 2
+
+
+class BucketTotal(NamedTuple):
+    """The sum and count of one entry type in one bucket (index 0 is the first bucket)."""
+
+    bucket: int
+    entry_type: EntryType
+    amount: int
+    entries: int
+
+
+class BreakdownRow(NamedTuple):
+    """The debits of one metadata value (or group of values) in one bucket."""
+
+    bucket: int
+    group: ValueGroup
+    value: str
+    amount: int
+    debits: int
+
+
+class MetadataAmount(NamedTuple):
+    """A breakdown row as shown: the value (or its group's label), the sum and the count of its debits."""
+
+    value: str
+    amount: int
+    debits: int
+
+
+@dataclass(frozen=True)
+class SummaryBucket:
+    """One period of a summary; amounts in minor units."""
+
+    start: datetime
+    end: datetime
+    opening_balance: int
+    closing_balance: int
+    credited: int = 0
+    debited: int = 0
+    expired: int = 0
+    credit_count: int = 0
+    debit_count: int = 0
+    expiration_count: int = 0
+    debits_by_metadata: tuple[MetadataAmount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The buckets of a summary in time order, and the query they answer."""
+
+    query: SummaryQuery
+    buckets: tuple[SummaryBucket, ...]
+
+
+_LABELS = {ValueGroup.OTHER: SUMMARY_OTHER_VALUES, ValueGroup.NONE: SUMMARY_NO_VALUE}
+
+
+def _ordered(rows: Iterable[BreakdownRow]) -> tuple[MetadataAmount, ...]:
+    """Named values largest first (ties by value), then the other values, then the debits without one."""
+    ordered = sorted(rows, key=lambda r: (r.group, -r.amount if r.group is ValueGroup.NAMED else 0, r.value))
+    return tuple(MetadataAmount(_LABELS.get(r.group, r.value), r.amount, r.debits) for r in ordered if r.debits)
+
+
+def build_buckets(
+    bounds: Sequence[datetime],
+    opening_balance: int,
+    totals: Iterable[BucketTotal],
+    breakdown: Iterable[BreakdownRow] = (),
+    *,
+    grouped: bool = False,
+) -> tuple[SummaryBucket, ...]:
+    """The buckets between consecutive `bounds`, each opening with the balance the one before closed with."""
+    count = len(bounds) - 1
+    assert count >= 1 and opening_balance >= 0
+    sums: list[dict[EntryType, tuple[int, int]]] = [{} for _ in range(count)]
+    for total in totals:
+        sums[total.bucket][total.entry_type] = (total.amount, total.entries)
+    rows: list[list[BreakdownRow]] = [[] for _ in range(count)]
+    for row in breakdown:
+        rows[row.bucket].append(row)
+    buckets: list[SummaryBucket] = []
+    balance = opening_balance
+    for index in range(count):
+        credited, credit_count = sums[index].get(EntryType.CREDIT, (0, 0))
+        debited, debit_count = sums[index].get(EntryType.DEBIT, (0, 0))
+        expired, expiration_count = sums[index].get(EntryType.EXPIRATION, (0, 0))
+        closing = balance + credited - debited - expired
+        assert closing >= 0, (index, balance, credited, debited, expired)
+        by_value = _ordered(rows[index]) if grouped else ()
+        assert not grouped or (sum(r.amount for r in by_value), sum(r.debits for r in by_value)) == (
+            debited,
+            debit_count,
+        )
+        buckets.append(
+            SummaryBucket(
+                bounds[index],
+                bounds[index + 1],
+                balance,
+                closing,
+                credited,
+                debited,
+                expired,
+                credit_count,
+                debit_count,
+                expiration_count,
+                by_value,
+            )
+        )
+        balance = closing
+    return tuple(buckets)
