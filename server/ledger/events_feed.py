@@ -1,13 +1,18 @@
 """The process's view of the event stream: places committed events and wakes its watchers.
 
-One listening connection per process (outside the pool) hears two channels:
-writers' commits (`EVENTS_WRITTEN`), which wake the placer, and placements
-(`EVENTS_PLACED`, from this or any other process), which advance
-`last_position` and wake every watcher of this process. Watchers read the
-events themselves, each on a short pool connection, so a slow watcher costs
-nobody else anything. Notifications are the only wake-up in normal running;
-a fallback pass every `fallback_s` places and learns what a lost connection
-may have kept it from hearing.
+Placing: a write batch that wrote events wakes this process's placer once it
+has committed (`events_written`), which numbers every committed unplaced event
+(`server.store.events.place_events`, one placer at a time across processes)
+and notifies `EVENTS_PLACED`. A fallback pass every `fallback_s` places what a
+process that died between its commit and its placement left behind.
+
+Watching: while this process has watchers, one listening connection (outside
+the pool) hears `EVENTS_PLACED` from every process and advances
+`last_position`, waking the watchers, which read the events themselves on
+short pool connections. Without watchers nothing listens: a listening
+connection nobody reads would fill with notifications, and a PostgreSQL
+backend blocked writing to it holds up cluster-wide operations such as
+DROP DATABASE.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -24,7 +30,7 @@ from server.store import events
 
 logger = logging.getLogger(__name__)
 
-# Events placed per sequencer transaction: bounds its length and its lock time.
+# Events placed per placer transaction: bounds its length and its lock time.
 PLACE_BATCH_MAX = 5_000
 
 
@@ -35,28 +41,50 @@ class EventFeed:
         self.last_position = 0
         self._moved = asyncio.Event()
         self._written = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._placer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._watchers = 0
         # Checked by the loops too, so a swallowed cancellation cannot keep them alive (see server.app).
         self._stopping = False
 
     def start(self) -> None:
-        if not self._tasks:
+        if self._placer is None:
             self._written.set()  # place whatever was left unplaced before this process started
-            self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._place())]
+            self._placer = asyncio.create_task(self._place())
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        for task in (self._placer, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._placer = self._listener = None
         self._wake()  # the watchers then see that the feed is stopping
 
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    def events_written(self) -> None:
+        """Called after a batch that wrote events has committed: place them now."""
+        self._written.set()
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        """Keeps the listening connection open while at least one watcher is inside the block."""
+        self._watchers += 1
+        if self._listener is None and not self._stopping:
+            self._listener = asyncio.create_task(self._listen())
+        try:
+            yield
+        finally:
+            self._watchers -= 1
+            if self._watchers == 0 and self._listener is not None:
+                self._listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._listener
+                self._listener = None
 
     async def wait_beyond(self, position: int) -> None:
         """Returns once an event beyond `position` is placed (or the feed stops)."""
@@ -78,15 +106,11 @@ class EventFeed:
             try:
                 async with await events.listening_connection(self._pool) as conn:
                     while not self._stopping:
-                        # What happened while not listening: learn it, then hear the rest.
-                        self._written.set()
+                        # What was placed while not listening: learn it, then hear the rest.
                         last, _ = await events.stream_bounds(conn)
                         self._advance(last)
                         async for note in conn.notifies(timeout=self._fallback_s):
-                            if note.channel == events.EVENTS_PLACED:
-                                self._advance(int(note.payload))
-                            else:
-                                self._written.set()
+                            self._advance(int(note.payload))
             except psycopg.Error as error:
                 logger.warning("event feed: database connection lost (%s); reconnecting", type(error).__name__)
                 await asyncio.sleep(self._fallback_s)
@@ -96,12 +120,14 @@ class EventFeed:
 
     async def _place(self) -> None:
         while not self._stopping:
-            await self._written.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._written.wait(), self._fallback_s)
             self._written.clear()
             try:
                 while not self._stopping:
                     async with self._pool.connection() as conn, conn.transaction():
-                        placed = await events.place_events(conn, PLACE_BATCH_MAX)
+                        placed, last = await events.place_events(conn, PLACE_BATCH_MAX)
+                    self._advance(last)
                     if placed < PLACE_BATCH_MAX:
                         break
             except Exception as error:  # the database is down or the pool is busy: try again soon

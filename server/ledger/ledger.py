@@ -212,6 +212,8 @@ class Ledger:
                     # Only refusals and replays: leave no trace, not even a lock row.
                     raise psycopg.Rollback()
                 await writes.write_batch(conn, decision)
+        if decision.events:
+            self.events.events_written()
         return decision.outcomes
 
     async def history(self, query: HistoryQuery) -> AsyncIterator[list[Entry]]:

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.domain.errors import CursorExpired, FieldViolation, InvalidArgument
 from server.domain.events import Event, WatchQuery
-from server.ledger.events_feed import EventFeed
+from server.ledger.events_feed import PLACE_BATCH_MAX, EventFeed
 from server.store import events
 from server.store.db import database_errors
 
@@ -51,11 +51,27 @@ async def watch(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], feed: EventFeed, query: WatchQuery
 ) -> AsyncIterator[list[Event]]:
     """Yields an empty list once the watch is live, then each batch of matching events as they are placed."""
-    with database_errors():
-        async with pool.connection() as conn:
-            last, oldest = await events.stream_bounds(conn)
-    position = _start(query, last, oldest)
-    yield []
+    async with feed.watching():
+        with database_errors():
+            async with pool.connection() as conn:
+                # Every change committed before the watch goes live is placed before it: "from now" means
+                # after those, and a caller that wrote, then watched, does not see its own earlier write.
+                async with conn.transaction():
+                    await events.place_events(conn, PLACE_BATCH_MAX)
+                last, oldest = await events.stream_bounds(conn)
+        position = _start(query, last, oldest)
+        yield []
+        async for batch in _follow(pool, feed, query, position, last):
+            yield batch
+
+
+async def _follow(
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+    feed: EventFeed,
+    query: WatchQuery,
+    position: int,
+    last: int,
+) -> AsyncIterator[list[Event]]:
     types = sorted(query.event_types, key=lambda t: t.value)
     while not feed.stopping:
         upto = max(feed.last_position, last)

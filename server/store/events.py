@@ -24,9 +24,7 @@ from server.domain.events import Event, EventType
 from server.domain.model import Wallet
 from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row
 
-# Writers notify this channel when their events commit; sequencers listen.
-EVENTS_WRITTEN = "wallet_events_written"
-# Sequencers notify this channel with the last position when they placed events; watchers listen.
+# Placers notify this channel with the last position when they placed events; processes with watchers listen.
 EVENTS_PLACED = "wallet_events_placed"
 
 _LOCK_STREAM = "SELECT last_position FROM event_stream WHERE id = 1 FOR UPDATE"
@@ -110,18 +108,17 @@ RETURNING (SELECT count(*) FROM deleted)
 async def listening_connection(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
 ) -> psycopg.AsyncConnection[Any]:
-    """A connection of its own (outside the pool, as it waits indefinitely) listening to both channels."""
+    """A connection of its own (outside the pool, as it waits indefinitely) listening for placements."""
     # The pool's own conninfo and options: create_pool gives plain values, never callables.
     conninfo, options = pool.conninfo, pool.kwargs
     assert isinstance(conninfo, str) and isinstance(options, dict)
     conn = await psycopg.AsyncConnection.connect(conninfo, **{**options, "autocommit": True})
-    await conn.execute(f"LISTEN {EVENTS_WRITTEN}")
     await conn.execute(f"LISTEN {EVENTS_PLACED}")
     return conn
 
 
-async def place_events(conn: psycopg.AsyncConnection[Any], limit: int) -> int:
-    """Gives up to `limit` committed unplaced events their stream positions; returns how many.
+async def place_events(conn: psycopg.AsyncConnection[Any], limit: int) -> tuple[int, int]:
+    """Gives up to `limit` committed unplaced events their stream positions; returns how many, and the last position.
 
     Runs in the caller's transaction; the stream row stays locked until it ends.
     """
@@ -131,7 +128,7 @@ async def place_events(conn: psycopg.AsyncConnection[Any], limit: int) -> int:
     last = int(row[0])
     cursor = await conn.execute(_PLACE, {"last": last, "limit": limit})
     placed = await cursor.fetchone()
-    return 0 if placed is None else int(placed[0]) - last
+    return (0, last) if placed is None else (int(placed[0]) - last, int(placed[0]))
 
 
 async def stream_bounds(conn: psycopg.AsyncConnection[Any]) -> tuple[int, int | None]:

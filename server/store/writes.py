@@ -17,7 +17,6 @@ from typing import Any
 import psycopg
 
 from server.domain.decide import BatchDecision
-from server.store.events import EVENTS_WRITTEN
 from server.store.rows import isoformat
 
 _MILLISECOND = timedelta(milliseconds=1)
@@ -74,8 +73,6 @@ _PARTS = {
               hold_id text, threshold bigint, wallet_balance bigint, wallet_held bigint, wallet_version bigint,
               wallet_threshold bigint, wallet_created_at timestamptz, wallet_updated_at timestamptz)
     RETURNING 1""",
-    # Wakes the sequencers when the transaction commits (not before, and never if it rolls back).
-    "notify": f"SELECT pg_notify('{EVENTS_WRITTEN}', '')",
     "holds": """
     INSERT INTO holds (customer_id, id, currency, amount, status, captured_amount, capture_entry_id, reason,
                        idempotency_key, metadata, created_at, expire_time, closed_at, created_by, ttl_ms, reservations,
@@ -213,8 +210,7 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
 async def write_batch(conn: psycopg.AsyncConnection[Any], decision: BatchDecision) -> None:
     """Writes the decided rows; every row the batch decided is written exactly once."""
     documents = {name: rows for name, rows in _documents(decision).items() if rows}
-    parts = tuple(name for name in _PARTS if name in documents or (name == "notify" and "events" in documents))
+    parts = tuple(name for name in _PARTS if name in documents)
     cursor = await conn.execute(_statement(parts), {name: json.dumps(rows) for name, rows in documents.items()})
     counts = await cursor.fetchone()
-    # The notification is one row; every other part wrote each of its document's rows.
-    assert counts == tuple(1 if name == "notify" else len(documents[name]) for name in parts), counts
+    assert counts == tuple(len(documents[name]) for name in parts), counts

@@ -37,7 +37,7 @@ async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_star
             for amount in (1, 2, 3):
                 await ledger.apply_batch([EntryRequest("cus_r", "USD", EntryType.CREDIT, amount, "", "", {})])
             async with pool.connection() as conn, conn.transaction():
-                assert await events.place_events(conn, 100) == 3
+                assert (await events.place_events(conn, 100))[0] == 3
             assert await ledger.prune_events(2) >= 2
             async with pool.connection() as conn:
                 last, oldest = await events.stream_bounds(conn)
