@@ -34,17 +34,22 @@ def seed_credits(database_url: str, customer_id: str, count: int, currency: str 
             """,
             {"customer_id": customer_id, "currency": currency, "count": count, "amount": amount},
         )
-        # Each entry's event, as the write path would have written it (placed later by a running server).
+        # Each entry's event, as the write path would have written it, placed in the stream as a placer would
+        # (under the stream's lock), so that no running server spends its time placing a seeded history.
+        row = conn.execute("SELECT last_position FROM event_stream WHERE id = 1 FOR UPDATE").fetchone()
+        assert row is not None
         conn.execute(
             """
-            INSERT INTO wallet_events (customer_id, seq, event_type, currency, occurred_at, entry_id, wallet_balance,
-                                       wallet_held, wallet_version, wallet_created_at, wallet_updated_at)
-            SELECT customer_id, seq, 'entry_created', currency, created_at, id, after_balance, 0, wallet_version,
-                   created_at, created_at
+            INSERT INTO wallet_events (customer_id, seq, position, event_type, currency, occurred_at, entry_id,
+                                       wallet_balance, wallet_held, wallet_version, wallet_created_at,
+                                       wallet_updated_at)
+            SELECT customer_id, seq, %(last)s + seq, 'entry_created', currency, created_at, id, after_balance, 0,
+                   wallet_version, created_at, created_at
             FROM ledger_entries WHERE customer_id = %(customer_id)s
             """,
-            {"customer_id": customer_id},
+            {"customer_id": customer_id, "last": row[0]},
         )
+        conn.execute("UPDATE event_stream SET last_position = last_position + %s WHERE id = 1", (count,))
 
 
 # One entry of a seeded history: when, which type, how much, and its metadata.
