@@ -5,6 +5,11 @@ that did not parse is refused with INVALID_ARGUMENT. Handlers raise
 `WalletError`s; this is the one place that turns them (and anything
 unexpected) into a rich gRPC status through `server.api.status`, so no stack
 trace or SQL ever reaches a caller. Each call ends with one access-log line.
+
+The same scope counts the call in the grpc_server_* metrics and runs it in
+its server span when those are on (docs/observability.md): one wrapper per
+call, not one interceptor per concern, because each layer of grpc.aio
+interception costs a call more than the bookkeeping itself.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from typing import Any
 
 import grpc
 from grpc_status import rpc_status
+from opentelemetry.trace import Span, Tracer
 
 from server.api.access_log import AccessLog
 from server.api.auth import Authenticator, authenticated_caller, record_caller
 from server.api.status import status_code, to_status
 from server.domain.errors import FieldViolation, InternalError, InvalidArgument, WalletError
+from server.observability.rpc_metrics import SERVER_STREAM, UNARY, MethodMetrics, RpcMetrics
+from server.observability.tracing import MethodTracer, log_ids
 
 logger = logging.getLogger("wallet.rpc")
 
@@ -85,9 +93,18 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
     """Authorizes each call (when auth is on), maps WalletError to statuses, and logs
     method, code and duration of each call."""
 
-    def __init__(self, access_log: AccessLog, authenticator: Authenticator | None = None) -> None:
+    def __init__(
+        self,
+        access_log: AccessLog,
+        authenticator: Authenticator | None = None,
+        *,
+        metrics: RpcMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._access_log = access_log
         self._authenticator = authenticator
+        self._metrics = metrics
+        self._tracer = tracer
         # Wrapped handlers, built once per method: building one costs more than a call's bookkeeping.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
@@ -107,10 +124,18 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[method] = wrapped
         return wrapped
 
+    def _instruments(self, method: str, grpc_type: str) -> _Instruments:
+        return _Instruments(
+            self._metrics.for_method(method, grpc_type) if self._metrics is not None else None,
+            MethodTracer(self._tracer, method) if self._tracer is not None else None,
+        )
+
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary, self._authenticator, self._access_log),
+                _wrap_unary(
+                    method, handler.unary_unary, self._authenticator, self._access_log, self._instruments(method, UNARY)
+                ),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -118,18 +143,45 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
         # one that writes through context.write (health's Watch) passes untouched.
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream, self._authenticator, self._access_log),
+                _wrap_stream(
+                    method,
+                    handler.unary_stream,
+                    self._authenticator,
+                    self._access_log,
+                    self._instruments(method, SERVER_STREAM),
+                ),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
+class _Instruments:
+    """One method's metrics and tracer, each None when that part of observability is off."""
+
+    __slots__ = ("metrics", "tracer")
+
+    def __init__(self, metrics: MethodMetrics | None, tracer: MethodTracer | None) -> None:
+        self.metrics = metrics
+        self.tracer = tracer
+
+
 class _CallScope:
     """One call's admission and ending: authorize and check the body on entry; on exit
-    write the access-log line and turn what the handler raised into its status."""
+    write the access-log line, count the call, end its span, and turn what the handler
+    raised into its status."""
 
-    __slots__ = ("_access_log", "_authenticator", "_context", "_method", "_request", "_started")
+    __slots__ = (
+        "_access_log",
+        "_authenticator",
+        "_context",
+        "_instruments",
+        "_method",
+        "_request",
+        "_span",
+        "_started",
+        "_token",
+    )
 
     def __init__(
         self,
@@ -138,16 +190,25 @@ class _CallScope:
         context: grpc.aio.ServicerContext,
         authenticator: Authenticator | None,
         access_log: AccessLog,
+        instruments: _Instruments,
     ) -> None:
         self._method = method
         self._request = request
         self._context = context
         self._authenticator = authenticator
         self._access_log = access_log
+        self._instruments = instruments
         self._started = 0.0
+        self._span: Span | None = None
+        self._token: object = None
 
     async def __aenter__(self) -> None:
         self._started = time.perf_counter()
+        instruments = self._instruments
+        if instruments.metrics is not None:
+            instruments.metrics.started.inc()
+        if instruments.tracer is not None:
+            self._span, self._token = instruments.tracer.start(self._context.invocation_metadata())
         try:
             _authorize(self._authenticator, self._method, self._context)
             _check_decoded(self._request)
@@ -176,21 +237,45 @@ class _CallScope:
     def _log(self, code: grpc.StatusCode, error: WalletError | None = None) -> None:
         duration_s = time.perf_counter() - self._started
         reason = error.reason if error else ""
-        self._access_log.record(self._method, code, duration_s, authenticated_caller(), reason)
+        trace_ids = ""
+        span = self._span
+        if span is not None:
+            self._span = None
+            trace_ids = log_ids(span)
+            MethodTracer.end(span, self._token, code, reason)
+        self._access_log.record(self._method, code, duration_s, authenticated_caller(), reason, trace_ids)
+        if self._instruments.metrics is not None:
+            self._instruments.metrics.ended(code, duration_s, reason)
 
 
-def _wrap_unary(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
+def _wrap_unary(
+    method: str,
+    behaviour: Any,
+    authenticator: Authenticator | None,
+    access_log: AccessLog,
+    instruments: _Instruments,
+) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async with _CallScope(method, request, context, authenticator, access_log):
+        async with _CallScope(method, request, context, authenticator, access_log, instruments):
             return await behaviour(request, context)
 
     return wrapped
 
 
-def _wrap_stream(method: str, behaviour: Any, authenticator: Authenticator | None, access_log: AccessLog) -> Any:
+def _wrap_stream(
+    method: str,
+    behaviour: Any,
+    authenticator: Authenticator | None,
+    access_log: AccessLog,
+    instruments: _Instruments,
+) -> Any:
+    sent = instruments.metrics.msg_sent if instruments.metrics is not None else None
+
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async with _CallScope(method, request, context, authenticator, access_log):
+        async with _CallScope(method, request, context, authenticator, access_log, instruments):
             async for response in behaviour(request, context):
+                if sent is not None:
+                    sent.inc()
                 yield response
 
     return wrapped

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
+from opentelemetry.trace import Tracer
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
@@ -28,6 +29,8 @@ from server.domain.limits import HISTORY_BATCH_ROWS
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
 from server.ledger.coalescer import Coalescer
 from server.ledger.expirer import Expirer
+from server.observability.batches import BatchObserver, event
+from server.observability.ledger_metrics import LedgerMetrics
 from server.store import hold_reads, locking, reads, writes
 from server.store.db import database_errors
 
@@ -43,15 +46,26 @@ def _refuse_impossible_hold_id(hold_id: str) -> None:
 class Ledger:
     """The wallet's use cases over one connection pool; `close()` finishes the queued requests."""
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        settings: Settings,
+        *,
+        metrics: LedgerMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        """`metrics` and `tracer` are the server's observability (None: that part is off)."""
         self._pool = pool
         self.currencies = settings.currencies
+        self._metrics = metrics
+        observe = metrics is not None or tracer is not None
         self._writes: Coalescer[Request, Outcome] = Coalescer(
             self.apply_batch,
             name="write",
             batch_max=settings.write_batch_max,
             concurrency=settings.write_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            observer=BatchObserver("wallet.write_batch", tracer=tracer, metrics=metrics) if observe else None,
         )
         self._balance_reads: Coalescer[str, list[Wallet]] = Coalescer(
             self._read_balances,
@@ -59,7 +73,11 @@ class Ledger:
             batch_max=settings.read_batch_max,
             concurrency=settings.read_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
+        if metrics is not None:
+            metrics.watch_queue(lambda: self._writes.queued)
+            metrics.watch_pool(pool.get_stats)
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
 
     def start(self) -> None:
@@ -163,11 +181,16 @@ class Ledger:
             # with nothing to wait for: three round trips per batch in all.
             async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
+                event("db.locked", customers=len(customer_ids))
                 decision = decide_batch(requests, state, new_entry_id)
                 if not decision.writes_anything:
                     # Only refusals and replays: leave no trace, not even a lock row.
                     raise psycopg.Rollback()
                 await writes.write_batch(conn, decision)
+                event("db.written", entries=len(decision.entries))
+        event("db.committed" if decision.writes_anything else "db.rolled_back")
+        if self._metrics is not None:
+            self._metrics.batch_committed(requests, decision)
         return decision.outcomes
 
     async def history(self, query: HistoryQuery) -> AsyncIterator[list[Entry]]:
@@ -193,6 +216,8 @@ class Ledger:
                     entries = await reads.list_entries(conn, query, cursor_seq, batch_size)
             if not entries:
                 return
+            if self._metrics is not None:
+                self._metrics.exported(len(entries))
             yield entries
             cursor_seq = entries[-1].seq
             if remaining is not None:
