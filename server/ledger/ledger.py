@@ -76,9 +76,14 @@ class Ledger:
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
         if metrics is not None:
-            metrics.watch_queue(lambda: self._writes.queued)
+            metrics.watch_queue(lambda: self.queued_writes)
             metrics.watch_pool(pool.get_stats)
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+
+    @property
+    def queued_writes(self) -> int:
+        """Write requests waiting for a transaction right now."""
+        return self._writes.queued
 
     def start(self) -> None:
         """Starts the background expirer (unless switched off)."""
