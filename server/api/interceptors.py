@@ -28,7 +28,8 @@ from opentelemetry.trace import Span, Tracer
 from server.api.access_log import AccessLog
 from server.api.auth import Authenticator, authenticated_caller, record_caller
 from server.api.status import status_code, to_status
-from server.domain.errors import FieldViolation, InternalError, InvalidArgument, WalletError
+from server.api.undecodable import check_decoded, tolerant
+from server.domain.errors import InternalError, WalletError
 from server.observability.rpc_metrics import SERVER_STREAM, UNARY, MethodMetrics, RpcMetrics
 from server.observability.tracing import MethodTracer, log_ids
 
@@ -45,32 +46,6 @@ def _as_wallet_error(error: BaseException) -> WalletError:
 async def _abort(context: grpc.aio.ServicerContext, error: WalletError) -> None:
     status = rpc_status.to_status(to_status(error))
     await context.abort(status.code, status.details, status.trailing_metadata)
-
-
-class _Undecodable:
-    """Stands in for a request body that did not parse, so that the handler wrapper can
-    refuse it with INVALID_ARGUMENT instead of gRPC answering UNKNOWN with a traceback."""
-
-
-_UNDECODABLE = _Undecodable()
-
-
-def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    if deserializer is None:
-        return None
-
-    def deserialize(data: bytes) -> Any:
-        try:
-            return deserializer(data)
-        except Exception:
-            return _UNDECODABLE
-
-    return deserialize
-
-
-def _check_decoded(request: Any) -> None:
-    if request is _UNDECODABLE:
-        raise InvalidArgument([FieldViolation("request", "the body is not a valid message of the request type")])
 
 
 def _certificate_common_names(context: grpc.aio.ServicerContext) -> list[str]:
@@ -136,7 +111,7 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
                 _wrap_unary(
                     method, handler.unary_unary, self._authenticator, self._access_log, self._instruments(method, UNARY)
                 ),
-                request_deserializer=_tolerant(handler.request_deserializer),
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         # Only handlers that yield their responses can be wrapped as a generator;
@@ -150,7 +125,7 @@ class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
                     self._access_log,
                     self._instruments(method, SERVER_STREAM),
                 ),
-                request_deserializer=_tolerant(handler.request_deserializer),
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -211,7 +186,7 @@ class _CallScope:
             self._span, self._token = instruments.tracer.start(self._context.invocation_metadata())
         try:
             _authorize(self._authenticator, self._method, self._context)
-            _check_decoded(self._request)
+            check_decoded(self._request)
         except Exception as raised:
             # __aexit__ does not run when __aenter__ raises: end the call here.
             await self._fail(raised)
