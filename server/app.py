@@ -104,6 +104,8 @@ class WalletServer:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
+        if self.telemetry.serving is not None:
+            self.telemetry.serving.set(1 if serving else 0)
 
     async def _watch_database(self) -> None:
         """SERVING while the database answers, NOT_SERVING while it does not.

@@ -130,3 +130,8 @@ class _PoolCollector(Collector):
         family.add_metric(("idle",), idle)
         family.add_metric(("waiting",), stats.get("requests_waiting", 0))
         yield family
+        yield GaugeMetricFamily(
+            "wallet_db_pool_max_connections",
+            "The most connections the pool may open (WALLET_DB_POOL_SIZE).",
+            value=stats.get("pool_max", 0),
+        )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, Gauge, GCCollector, PlatformCollector, ProcessCollector
 
 from server.config import Settings
 from server.observability.endpoint import MetricsEndpoint
@@ -31,6 +31,8 @@ class Telemetry:
     endpoint: MetricsEndpoint | None = None
     tracer_provider: TracerProvider | None = None
     tracer: Tracer | None = None
+    # 1 while the health service says SERVING (the database answers), else 0.
+    serving: Gauge | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, tracer_provider: TracerProvider | None = None) -> Telemetry:
@@ -44,6 +46,11 @@ class Telemetry:
             GCCollector(registry=registry)
             telemetry.rpc_metrics = RpcMetrics(registry)
             telemetry.ledger_metrics = LedgerMetrics(registry)
+            telemetry.serving = Gauge(
+                "wallet_serving",
+                "1 while the server reports SERVING (its database answers), else 0.",
+                registry=registry,
+            )
             telemetry.endpoint = MetricsEndpoint(settings.metrics_addr, registry)
         provider = tracer_provider if tracer_provider is not None else configured_tracer_provider(settings)
         if provider is not None:
