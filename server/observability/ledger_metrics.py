@@ -118,8 +118,18 @@ class _PoolCollector(Collector):
     def __init__(self, stats: Callable[[], dict[str, int]]) -> None:
         self._stats = stats
 
+    def _read(self) -> dict[str, int]:
+        # The scrape runs on the endpoint's thread while the event loop updates the pool's
+        # counters; a copy that races a new counter key fails, and a second read succeeds.
+        for _ in range(3):
+            try:
+                return self._stats()
+            except RuntimeError:
+                continue
+        return {}
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        stats = self._stats()
+        stats = self._read()
         size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
         family = GaugeMetricFamily(
             "wallet_db_pool_connections",

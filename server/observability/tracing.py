@@ -35,6 +35,7 @@ _SERVER_ERRORS = frozenset(
 _PROPAGATION_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
 
 INSTRUMENTATION_NAME = "customer-wallet"
+_NO_PARENT = otel_context.Context()
 
 
 class MethodTracer:
@@ -51,7 +52,8 @@ class MethodTracer:
     def start(self, metadata: Sequence[tuple[str, Any]] | None) -> tuple[Span, object]:
         """Starts the call's span as the current one; returns it with the token that `end` detaches."""
         carrier = {key: value for key, value in metadata or () if key in _PROPAGATION_KEYS}
-        parent = get_global_textmap().extract(carrier) if carrier else None
+        # Without a caller's context the call starts a trace of its own, whatever the handler task inherited.
+        parent = get_global_textmap().extract(carrier) if carrier else _NO_PARENT
         span = self._tracer.start_span(self._name, context=parent, kind=SpanKind.SERVER, attributes=self._attributes)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         return span, token

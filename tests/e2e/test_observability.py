@@ -157,6 +157,8 @@ async def test_a_coalesced_batch_has_one_span_linked_to_the_span_of_every_reques
     calls = [s for s in spans if s.name == CREATE and s.kind is SpanKind.SERVER]
     batches = [s for s in spans if s.name == "wallet.write_batch"]
     assert len(calls) == 5
+    # No caller sent a traceparent: each call is a trace of its own.
+    assert all(c.parent is None for c in calls) and len({c.context.trace_id for c in calls}) == 5
     assert [b.attributes["wallet.batch_size"] for b in batches if b.attributes] == [1, 1, 3]
     coalesced = batches[-1]
     linked = {link.context.span_id for link in coalesced.links}
