@@ -32,7 +32,7 @@ VARIANTS: dict[str, dict[str, str]] = {
 }
 # Allowed throughput loss against "off" (docs/observability.md).
 TARGET_LOSS = {"metrics": 0.05, "tracing": 0.10}
-ROUNDS = 2
+ROUNDS = 3
 
 
 def scenario_6(
