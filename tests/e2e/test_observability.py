@@ -18,10 +18,12 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf.duration_pb2 import Duration
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -118,6 +120,46 @@ async def test_a_scrape_after_known_calls_shows_their_exact_counts(
     assert value(samples, "wallet_db_pool_connections", state="idle") >= 1
     assert ("process_cpu_seconds_total", frozenset()) in samples
     assert not any("cus_" in label for (_, labels) in samples for _, label in labels)
+
+
+async def test_holds_are_counted_by_outcome_once_each_and_replays_are_not(
+    settings: Settings, database_url: str, customer_id: str
+) -> None:
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = wallet_pb2_grpc.WalletServiceStub(channel)
+            await stub.CreateLedgerEntry(entry_request(customer_id, 1_000))
+            captured = await stub.CreateHold(hold(customer_id, 400, ttl_s=600))
+            capture = wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id=captured.hold.id, amount=150)
+            await stub.CaptureHold(capture)
+            assert (await stub.CaptureHold(capture)).idempotent_replay
+            released = await stub.CreateHold(hold(customer_id, 100, ttl_s=600))
+            await stub.ReleaseHold(wallet_pb2.ReleaseHoldRequest(customer_id=customer_id, hold_id=released.hold.id))
+            expiring = await stub.CreateHold(hold(customer_id, 50, ttl_s=1))
+            # Until the clock passes the hold's expiry (the condition), then a read posts it.
+            moment = expiring.hold.expire_time.ToDatetime(UTC)
+            await wait_until(lambda: datetime.now(UTC) > moment, "the hold's expire_time")
+            await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
+        samples = await scrape(server)
+    finally:
+        await server.stop(1.0)
+
+    assert value(samples, "wallet_holds_total", outcome="created") == 3
+    assert value(samples, "wallet_holds_total", outcome="captured") == 1
+    assert value(samples, "wallet_holds_total", outcome="released") == 1
+    assert value(samples, "wallet_holds_total", outcome="expired") == 1
+    assert value(samples, "wallet_idempotent_replays_total") == 1
+    # The credit, and the capture's debit.
+    assert value(samples, "wallet_entries_total", entry_type="credit") == 1
+    assert value(samples, "wallet_entries_total", entry_type="debit") == 1
+
+
+def hold(customer_id: str, amount: int, ttl_s: int) -> wallet_pb2.CreateHoldRequest:
+    return wallet_pb2.CreateHoldRequest(
+        customer_id=customer_id, currency="USD", amount=amount, ttl=Duration(seconds=ttl_s)
+    )
 
 
 async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
