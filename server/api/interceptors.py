@@ -195,8 +195,12 @@ class _CallScope:
     async def __aexit__(self, kind: type[BaseException] | None, raised: BaseException | None, _: Any) -> bool:
         if raised is None:
             self._log(grpc.StatusCode.OK)
-        elif isinstance(raised, asyncio.CancelledError | GeneratorExit):
+        elif isinstance(raised, asyncio.CancelledError):
             self._log(grpc.StatusCode.CANCELLED)
+        elif isinstance(raised, GeneratorExit):
+            # A stream closed while suspended is closed by whatever task finalizes it, whose
+            # context never held the call's span: there is nothing there to restore.
+            self._log(grpc.StatusCode.CANCELLED, restore_context=False)
         elif isinstance(raised, Exception):
             await self._fail(raised)
         return False
@@ -209,7 +213,7 @@ class _CallScope:
         self._log(status_code(error), error)
         await _abort(self._context, error)
 
-    def _log(self, code: grpc.StatusCode, error: WalletError | None = None) -> None:
+    def _log(self, code: grpc.StatusCode, error: WalletError | None = None, *, restore_context: bool = True) -> None:
         duration_s = time.perf_counter() - self._started
         reason = error.reason if error else ""
         trace_ids = ""
@@ -217,7 +221,7 @@ class _CallScope:
         if span is not None:
             self._span = None
             trace_ids = log_ids(span)
-            MethodTracer.end(span, self._token, code, reason)
+            MethodTracer.end(span, self._token if restore_context else None, code, reason)
         self._access_log.record(self._method, code, duration_s, authenticated_caller(), reason, trace_ids)
         if self._instruments.metrics is not None:
             self._instruments.metrics.ended(code, duration_s, reason)

@@ -59,8 +59,10 @@ class MethodTracer:
         return span, token
 
     @staticmethod
-    def end(span: Span, token: object, code: grpc.StatusCode, reason: str) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
+    def end(span: Span, token: object | None, code: grpc.StatusCode, reason: str) -> None:
+        """Ends the span with the call's code; restores the context `start` replaced, given its token."""
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
         if span.is_recording():
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             if reason:

@@ -34,6 +34,7 @@ from server.app import WalletServer, create_server
 from server.config import Settings
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.locks import locked_customer, wait_for_lock_waiter
+from tests.seeding import seed_credits
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from wallet_client import AsyncWalletClient
 
@@ -252,6 +253,33 @@ async def test_the_server_span_continues_the_traceparent_the_client_sent_and_the
     assert call.context.trace_id == sent.trace_id
     assert call.parent is not None and call.parent.span_id == sent.span_id and call.parent.is_remote
     assert f'"trace_id": "{sent.trace_id:032x}", "span_id": "{call.context.span_id:016x}"' in caplog.text
+
+
+async def test_a_stream_the_caller_cancels_ends_its_span_as_cancelled_without_a_logged_error(
+    settings: Settings,
+    database_url: str,
+    customer_id: str,
+    traced: tuple[TracerProvider, InMemorySpanExporter],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider, exporter = traced
+    seed_credits(database_url, customer_id, 5_000)
+    server, port = await create_server(replace(settings, metrics_addr=""), database_url, tracer_provider=provider)
+    await server.start()
+    listing = "wallet.v1.WalletService/ListLedgerEntries"
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = wallet_pb2_grpc.WalletServiceStub(channel).ListLedgerEntries(
+                wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+            )
+            await call.read()
+            call.cancel()
+            await wait_until(lambda: any(s.name == listing for s in exporter.get_finished_spans()), "the stream's span")
+    finally:
+        await server.stop(1.0)
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == listing]
+    assert span.attributes is not None and span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+    assert "Failed to detach context" not in caplog.text
 
 
 async def test_with_metrics_and_tracing_off_there_is_no_endpoint_and_no_exporter(
