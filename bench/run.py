@@ -38,6 +38,7 @@ from bench.infra import (
     stop_process,
 )
 from bench.loadgen import Hooks, LoadResult, LoadSpec, run_load
+from bench.observability import VARIANTS, scenario_10
 from bench.profile import PySpy, flamegraph_svg, summarise
 from bench.report import describe_machine, table, write_json
 
@@ -64,7 +65,7 @@ class Mode:
     pgbench_batches: tuple[int, ...]
     export_entries: int
     target_rate_run: bool = True
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "10")
     # Scenario 6: one customer's year of entries, summarised and read as of instants.
     report_entries: int = 1_000_000
 
@@ -516,8 +517,24 @@ def scenario_6(ctx: Context, seeded: tuple[Any, int]) -> None:
     }
 
 
+def _scenario_10(ctx: Context) -> None:
+    print("  the write mix against one server per observability variant ...", flush=True)
+    ctx.results["scenarios"]["10"] = scenario_10(
+        ctx.db.url,
+        ctx.log_dir,
+        _server_env(ctx),
+        lambda targets: ctx.spec("write_mix", targets, customer_prefix="sa-", customers=CUSTOMERS),
+        ctx.load,
+    )
+
+
 def _server_env(ctx: Context) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("WALLET_") and k != "WALLET_LISTEN_ADDR"}
+    """The servers' settings: WALLET_* of this environment, then the chosen observability variant.
+
+    Never the fixed metrics port: a developer's `make run` may hold it, and scenario 5's two servers would collide.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k.startswith("WALLET_") and k != "WALLET_LISTEN_ADDR"}
+    return {**inherited, **VARIANTS[ctx.args.observability]}
 
 
 def _effective_settings(env: dict[str, str]) -> dict[str, Any]:
@@ -584,6 +601,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "5": lambda: scenario_5(ctx),
             "6": lambda: scenario_6(ctx, year),
             "7": lambda: scenario_7(ctx),
+            "10": lambda: _scenario_10(ctx),
         }
         for key in args.scenarios:
             print(f"scenario {key}:", flush=True)
@@ -635,7 +653,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6,7 (default: the mode's)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6,7,10 (default: the mode's)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers in all, split over the processes")
     parser.add_argument("--client-processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="bound per load process")
@@ -643,10 +661,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-native", dest="native", action="store_false", help="profile without C frames")
     parser.add_argument("--keep-logs", action="store_true", help="keep server and pgbench logs")
     parser.add_argument("--output", type=Path, default=None, help="results file (default: per mode)")
+    parser.add_argument(
+        "--observability",
+        choices=sorted(VARIANTS),
+        default="metrics",
+        help="metrics/tracing of the servers of scenarios 1-5 (default: metrics, as shipped); scenario 6 runs all",
+    )
     args = parser.parse_args(argv)
     mode = MODES[args.mode]
     args.scenarios = args.scenarios.split(",") if args.scenarios else list(mode.scenarios)
-    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7"}
+    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7", "10"}
     if unknown or args.concurrency < args.client_processes or args.client_processes < 1:
         parser.error(f"bad --scenarios {sorted(unknown)} or --concurrency/--client-processes")
     args.profile = args.mode == "profile"

@@ -26,6 +26,11 @@ async def serve(settings: Settings, database_url: str) -> None:
     await server.start()
     host = settings.listen_addr.rsplit(":", 1)[0]
     logger.info("wallet.v1.WalletService listening on %s:%d", host, port)
+    endpoint = server.telemetry.endpoint
+    # Tests and tools read the bound port from this line when they asked for port 0.
+    logger.info("metrics on %s", endpoint.url if endpoint is not None else "(off: WALLET_METRICS_ADDR is empty)")
+    if server.telemetry.tracer is not None:
+        logger.info("tracing on: exporting spans through %s", settings.traces_exporter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -67,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return 0
         asyncio.run(serve(settings, database_url))
+    except ConfigError as error:
+        print(f"wallet-server: configuration error: {error}", file=sys.stderr)
+        return 2
     except EmbeddedPostgresMissing as error:
         print(f"wallet-server: {error}", file=sys.stderr)
         return 2
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wallet-server: {error}", file=sys.stderr)
         return 2
     except AddressInUse as error:
-        print(f"wallet-server: {error}; set WALLET_LISTEN_ADDR to another address", file=sys.stderr)
+        print(f"wallet-server: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -2,7 +2,8 @@
 
 `create_server(settings, database_url)` returns `(server, port)` so that tests
 can bind port 0 and learn the port; `server.start()` and `server.stop(grace)`
-own the lifecycle of everything it built.
+own the lifecycle of everything it built, the metrics endpoint and the tracer
+provider included (`server.telemetry`, docs/observability.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import grpc
 import psycopg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.sdk.trace import TracerProvider
 from psycopg_pool import AsyncConnectionPool
 
 from server.api.access_log import AccessLog
@@ -25,6 +27,7 @@ from server.api.interceptors import ErrorAndLogInterceptor
 from server.api.servicer import WalletServicer
 from server.config import Settings
 from server.ledger import Ledger
+from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -51,8 +54,10 @@ class WalletServer:
         health_servicer: health.aio.HealthServicer,
         database_url: str,
         access_log: AccessLog,
+        telemetry: Telemetry,
     ) -> None:
         self._database_url = database_url
+        self.telemetry = telemetry
         self.access_log = access_log
         self._access_log_task: asyncio.Task[None] | None = None
         self.grpc_server = grpc_server
@@ -68,6 +73,7 @@ class WalletServer:
 
     async def start(self) -> None:
         await self.pool.open(wait=False)
+        self.telemetry.start()
         await self.grpc_server.start()
         self.ledger.start()
         self._monitor = asyncio.create_task(self._watch_database())
@@ -88,6 +94,8 @@ class WalletServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._access_log_task
         await self.pool.close()
+        # In a thread: the tracer provider's shutdown blocks while it sends the last spans.
+        await asyncio.to_thread(self.telemetry.stop)
 
     async def wait_for_termination(self) -> None:
         await self.grpc_server.wait_for_termination()
@@ -96,6 +104,8 @@ class WalletServer:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
+        if self.telemetry.serving is not None:
+            self.telemetry.serving.set(1 if serving else 0)
 
     async def _watch_database(self) -> None:
         """SERVING while the database answers, NOT_SERVING while it does not.
@@ -145,15 +155,27 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-async def create_server(settings: Settings, database_url: str) -> tuple[WalletServer, int]:
-    """Builds the server bound to `settings.listen_addr`; returns it with the bound port."""
+async def create_server(
+    settings: Settings, database_url: str, *, tracer_provider: TracerProvider | None = None
+) -> tuple[WalletServer, int]:
+    """Builds the server bound to `settings.listen_addr`; returns it with the bound port.
+
+    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter).
+    """
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
     credentials = _server_credentials(settings)
     access_log = AccessLog()
     pool = create_pool(settings, database_url)
-    ledger = Ledger(pool, settings)
+    try:
+        telemetry = Telemetry.from_settings(settings, tracer_provider)
+    except OSError as error:
+        raise AddressInUse(str(error)) from error
+    ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer)
+    interceptor = ErrorAndLogInterceptor(
+        access_log, authenticator, metrics=telemetry.rpc_metrics, tracer=telemetry.tracer
+    )
     grpc_server = grpc.aio.server(
-        interceptors=[ErrorAndLogInterceptor(access_log, authenticator)],
+        interceptors=[interceptor],
         options=[
             # Without this a second server on the same port silently shares its traffic.
             ("grpc.so_reuseport", 0),
@@ -180,7 +202,15 @@ async def create_server(settings: Settings, database_url: str) -> tuple[WalletSe
         else:
             port = grpc_server.add_secure_port(settings.listen_addr, credentials)
     except RuntimeError as error:
-        raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid") from error
+        telemetry.stop()
+        raise AddressInUse(_listen_error(settings)) from error
     if port == 0:
-        raise AddressInUse(f"cannot listen on {settings.listen_addr}: address in use or invalid")
-    return WalletServer(grpc_server, pool, ledger, health_servicer, database_url, access_log), port
+        telemetry.stop()
+        raise AddressInUse(_listen_error(settings))
+    return WalletServer(grpc_server, pool, ledger, health_servicer, database_url, access_log, telemetry), port
+
+
+def _listen_error(settings: Settings) -> str:
+    return (
+        f"cannot listen on {settings.listen_addr}: address in use or invalid; set WALLET_LISTEN_ADDR to another address"
+    )

@@ -71,6 +71,37 @@ def with_thresholds(currencies: Mapping[str, Currency], text: str) -> dict[str, 
     return result
 
 
+TRACES_EXPORTERS = ("none", "otlp", "console")
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def split_host_port(address: str, name: str) -> tuple[str, int]:
+    """`host:port` (IPv6 hosts in brackets: `[::1]:9464`) as (host, port)."""
+    host, sep, port_text = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65_535:
+        raise ConfigError(f"{name}: {address!r} is not host:port")
+    return host, int(port_text)
+
+
+def traces_exporter_from_env(env: Mapping[str, str]) -> str:
+    """Tracing is off unless the standard variables ask for it.
+
+    OTEL_TRACES_EXPORTER names the exporter; unset, an OTLP endpoint
+    (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT) means "otlp";
+    OTEL_SDK_DISABLED=true wins over both. Only the first exporter of a
+    list is used.
+    """
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return "none"
+    named = env.get("OTEL_TRACES_EXPORTER", "").split(",")[0].strip().lower()
+    if named:
+        return named
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return "otlp"
+    return "none"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to run; build with `Settings.from_env()`."""
@@ -115,6 +146,14 @@ class Settings:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_client_ca_file: str | None = None
+    # Observability (docs/observability.md). The Prometheus endpoint's host:port; "" switches it
+    # off, port 0 lets the system pick one (tests, several servers on one host).
+    metrics_addr: str = "127.0.0.1:9464"
+    # Traces: where spans go ("none": tracing off, "otlp", "console"), from the standard OTEL_*
+    # variables (see traces_exporter_from_env); sampling is the SDK's own OTEL_TRACES_SAMPLER.
+    traces_exporter: str = "none"
+    otlp_protocol: str = "grpc"
+    service_name: str = "wallet-server"
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -123,6 +162,12 @@ class Settings:
             raise ConfigError("WALLET_TLS_CLIENT_CA_FILE needs WALLET_TLS_CERT_FILE and WALLET_TLS_KEY_FILE")
         if self.hold_ttl_default_s > self.hold_ttl_max_s:
             raise ConfigError("WALLET_HOLD_TTL_DEFAULT_S must not exceed WALLET_HOLD_TTL_MAX_S")
+        if self.metrics_addr:
+            split_host_port(self.metrics_addr, "WALLET_METRICS_ADDR")
+        if self.traces_exporter not in TRACES_EXPORTERS:
+            raise ConfigError(f"OTEL_TRACES_EXPORTER: {self.traces_exporter!r} is not one of {TRACES_EXPORTERS}")
+        if self.otlp_protocol not in OTLP_PROTOCOLS:
+            raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {self.otlp_protocol!r} is not one of {OTLP_PROTOCOLS}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -176,4 +221,10 @@ class Settings:
             tls_cert_file=env.get("WALLET_TLS_CERT_FILE") or None,
             tls_key_file=env.get("WALLET_TLS_KEY_FILE") or None,
             tls_client_ca_file=env.get("WALLET_TLS_CLIENT_CA_FILE") or None,
+            metrics_addr=env.get("WALLET_METRICS_ADDR", defaults.metrics_addr).strip(),
+            traces_exporter=traces_exporter_from_env(env),
+            otlp_protocol=(
+                env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+            ).strip(),
+            service_name=env.get("OTEL_SERVICE_NAME") or defaults.service_name,
         )

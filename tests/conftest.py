@@ -36,10 +36,17 @@ def settings() -> Settings:
     of a few hundred calls on a loaded machine could outlast 2 s and be refused
     SERVER_BUSY by design. Load shedding has its own tests, on server processes
     with the timeouts they set (tests/faults). The background expirer is off:
-    reads and writes must settle expiry by themselves.
+    reads and writes must settle expiry by themselves. Metrics are on, on a port
+    the system picks (never the fixed 9464, which a developer's `make run` or a
+    parallel test session may hold), so every test exercises their recording.
     """
     return replace(
-        Settings(), listen_addr="127.0.0.1:0", shutdown_grace_s=1.0, db_pool_timeout_s=10.0, expirer_interval_s=0
+        Settings(),
+        listen_addr="127.0.0.1:0",
+        metrics_addr="127.0.0.1:0",
+        shutdown_grace_s=1.0,
+        db_pool_timeout_s=10.0,
+        expirer_interval_s=0,
     )
 
 

@@ -77,6 +77,8 @@ def start_server(
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
+    # Metrics on a port the system picks: several servers (and a developer's `make run`) never collide.
+    env["WALLET_METRICS_ADDR"] = "127.0.0.1:0"
     env.update(env_overrides)
     return subprocess.Popen(
         [sys.executable, "-m", "server"],

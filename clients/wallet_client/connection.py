@@ -11,6 +11,7 @@ import grpc
 
 from wallet.v1 import wallet_pb2_grpc
 from wallet_client.retry import RetryPolicy
+from wallet_client.tracing import call_metadata
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TARGET_ENV = "WALLET_ADDR"
@@ -106,4 +107,6 @@ class ClientBase(Generic[ChannelT]):
 
     def _send(self, method: str, request: Any, timeout_s: float | None) -> Any:
         """Starts one attempt of stub method `method`: its response, awaitable or stream."""
-        return getattr(self._stub, method)(request, timeout=timeout_s, metadata=tuple(self.settings.metadata) or None)
+        # The trace context is read per attempt: a retry belongs to the caller's span of that moment.
+        metadata = call_metadata(self.settings.metadata)
+        return getattr(self._stub, method)(request, timeout=timeout_s, metadata=metadata)

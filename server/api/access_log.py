@@ -29,7 +29,10 @@ class AccessLog:
     def __init__(self) -> None:
         self._lines: list[str] = []
 
-    def record(self, method: str, code: grpc.StatusCode, duration_s: float, caller: str, reason: str) -> None:
+    def record(
+        self, method: str, code: grpc.StatusCode, duration_s: float, caller: str, reason: str, trace_ids: str = ""
+    ) -> None:
+        """Buffers the call's line; `trace_ids` are ready JSON members (`, "trace_id": ...`) when tracing is on."""
         if not logger.isEnabledFor(logging.INFO):
             return
         # Method, code and reason are identifiers; only the caller's name needs JSON escaping.
@@ -41,7 +44,7 @@ class AccessLog:
             line += f', "caller": {json.dumps(caller)}'
         if reason:
             line += f', "reason": "{reason}"'
-        self._lines.append(line + "}")
+        self._lines.append(line + trace_ids + "}")
         if len(self._lines) >= LINES_MAX:
             self.flush()
 

@@ -13,6 +13,7 @@ latency does not grow.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +28,7 @@ from server.domain.errors import (
     StatementTimeout,
     WalletError,
 )
+from server.observability.batches import BatchObserver, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +42,14 @@ _SHARED_FAILURES = (DatabaseUnavailable, ServerBusy, LockTimeout, StatementTimeo
 class _Pending(Generic[RequestT, ResultT]):
     """A queued request, its caller's future, and whether a runner has taken it."""
 
-    __slots__ = ("future", "request", "taken", "timer")
+    __slots__ = ("future", "request", "taken", "ticket", "timer")
 
-    def __init__(self, request: RequestT, future: asyncio.Future[ResultT]) -> None:
+    def __init__(self, request: RequestT, future: asyncio.Future[ResultT], ticket: Ticket | None) -> None:
         self.request = request
         self.future = future
         self.taken = False
         self.timer: asyncio.TimerHandle | None = None
+        self.ticket = ticket
 
     def expire(self) -> None:
         """Fails the request if it is still waiting in the queue."""
@@ -67,6 +70,7 @@ class Coalescer(Generic[RequestT, ResultT]):
         batch_max: int,
         concurrency: int,
         queue_timeout_s: float,
+        observer: BatchObserver | None = None,
     ) -> None:
         assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0
         # What the batches are, for the log: "write", "balance read".
@@ -79,6 +83,13 @@ class Coalescer(Generic[RequestT, ResultT]):
         self._runners: set[asyncio.Task[None]] = set()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Metrics and traces of the batches (docs/observability.md); None: nothing recorded.
+        self._observer = observer
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a runner (scraped as wallet_write_queue_depth)."""
+        return len(self._pending)
 
     async def submit(self, request: RequestT) -> ResultT:
         """Applies one request; raises its WalletError if it was refused.
@@ -96,11 +107,13 @@ class Coalescer(Generic[RequestT, ResultT]):
         future: asyncio.Future[ResultT] = loop.create_future()
         # A request still queued when the timeout fires fails fast instead of
         # waiting behind a stuck batch; one that a runner took rides its batch out.
-        pending = _Pending(request, future)
+        pending = _Pending(request, future, self._observer.enqueued() if self._observer is not None else None)
         pending.timer = loop.call_later(self._queue_timeout_s, pending.expire)
         self._pending.append(pending)
         if len(self._runners) < self._concurrency:
-            task = asyncio.create_task(self._run())
+            # A context of its own: a runner serves many callers and must not carry the first one's
+            # (its trace span, above all) into every later batch.
+            task = asyncio.create_task(self._run(), context=contextvars.Context())
             self._runners.add(task)
             task.add_done_callback(self._runners.discard)
         return await future
@@ -123,7 +136,12 @@ class Coalescer(Generic[RequestT, ResultT]):
                         item.timer.cancel()
                     batch.append(item)
             if batch:
-                outcomes = await self._apply([item.request for item in batch])
+                if self._observer is None:
+                    outcomes = await self._apply([item.request for item in batch])
+                else:
+                    tickets = [item.ticket for item in batch if item.ticket is not None]
+                    with self._observer.batch(tickets):
+                        outcomes = await self._apply([item.request for item in batch])
                 for item, outcome in zip(batch, outcomes, strict=True):
                     future = item.future
                     if future.done():

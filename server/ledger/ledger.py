@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from opentelemetry.trace import Tracer
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
@@ -33,6 +34,8 @@ from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
 from server.ledger.watch import watch
+from server.observability.batches import BatchObserver, event
+from server.observability.ledger_metrics import LedgerMetrics
 from server.store import events, hold_reads, locking, reads, report_reads, writes
 from server.store.db import database_errors
 
@@ -48,15 +51,26 @@ def _refuse_impossible_hold_id(hold_id: str) -> None:
 class Ledger:
     """The wallet's use cases over one connection pool; `close()` finishes the queued requests."""
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        settings: Settings,
+        *,
+        metrics: LedgerMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        """`metrics` and `tracer` are the server's observability (None: that part is off)."""
         self._pool = pool
         self.currencies = settings.currencies
+        self._metrics = metrics
+        observe = metrics is not None or tracer is not None
         self._writes: Coalescer[Request, Outcome] = Coalescer(
             self.apply_batch,
             name="write",
             batch_max=settings.write_batch_max,
             concurrency=settings.write_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            observer=BatchObserver("wallet.write_batch", tracer=tracer, metrics=metrics) if observe else None,
         )
         self._balance_reads: Coalescer[str, list[Wallet]] = Coalescer(
             self._read_balances,
@@ -64,11 +78,20 @@ class Ledger:
             batch_max=settings.read_batch_max,
             concurrency=settings.read_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
+        if metrics is not None:
+            metrics.watch_queue(lambda: self.queued_writes)
+            metrics.watch_pool(pool.get_stats)
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
         self.events = EventFeed(pool)
         self._default_thresholds = {code: c.low_balance_threshold for code, c in settings.currencies.items()}
         self._event_retention = timedelta(days=settings.event_retention_days)
+
+    @property
+    def queued_writes(self) -> int:
+        """Write requests waiting for a transaction right now."""
+        return self._writes.queued
 
     def start(self) -> None:
         """Starts the background expirer (unless switched off) and the event feed."""
@@ -207,11 +230,16 @@ class Ledger:
             async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
                 state.default_thresholds = self._default_thresholds
+                event("db.locked", customers=len(customer_ids))
                 decision = decide_batch(requests, state, new_entry_id)
                 if not decision.writes_anything:
                     # Only refusals and replays: leave no trace, not even a lock row.
                     raise psycopg.Rollback()
                 await writes.write_batch(conn, decision)
+                event("db.written", entries=len(decision.entries))
+        event("db.committed" if decision.writes_anything else "db.rolled_back")
+        if self._metrics is not None:
+            self._metrics.batch_committed(requests, decision)
         if decision.events:
             self.events.events_written()
         return decision.outcomes
@@ -239,6 +267,8 @@ class Ledger:
                     entries = await reads.list_entries(conn, query, cursor_seq, batch_size)
             if not entries:
                 return
+            if self._metrics is not None:
+                self._metrics.exported(len(entries))
             yield entries
             cursor_seq = entries[-1].seq
             if remaining is not None:

@@ -1,19 +1,22 @@
-"""The server as real processes: two on one database, a taken port, SIGTERM, restart with the private database."""
+"""The server as real processes: two on one database, a taken port, its metrics endpoint, SIGTERM, restart."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from server.api.auth import hash_token
 from tests.consistency import assert_ledger_consistent
@@ -93,6 +96,31 @@ def test_a_second_server_on_a_taken_address_refuses_to_start(database_url: str) 
         output, _ = second.communicate(timeout=60)
         assert second.returncode == 1
         assert f"cannot listen on {address}" in output
+
+
+def test_a_served_process_logs_its_metrics_url_serves_it_and_a_second_one_cannot_take_it(
+    database_url: str, customer_id: str
+) -> None:
+    with running_server(database_url) as (_, address, output):
+        found = re.search(r"metrics on (http://127\.0\.0\.1:(\d+)/metrics)", output())
+        assert found is not None, output()
+        with grpc.insecure_channel(address) as channel:
+            wallet_pb2_grpc.WalletServiceStub(channel).GetBalances(
+                wallet_pb2.GetBalancesRequest(customer_id=customer_id), timeout=10
+            )
+        with urllib.request.urlopen(found[1], timeout=10) as response:
+            text = response.read().decode()
+        handled = [
+            sample
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "grpc_server_handled_total" and sample.labels["grpc_method"] == "GetBalances"
+        ]
+        assert [(s.labels["grpc_code"], s.value) for s in handled] == [("OK", 1.0)]
+        second = start_server({"WALLET_METRICS_ADDR": f"127.0.0.1:{found[2]}"}, database_url=database_url)
+        second_output, _ = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert f"cannot serve metrics on 127.0.0.1:{found[2]}" in second_output
 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(database_url: str, customer_id: str) -> None:

@@ -104,6 +104,8 @@ class ServerProcess:
                 "DATABASE_URL": self.database_url,
                 "WALLET_LISTEN_ADDR": self.address,
                 "WALLET_REFLECTION": "off",
+                # A port the system picks: several servers (and a developer's `make run`) never collide.
+                "WALLET_METRICS_ADDR": "127.0.0.1:0",
                 "PYTHONUNBUFFERED": "1",
                 **self.env,
             }

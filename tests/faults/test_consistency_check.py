@@ -86,7 +86,7 @@ def test_each_kind_of_damage_is_caught_and_the_bad_row_named(scratch: str, damag
 async def test_entries_written_by_the_server_pass_the_check(database_url: str) -> None:
     """The check agrees with the real write path: coalesced batches, several customers, both currencies."""
     with scratch_database(database_url) as url:
-        server, port = await create_server(replace(Settings(), listen_addr="127.0.0.1:0"), url)
+        server, port = await create_server(replace(Settings(), listen_addr="127.0.0.1:0", metrics_addr=""), url)
         await server.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -48,3 +48,39 @@ def test_environment_overrides_defaults() -> None:
         "0.0.0.0:6000",
         False,
     )
+
+
+def test_metrics_are_served_on_9464_of_the_loopback_and_tracing_is_off_by_default() -> None:
+    settings = Settings.from_env({})
+    assert settings.metrics_addr == "127.0.0.1:9464"
+    assert settings.traces_exporter == "none"
+
+
+def test_an_empty_metrics_address_switches_the_endpoint_off() -> None:
+    assert Settings.from_env({"WALLET_METRICS_ADDR": ""}).metrics_addr == ""
+
+
+@pytest.mark.parametrize("address", ["9464", "localhost", "127.0.0.1:http", ":9464", "127.0.0.1:70000"])
+def test_a_metrics_address_that_is_not_host_and_port_is_refused(address: str) -> None:
+    with pytest.raises(ConfigError, match="WALLET_METRICS_ADDR"):
+        Settings.from_env({"WALLET_METRICS_ADDR": address})
+
+
+@pytest.mark.parametrize(
+    ("env", "exporter"),
+    [
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, "otlp"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, "otlp"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, "none"),
+        ({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, "none"),
+        ({"OTEL_SERVICE_NAME": "wallet-eu"}, "none"),
+    ],
+)
+def test_tracing_is_on_only_when_the_standard_otel_variables_ask_for_it(env: dict[str, str], exporter: str) -> None:
+    assert Settings.from_env(env).traces_exporter == exporter
+
+
+def test_an_unknown_trace_exporter_is_refused() -> None:
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER"):
+        Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})

@@ -15,8 +15,10 @@ SERVER = Path(__file__).parents[2] / "server"
 ALLOWED = {
     "domain": set(),
     "store": {"server.domain", "server.config"},
-    "ledger": {"server.domain", "server.store", "server.config"},
-    "api": {"server.domain", "server.ledger", "server.config"},
+    # Metrics and traces: called from the edges (api) and the ledger's batches, never from the domain.
+    "observability": {"server.domain", "server.config"},
+    "ledger": {"server.domain", "server.store", "server.config", "server.observability"},
+    "api": {"server.domain", "server.ledger", "server.config", "server.observability"},
 }
 # Modules that may execute SQL: the store, the verifier, and the wiring's health probe.
 SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "app.py"}
@@ -49,7 +51,17 @@ def test_each_package_imports_only_the_layers_below_it(package: str) -> None:
 
 
 def test_the_domain_imports_no_transport_and_no_database_driver() -> None:
-    forbidden = ("grpc", "google", "wallet", "psycopg", "psycopg_pool", "sqlalchemy", "alembic")
+    forbidden = (
+        "grpc",
+        "google",
+        "wallet",
+        "psycopg",
+        "psycopg_pool",
+        "sqlalchemy",
+        "alembic",
+        "opentelemetry",
+        "prometheus_client",
+    )
     wrong = {
         f"{path.relative_to(SERVER)}: {name}"
         for path in (SERVER / "domain").rglob("*.py")
