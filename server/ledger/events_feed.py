@@ -66,6 +66,10 @@ class EventFeed:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def watchers(self) -> int:
+        return self._watchers
+
     def events_written(self) -> None:
         """Called after a batch that wrote events has committed: place them now."""
         self._written.set()

@@ -80,11 +80,12 @@ class Ledger:
             queue_timeout_s=settings.db_pool_timeout_s,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
+        self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+        self.events = EventFeed(pool)
         if metrics is not None:
             metrics.watch_queue(lambda: self.queued_writes)
             metrics.watch_pool(pool.get_stats)
-        self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
-        self.events = EventFeed(pool)
+            metrics.watch_watchers(lambda: self.events.watchers)
         self._default_thresholds = {code: c.low_balance_threshold for code, c in settings.currencies.items()}
         self._event_retention = timedelta(days=settings.event_retention_days)
 
@@ -148,9 +149,12 @@ class Ledger:
         assert isinstance(outcome, ThresholdSet)
         return outcome
 
-    def watch(self, query: WatchQuery) -> AsyncIterator[list[Event]]:
+    async def watch(self, query: WatchQuery) -> AsyncIterator[list[Event]]:
         """An empty list once the watch is live, then each batch of matching events as it is placed."""
-        return watch(self._pool, self.events, query)
+        async for batch in watch(self._pool, self.events, query):
+            if batch and self._metrics is not None:
+                self._metrics.delivered(batch)
+            yield batch
 
     async def prune_events(self, limit: int) -> int:
         """Removes up to about `limit` events older than the retention period; returns how many."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -16,12 +17,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from server.domain.decide import BatchDecision, Request
+from server.domain.events import Event
 from server.domain.holds import CaptureRequest, HoldOutcome, HoldRequest, HoldStatus, ReleaseRequest
 from server.domain.model import Applied
 
 # Requests per write transaction: one under light load, up to WALLET_WRITE_BATCH_MAX (200) under heavy load.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Waiting for a batch and running one: both sit well under a millisecond when idle, seconds when stuck.
+# From a change to its event leaving for a watcher: tens of milliseconds normally, seconds for a watcher far behind.
+DELIVERY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 WRITE_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -64,6 +68,20 @@ class LedgerMetrics:
             buckets=WRITE_BUCKETS_S,
             registry=registry,
         )
+        self.watchers = Gauge(
+            "wallet_event_watchers", "WatchEvents streams open on this process, at scrape time.", registry=registry
+        )
+        self.events_delivered = Counter(
+            "wallet_events_delivered_total",
+            "Events handed to WatchEvents streams (once per watcher).",
+            registry=registry,
+        )
+        self.delivery_seconds = Histogram(
+            "wallet_event_delivery_seconds",
+            "Time from a change (its event's occurred_at) to its event being handed to a watcher's stream.",
+            buckets=DELIVERY_BUCKETS_S,
+            registry=registry,
+        )
         self._queued = Gauge(
             "wallet_write_queue_depth", "Write requests waiting for a transaction, at scrape time.", registry=registry
         )
@@ -73,6 +91,17 @@ class LedgerMetrics:
     def watch_queue(self, depth: Callable[[], int]) -> None:
         """Reads the write queue's depth at each scrape (free between scrapes)."""
         self._queued.set_function(depth)
+
+    def watch_watchers(self, count: Callable[[], int]) -> None:
+        """Reads the number of open watches at each scrape."""
+        self.watchers.set_function(count)
+
+    def delivered(self, events: Sequence[Event]) -> None:
+        """Counts events handed to one watcher's stream, and how long after their changes."""
+        now = datetime.now(UTC)
+        for event in events:
+            self.delivery_seconds.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+        self.events_delivered.inc(len(events))
 
     def watch_pool(self, stats: Callable[[], dict[str, int]]) -> None:
         """Reads the connection pool's statistics at each scrape."""

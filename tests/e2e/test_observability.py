@@ -123,6 +123,38 @@ async def test_a_scrape_after_known_calls_shows_their_exact_counts(
     assert not any("cus_" in label for (_, labels) in samples for _, label in labels)
 
 
+async def test_watchers_and_the_events_delivered_to_them_are_counted(
+    settings: Settings, database_url: str, customer_id: str
+) -> None:
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = wallet_pb2_grpc.WalletServiceStub(channel)
+            watches = [stub.WatchEvents(wallet_pb2.WatchEventsRequest(customer_id=customer_id)) for _ in range(2)]
+            for watch in watches:
+                assert list((await watch.read()).events) == []  # live
+            await stub.CreateLedgerEntry(entry_request(customer_id, 10))
+            await stub.CreateLedgerEntry(entry_request(customer_id, 20))
+            for watch in watches:
+                received: list[wallet_pb2.WalletEvent] = []
+                while len(received) < 2:
+                    received.extend((await asyncio.wait_for(watch.read(), 30)).events)
+            open_samples = await scrape(server)
+            for watch in watches:
+                watch.cancel()
+            await wait_until(lambda: server.ledger.events.watchers == 0, "the watches to close")
+        closed_samples = await scrape(server)
+    finally:
+        await server.stop(1.0)
+    assert value(open_samples, "wallet_event_watchers") == 2
+    assert value(open_samples, "wallet_events_delivered_total") == 4
+    assert value(open_samples, "wallet_event_delivery_seconds_count") == 4
+    handled = {"grpc_method": "WatchEvents", "grpc_type": "server_stream"}
+    assert value(open_samples, "grpc_server_started_total", **handled) == 2
+    assert value(closed_samples, "wallet_event_watchers") == 0
+
+
 async def test_holds_are_counted_by_outcome_once_each_and_replays_are_not(
     settings: Settings, database_url: str, customer_id: str
 ) -> None:
