@@ -23,23 +23,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
 from server.domain.decide import Outcome, Request, decide_batch
-from server.domain.errors import FieldViolation, HoldNotFound, InvalidArgument, WalletError
+from server.domain.errors import HoldNotFound, WalletError
 from server.domain.events import Event, ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.ids import new_entry_id
-from server.domain.limits import HISTORY_BATCH_ROWS
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
 from server.domain.reports import Summary, SummaryQuery, build_buckets
 from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
+from server.ledger.history import read_history
 from server.ledger.watch import watch
 from server.observability.batches import BatchObserver, event
 from server.observability.ledger_metrics import LedgerMetrics
 from server.store import events, hold_reads, locking, reads, report_reads, writes
 from server.store.db import database_errors
-
-_SEQ_END = 2**63 - 1
 
 
 def _refuse_impossible_hold_id(hold_id: str) -> None:
@@ -249,33 +247,9 @@ class Ledger:
         return decision.outcomes
 
     async def history(self, query: HistoryQuery) -> AsyncIterator[list[Entry]]:
-        """Yields the customer's matching entries in order, one database batch at a time.
-
-        Each batch is its own short read, so a slow reader holds no connection
-        and no transaction between batches.
-        """
+        """Yields the customer's matching entries in order, one database batch at a time."""
         await self._settle_if_due(query.customer_id)
-        cursor_seq = _SEQ_END if query.newest_first else 0
-        if query.start_after_id is not None:
-            with database_errors():
-                async with self._pool.connection() as conn:
-                    seq = await reads.select_entry_seq(conn, query.customer_id, query.start_after_id)
-            if seq is None:
-                raise InvalidArgument([FieldViolation("start_after_id", "is not an entry of this customer")])
-            cursor_seq = seq
-        remaining = query.limit if query.limit > 0 else None
-        while remaining is None or remaining > 0:
-            batch_size = HISTORY_BATCH_ROWS if remaining is None else min(HISTORY_BATCH_ROWS, remaining)
-            with database_errors():
-                async with self._pool.connection() as conn:
-                    entries = await reads.list_entries(conn, query, cursor_seq, batch_size)
-            if not entries:
-                return
+        async for entries in read_history(self._pool, query):
             if self._metrics is not None:
                 self._metrics.exported(len(entries))
             yield entries
-            cursor_seq = entries[-1].seq
-            if remaining is not None:
-                remaining -= len(entries)
-            if len(entries) < batch_size:
-                return
