@@ -142,10 +142,15 @@ FROM ledger_entries e JOIN holds h ON h.customer_id = e.customer_id AND h.idempo
 ]
 
 
-def credit_and_hold_problems(conn: psycopg.Connection[Any], limit: int) -> list[str]:
-    """Every problem with holds, lots and versions, as sentences (at most `limit` per check)."""
+def run_checks(conn: psycopg.Connection[Any], checks: list[str], limit: int) -> list[str]:
+    """The (subject, problem) rows of each check as sentences, at most `limit` per check."""
     problems: list[str] = []
-    for check in _CHECKS:
+    for check in checks:
         for subject, what in conn.execute(f"{check} ORDER BY 1 LIMIT %(limit)s", {"limit": limit}):
             problems.append(f"{subject}: {what}")
     return problems
+
+
+def credit_and_hold_problems(conn: psycopg.Connection[Any], limit: int) -> list[str]:
+    """Every problem with holds, lots and versions, as sentences (at most `limit` per check)."""
+    return run_checks(conn, _CHECKS, limit)

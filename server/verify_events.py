@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from server.verify_credits import run_checks
+
 # Changes before this instant may have no event: made before the upgrade that began events, or removed by retention.
 _HORIZON = "(SELECT greatest(started_at, coalesce(retained_after, started_at)) FROM event_stream WHERE id = 1)"
 
@@ -58,8 +60,4 @@ HAVING max(v.position) > s.last_position
 
 def event_problems(conn: psycopg.Connection[Any], limit: int) -> list[str]:
     """Every problem with the outbox, as sentences (at most `limit` per check)."""
-    problems: list[str] = []
-    for check in _CHECKS:
-        for subject, what in conn.execute(f"{check} ORDER BY 1 LIMIT %(limit)s", {"limit": limit}):
-            problems.append(f"{subject}: {what}")
-    return problems
+    return run_checks(conn, _CHECKS, limit)
