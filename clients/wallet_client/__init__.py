@@ -29,12 +29,14 @@ from wallet_client.models import (
     CaptureResult,
     EntryResult,
     EntryType,
+    EventType,
     Hold,
     HoldPage,
     HoldResult,
     HoldStatus,
     LedgerEntry,
     Wallet,
+    WalletEvent,
 )
 from wallet_client.money import format_money, parse_amount
 from wallet_client.retry import NO_RETRY, RetryPolicy
@@ -53,6 +55,7 @@ __all__ = [
     "CursorExpired",
     "EntryResult",
     "EntryType",
+    "EventType",
     "FieldViolation",
     "Hold",
     "HoldNotActive",
@@ -68,6 +71,7 @@ __all__ = [
     "Wallet",
     "WalletClient",
     "WalletError",
+    "WalletEvent",
     "WalletUnavailable",
     "format_money",
     "parse_amount",

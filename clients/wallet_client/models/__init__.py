@@ -4,6 +4,7 @@ Callers never see the generated protobuf messages, so the values can be
 compared, logged and passed around without knowing about protobuf.
 """
 
+from wallet_client.models.events import EventType, WalletEvent
 from wallet_client.models.holds import CaptureResult, Hold, HoldPage, HoldResult, HoldStatus
 from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, Wallet
 
@@ -12,10 +13,12 @@ __all__ = [
     "CaptureResult",
     "EntryResult",
     "EntryType",
+    "EventType",
     "Hold",
     "HoldPage",
     "HoldResult",
     "HoldStatus",
     "LedgerEntry",
     "Wallet",
+    "WalletEvent",
 ]
