@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.clients.test_cli import assert_no_traceback, wallet
-from wallet_client import AsyncWalletClient
+from wallet_client import AsyncWalletClient, WalletEvent
 
 # A safety bound only: each read ends as soon as the line it waits for is printed.
 PATIENCE_S = 30.0
@@ -141,14 +141,13 @@ async def test_watch_as_a_table_after_a_cursor_with_a_type_filter(
     assert status == 0 and "Stopped after 1 event;" in stderr
 
 
-async def _first_events(client: AsyncWalletClient, customer_id: str, count: int) -> AsyncIterator[object]:
+async def _first_events(client: AsyncWalletClient, customer_id: str, count: int) -> AsyncIterator[WalletEvent]:
     events = client.watch_events(customer_id, from_oldest=True)
     async for event in events:
         yield event
         count -= 1
         if count == 0:
             break
-    await events.aclose()
 
 
 async def test_watch_refuses_an_unknown_type_and_two_starting_points(target: str) -> None:

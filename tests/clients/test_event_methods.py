@@ -69,7 +69,6 @@ def async_watch(target: str, count: int, retry: RetryPolicy = FAST_RETRY, **argu
                     received += 1
                     if received == count:
                         break
-                await events.aclose()
         except Exception as error:
             watch.queue.put_nowait(error)
 
@@ -87,7 +86,6 @@ def blocking_watch(target: str, count: int, retry: RetryPolicy = FAST_RETRY, **a
                 events = client.watch_events(**arguments)
                 for event in itertools.islice(events, count):
                     loop.call_soon_threadsafe(watch.queue.put_nowait, event)
-                events.close()
         except Exception as error:
             loop.call_soon_threadsafe(watch.queue.put_nowait, error)
 

@@ -19,7 +19,7 @@ from wallet_client.streams import WatchAttempts
 POLICY = RetryPolicy(max_attempts=3, initial_backoff_s=0.0, max_backoff_s=0.0, total_timeout_s=60.0)
 
 
-class Failure(grpc.RpcError):
+class Failure(grpc.RpcError):  # type: ignore[misc]  # grpc is untyped
     def __init__(self, code: grpc.StatusCode) -> None:
         self._code = code
 
@@ -27,7 +27,7 @@ class Failure(grpc.RpcError):
         return self._code
 
     def details(self) -> str:
-        return self._code.name
+        return str(self._code.name)
 
     def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
         return ()

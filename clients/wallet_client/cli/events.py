@@ -82,8 +82,6 @@ def watch(
             if shown.count:
                 typer.echo(f"The watch stopped after {shown.last}; continue with --after {shown.last}.", err=True)
             raise
-        finally:
-            events.close()
 
 
 class _Shown:
