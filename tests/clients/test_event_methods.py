@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from server.app import create_server
-from server.config import Settings
+from server.config import Settings, with_thresholds
 from tests.clients.conftest import FAST_RETRY
 from tests.clients.faults import Faults
 from wallet_client import (
@@ -220,3 +220,25 @@ async def test_a_cursor_the_service_never_issued_is_refused_when_iteration_start
     with pytest.raises(InvalidRequest) as raised:
         await anext(aclient.watch_events(start_after_cursor="ev_999999999999999"))
     assert [v.field for v in raised.value.violations] == ["start_after_cursor"]
+
+
+async def test_under_a_default_threshold_a_wallet_never_written_is_low_so_its_first_credit_above_recovers(
+    settings: Settings, database_url: str, customer_id: str
+) -> None:
+    defaults = replace(settings, currencies=with_thresholds(settings.currencies, "USD:500"))
+    server, port = await create_server(defaults, database_url)
+    await server.start()
+    try:
+        address = f"127.0.0.1:{port}"
+        async with AsyncWalletClient(address, retry=FAST_RETRY) as client:
+            assert (await client.get_balances(customer_id))["USD"].low_balance_threshold == 500
+            await client.credit(customer_id, 300, "USD")  # 0 -> 300: low before, low after
+            await client.credit(customer_id, 300, "USD")  # 600: recovered
+            watch = async_watch(address, 3, customer_id=customer_id, from_oldest=True)
+            events = await watch.take(3)
+            assert watch.finished is not None
+            await asyncio.wait_for(watch.finished, PATIENCE_S)
+        assert kinds(events) == [EventType.ENTRY_CREATED, EventType.ENTRY_CREATED, EventType.BALANCE_RECOVERED]
+        assert (events[2].threshold, events[2].wallet.available_balance) == (500, 600)
+    finally:
+        await server.stop(0)
