@@ -240,5 +240,9 @@ async def test_under_a_default_threshold_a_wallet_never_written_is_low_so_its_fi
             await asyncio.wait_for(watch.finished, PATIENCE_S)
         assert kinds(events) == [EventType.ENTRY_CREATED, EventType.ENTRY_CREATED, EventType.BALANCE_RECOVERED]
         assert (events[2].threshold, events[2].wallet.available_balance) == (500, 600)
+        async with AsyncWalletClient(address, retry=FAST_RETRY) as client:
+            # A threshold set to 0 is the wallet's own: it switches alerts off despite the default.
+            assert (await client.set_low_balance_threshold(customer_id, "USD", 0)).low_balance_threshold == 0
+            assert (await client.get_balances(customer_id))["USD"].low_balance_threshold == 0
     finally:
         await server.stop(0)
