@@ -140,6 +140,8 @@ def event_row(event: WalletEvent) -> str:
         change = sign + display.wallet_money(wallet, event.entry.amount)
     elif event.hold is not None:
         change = display.wallet_money(wallet, event.hold.amount)
+        if event.event_type is EventType.HOLD_CAPTURED:
+            change = f"{display.wallet_money(wallet, event.hold.captured_amount)} of {change}"
     else:
         below = "below" if event.event_type is EventType.BALANCE_LOW else "not below"
         change = f"{below} {display.wallet_money(wallet, event.threshold)}"
