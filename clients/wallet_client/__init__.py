@@ -29,6 +29,7 @@ from wallet_client.models import (
     CaptureResult,
     EntryResult,
     EntryType,
+    EventType,
     Hold,
     HoldPage,
     HoldResult,
@@ -39,6 +40,7 @@ from wallet_client.models import (
     Period,
     SummaryBucket,
     Wallet,
+    WalletEvent,
 )
 from wallet_client.money import format_money, parse_amount
 from wallet_client.retry import NO_RETRY, RetryPolicy
@@ -57,6 +59,7 @@ __all__ = [
     "CursorExpired",
     "EntryResult",
     "EntryType",
+    "EventType",
     "FieldViolation",
     "Hold",
     "HoldNotActive",
@@ -76,6 +79,7 @@ __all__ = [
     "Wallet",
     "WalletClient",
     "WalletError",
+    "WalletEvent",
     "WalletUnavailable",
     "format_money",
     "parse_amount",

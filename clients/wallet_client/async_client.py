@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls, hold_calls, report_calls
+from wallet_client import calls, event_calls, hold_calls, report_calls, streams
 from wallet_client.connection import ClientBase, ClientSettings, open_aio_channel
 
 P = ParamSpec("P")
@@ -52,7 +52,7 @@ def _paged(
 
 
 def _stream(
-    describe: Callable[P, calls.StreamCall[Item]],
+    describe: Callable[P, streams.StreamCall[Item]],
 ) -> Callable[Concatenate[AsyncWalletClient, P], AsyncIterator[Item]]:
     """An async generator method over the stream `describe` returns, reopened where it drops."""
 
@@ -60,17 +60,18 @@ def _stream(
         call = describe(*args, **kwargs)
         attempts = call.attempts(self.settings)
         while (request := attempts.next_request()) is not None:
-            stream = self._send(call.method, request, self.settings.stream_timeout_s)
+            stream = self._send(call.method, request, attempts.timeout_s)
             try:
                 async for message in stream:
                     for item in attempts.items(message):
                         yield item
-                return
+                delay = attempts.delay_after_end()
             except grpc.aio.AioRpcError as error:
-                await asyncio.sleep(attempts.delay_after(error))
+                delay = attempts.delay_after(error)
             finally:
                 # Also runs when the caller stops iterating early: the server stops streaming.
                 stream.cancel()
+            await asyncio.sleep(delay)
 
     return calls.client_method(method, describe, "AsyncIterator[{}]")
 
@@ -87,8 +88,8 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     Pass `channel` (a grpc.aio channel) to use one you own; `close()` leaves it open.
     """
 
-    # Each RPC of wallet_client.calls and .hold_calls as a coroutine method; iter_entries and list_holds
-    # are async generators.
+    # Each RPC of wallet_client.calls and .hold_calls as a coroutine method; iter_entries, list_holds
+    # and watch_events are async generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)
@@ -101,6 +102,8 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     list_holds_page = _unary(hold_calls.list_holds_page)
     list_holds = _paged(hold_calls.list_holds)
     summarize = _unary(report_calls.summarize)
+    watch_events = _stream(event_calls.watch_events)
+    set_low_balance_threshold = _unary(event_calls.set_low_balance_threshold)
 
     async def __aenter__(self) -> AsyncWalletClient:
         return self

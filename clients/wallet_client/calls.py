@@ -5,29 +5,29 @@ from the arguments of the public method, which failures send it again, and
 what the caller gets back. `WalletClient` and `AsyncWalletClient` turn every
 description into a method with one line each, and do only the I/O: call the
 stub, sleep between attempts, iterate the stream. A new RPC is one more
-description here (or in `wallet_client.hold_calls`) and one line in each client.
+description here (or in `wallet_client.hold_calls` or `.event_calls`; the streams
+are in `wallet_client.streams`) and one line in each client.
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
-from wallet.v1 import wallet_pb2
 from wallet_client.connection import ClientSettings
 from wallet_client.models import Balances, EntryResult, EntryType, LedgerEntry
 from wallet_client.requests import HistoryFilter, balances_request, entry_request, new_idempotency_key
 from wallet_client.retry import READ_RETRY_CODES, WRITE_RETRY_CODES, RetryBudget
+from wallet_client.streams import HistoryCall, StreamCall
 
 Result = TypeVar("Result", covariant=True)
-Item = TypeVar("Item", covariant=True)
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
@@ -62,74 +62,6 @@ class UnaryAttempts:
     def delay_after(self, error: grpc.RpcError) -> float:
         """Seconds to wait before the next attempt; raises the WalletError of `error` when there is none."""
         return self._budget.delay_or_raise(error, self._idempotency_key)
-
-
-class StreamAttempts(Protocol[Item]):
-    """The streams of one server-streaming call: what opens the next one, and what a message holds."""
-
-    def next_request(self) -> Message | None: ...
-    def items(self, message: Any) -> Iterator[Item]: ...
-    def delay_after(self, error: grpc.RpcError) -> float: ...
-
-
-class StreamCall(Generic[Item]):
-    """One server-streaming call whose messages hold `Item`s."""
-
-    method: ClassVar[str]
-
-    def attempts(self, settings: ClientSettings) -> StreamAttempts[Item]:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class HistoryCall(StreamCall[LedgerEntry]):
-    """One `iter_entries` call: a stream of entries, reopened where it dropped."""
-
-    method: ClassVar[str] = "ListLedgerEntries"
-    query: HistoryFilter
-
-    def attempts(self, settings: ClientSettings) -> HistoryAttempts:
-        return HistoryAttempts(self.query, RetryBudget(settings.retry, READ_RETRY_CODES))
-
-
-class HistoryAttempts:
-    """The streams of one `iter_entries` call, and where each resumes.
-
-    A stream that fails with a retryable code is reopened after the last
-    entry already delivered, so no entry is skipped or repeated. Attempts
-    without progress are bounded by the retry policy; a stream that delivered
-    entries starts a fresh run of them.
-    """
-
-    def __init__(self, query: HistoryFilter, budget: RetryBudget) -> None:
-        self._query: HistoryFilter | None = query
-        self._budget = budget
-        self._received = 0
-        self._last_id: str | None = None
-
-    def next_request(self) -> wallet_pb2.ListLedgerEntriesRequest | None:
-        """Starts an attempt: the request that opens its stream, or None when no entry is left to read."""
-        if self._query is None:
-            return None
-        self._budget.start_attempt()
-        self._received, self._last_id = 0, None
-        return self._query.to_proto()
-
-    def items(self, message: wallet_pb2.ListLedgerEntriesResponse) -> Iterator[LedgerEntry]:
-        for proto in message.entries:
-            entry = LedgerEntry.from_proto(proto)
-            yield entry
-            # Counted once the caller has taken it: a resumed stream starts after it.
-            self._received, self._last_id = self._received + 1, entry.id
-        if message.entries:
-            self._budget.progressed()
-
-    def delay_after(self, error: grpc.RpcError) -> float:
-        """Seconds to wait before reopening the stream; raises the WalletError of `error` when it must not be."""
-        delay = self._budget.delay_or_raise(error)
-        if self._query is not None and self._last_id is not None:
-            self._query = self._query.after(self._last_id, self._received)
-        return delay
 
 
 def client_method(method: Method, describe: Callable[..., Any], returns: str) -> Method:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wallet.v1 import wallet_pb2
-from wallet_client.models import EntryType, HoldStatus, Period
+from wallet_client.models import EntryType, EventType, HoldStatus, Period
 
 
 def new_idempotency_key() -> str:
@@ -137,6 +137,23 @@ def list_holds_request(
         status=status.to_proto() if status is not None else wallet_pb2.HOLD_STATUS_UNSPECIFIED,
         page_size=page_size,
         page_token=page_token,
+    )
+
+
+def threshold_request(customer_id: str, currency: str, threshold: int) -> wallet_pb2.SetLowBalanceThresholdRequest:
+    return wallet_pb2.SetLowBalanceThresholdRequest(
+        customer_id=customer_id, currency=currency, threshold=_minor_units(threshold)
+    )
+
+
+def watch_request(
+    customer_id: str, event_types: Iterable[EventType], start_after_cursor: str, from_oldest: bool
+) -> wallet_pb2.WatchEventsRequest:
+    return wallet_pb2.WatchEventsRequest(
+        customer_id=customer_id,
+        event_types=[t.to_proto() for t in event_types],
+        start_after_cursor=start_after_cursor,
+        from_oldest=from_oldest,
     )
 
 

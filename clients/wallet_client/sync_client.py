@@ -13,7 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls, hold_calls, report_calls
+from wallet_client import calls, event_calls, hold_calls, report_calls, streams
 from wallet_client.connection import ClientBase, ClientSettings, open_channel
 
 P = ParamSpec("P")
@@ -44,23 +44,24 @@ def _paged(describe: Callable[P, hold_calls.PagedCall[Item]]) -> Callable[Concat
     return calls.client_method(method, describe, "Iterator[{}]")
 
 
-def _stream(describe: Callable[P, calls.StreamCall[Item]]) -> Callable[Concatenate[WalletClient, P], Iterator[Item]]:
+def _stream(describe: Callable[P, streams.StreamCall[Item]]) -> Callable[Concatenate[WalletClient, P], Iterator[Item]]:
     """A generator method over the stream `describe` returns, reopened where it drops."""
 
     def method(self: WalletClient, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[Item]:
         call = describe(*args, **kwargs)
         attempts = call.attempts(self.settings)
         while (request := attempts.next_request()) is not None:
-            stream = self._send(call.method, request, self.settings.stream_timeout_s)
+            stream = self._send(call.method, request, attempts.timeout_s)
             try:
                 for message in stream:
                     yield from attempts.items(message)
-                return
+                delay = attempts.delay_after_end()
             except grpc.RpcError as error:
-                time.sleep(attempts.delay_after(error))
+                delay = attempts.delay_after(error)
             finally:
                 # Also runs when the caller stops iterating early: the server stops streaming.
                 stream.cancel()
+            time.sleep(delay)
 
     return calls.client_method(method, describe, "Iterator[{}]")
 
@@ -77,7 +78,8 @@ class WalletClient(ClientBase[grpc.Channel]):
     Pass `channel` to use a channel you own; it is then not closed by `close()`.
     """
 
-    # Each RPC of wallet_client.calls and .hold_calls as a blocking method; iter_entries and list_holds are generators.
+    # Each RPC of wallet_client.calls and .hold_calls as a blocking method; iter_entries, list_holds and
+    # watch_events are generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)
@@ -90,6 +92,8 @@ class WalletClient(ClientBase[grpc.Channel]):
     list_holds_page = _unary(hold_calls.list_holds_page)
     list_holds = _paged(hold_calls.list_holds)
     summarize = _unary(report_calls.summarize)
+    watch_events = _stream(event_calls.watch_events)
+    set_low_balance_threshold = _unary(event_calls.set_low_balance_threshold)
 
     def __enter__(self) -> WalletClient:
         return self

@@ -31,7 +31,7 @@ class Faults:
     lose_write_responses: int = 0
     # The next N GetBalances calls fail UNAVAILABLE without reaching the server.
     refuse_reads: int = 0
-    # The next len(list) history streams are cut with UNAVAILABLE after this many messages each.
+    # The next len(list) streams (history or watch) are cut with UNAVAILABLE after this many messages each.
     cut_streams_after: list[int] = field(default_factory=list)
     # Every call the proxy saw, by method name (to count attempts).
     calls: list[str] = field(default_factory=list)
@@ -113,7 +113,8 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
 
     SetLowBalanceThreshold = _pass_through("SetLowBalanceThreshold", write=True)
 
-    # gRPC serves a streaming method only from an async generator function, hence the loops.
+    # Async generators themselves: grpc.aio tells a streaming handler by its kind of function, and iterates
+    # what a plain function returns as a synchronous iterator.
     async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[wallet_pb2.ListLedgerEntriesResponse]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from wallet_client import AsyncWalletClient
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "clients" / "examples"
 
 # What each example must print (its scenario's visible outcome).
@@ -30,6 +32,12 @@ EXPECTED = {
         "  (none)          $0.25  1 debit\n  total           $3.10  5 debits",
         "Balance: $0.00 at the start, $6.90 at the end",
     ],
+    "low_balance_notifier.py": [
+        ": USD available $3.00 is below $5.00: reminder sent",
+        "notifier stopped at ev_",
+        ": USD available $2.00 is below $5.00: reminder sent",
+    ],
+    "auto_top_up.py": [": low, topped up $20.00 by le_", "replayed, already topped up by le_", "USD balance: $22.00"],
     "multi_currency.py": ["₹15,000.00 (1500000 minor units)", "$100.00 (10000 minor units)"],
     "refund.py": ["refunded $19.99 of le_", "USD balance: $50.00"],
     "reserve_then_charge.py": [
@@ -61,6 +69,11 @@ async def test_example_runs_against_the_server(script: str, target: str) -> None
         assert expected in output, output
     if script == "low_balance_check.py":
         assert output.count("top-up reminder") == 1, output
+    if script == "low_balance_notifier.py":
+        # The restarted notifier carried on after its stored cursor: the first reminder was not sent again.
+        assert output.count("reminder sent") == 2, output
+    if script == "auto_top_up.py":
+        assert output.count("topped up $20.00") == 1, output
 
 
 async def test_the_five_line_usage_of_docs_clients_md_runs(target: str, customer_id: str) -> None:
@@ -78,3 +91,37 @@ async def test_the_five_line_usage_of_docs_clients_md_runs(target: str, customer
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
     assert stdout.decode().strip() == "10000"
+
+
+async def run_example(target: str, script: str, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / script),
+        *args,
+        env={**os.environ, "WALLET_ADDR": target, "PYTHONIOENCODING": "utf-8"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
+
+
+async def test_the_notifier_carries_on_after_its_cursor_file_from_one_process_to_the_next(
+    target: str, customer_id: str, tmp_path: Path
+) -> None:
+    cursor_file = tmp_path / "notifier.cursor"
+    arguments = (customer_id, "--cursor-file", str(cursor_file), "--stop-after", "1")
+    async with AsyncWalletClient(target) as wallet:
+        await wallet.credit(customer_id, 1_000, "USD")
+        await wallet.set_low_balance_threshold(customer_id, "USD", 600)
+        await wallet.debit(customer_id, 500, "USD")  # $5.00: low
+        first = await run_example(target, "low_balance_notifier.py", *arguments)
+        stored = cursor_file.read_text().strip()
+        await wallet.credit(customer_id, 500, "USD")  # $10.00: recovered
+        await wallet.debit(customer_id, 900, "USD")  # $1.00: low again
+        second = await run_example(target, "low_balance_notifier.py", *arguments)
+    assert "available $5.00 is below $6.00: reminder sent" in first
+    assert second.strip().endswith("available $1.00 is below $6.00: reminder sent")
+    assert second.count("reminder sent") == 1
+    assert stored.startswith("ev_") and cursor_file.read_text().strip() != stored

@@ -24,8 +24,11 @@ from wallet.v1 import wallet_pb2
 DOC = Path(__file__).resolve().parents[2] / "docs" / "grpcurl.md"
 DOC_ADDRESS = "127.0.0.1:50051"
 DOC_CUSTOMER = "cus_42"
-# A hold's expire_time and closed_at follow from when it was made; a page token encodes where the page ended.
+# A hold's expire_time and closed_at follow from when it was made; a page token encodes where the page ended;
+# an event's cursor is its place among every event of the test session.
 VOLATILE_KEYS = {
+    "cursor",
+    "occurred_at",
     "id",
     "created_at",
     "updated_at",
@@ -121,6 +124,8 @@ def test_the_docs_cover_every_rpc_and_health() -> None:
         "a credit that expires"
     )
     assert "page_token" in commands, "the next page of ListHolds"
+    assert re.search(r"-max-time \d+ [^\n]*'\{", commands), "a watch that ends by itself"
+    assert "start_after_cursor" in commands, "the resume of a watch"
 
 
 async def test_every_documented_grpcurl_command_prints_what_the_docs_show(target: str, tmp_path: Path) -> None:

@@ -43,6 +43,10 @@ HISTORY_PARAMETERS = (
     "created_after: 'datetime | None' = None, created_before: 'datetime | None' = None, "
     "start_after_id: 'str | None' = None, limit: 'int | None' = None, newest_first: 'bool' = False"
 )
+WATCH_PARAMETERS = (
+    "customer_id: 'str' = '', event_types: 'Iterable[EventType | str]' = (), start_after_cursor: 'str' = '', "
+    "from_oldest: 'bool' = False"
+)
 SIGNATURES = {
     "get_balances": (
         "(self, customer_id: 'str', *, as_of: 'datetime | None' = None, timeout_s: 'float | None' = None) -> 'Balances'"
@@ -59,6 +63,9 @@ SIGNATURES = {
     "capture": f"(self, {CAPTURE_PARAMETERS}) -> 'CaptureResult'",
     "release": f"(self, {HOLD_REF_PARAMETERS}) -> 'HoldResult'",
     "get_hold": f"(self, {HOLD_REF_PARAMETERS}) -> 'Hold'",
+    "set_low_balance_threshold": (
+        "(self, customer_id: 'str', currency: 'str', threshold: 'int', *, timeout_s: 'float | None' = None) -> 'Wallet'"
+    ),
     "list_holds_page": (
         f"(self, {LIST_HOLDS_PARAMETERS}, page_token: 'str' = '', timeout_s: 'float | None' = None) -> 'HoldPage'"
     ),
@@ -94,7 +101,17 @@ def test_list_holds_is_a_generator_over_pages_in_both_clients() -> None:
     assert inspect.isasyncgenfunction(AsyncWalletClient.list_holds)
 
 
-@pytest.mark.parametrize("name", [*SIGNATURES, "iter_entries", "list_holds"])
+def test_watch_events_is_a_generator_in_both_clients() -> None:
+    assert str(inspect.signature(WalletClient.watch_events)) == f"(self, {WATCH_PARAMETERS}) -> 'Iterator[WalletEvent]'"
+    assert (
+        str(inspect.signature(AsyncWalletClient.watch_events))
+        == f"(self, {WATCH_PARAMETERS}) -> 'AsyncIterator[WalletEvent]'"
+    )
+    assert inspect.isgeneratorfunction(WalletClient.watch_events)
+    assert inspect.isasyncgenfunction(AsyncWalletClient.watch_events)
+
+
+@pytest.mark.parametrize("name", [*SIGNATURES, "iter_entries", "list_holds", "watch_events"])
 def test_both_clients_document_each_method_alike(name: str) -> None:
     sync_method, async_method = getattr(WalletClient, name), getattr(AsyncWalletClient, name)
     assert sync_method.__name__ == async_method.__name__ == name

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wallet_client.cli import arguments, display, holds, report
+from wallet_client.cli import arguments, display, events, holds, report
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -32,7 +32,7 @@ from wallet_client.requests import HistoryFilter
 
 app = typer.Typer(
     name="wallet",
-    help="Customer wallets from the command line: balances, credits, debits, holds, history exports and reports.",
+    help="Customer wallets from the command line: balances, credits, debits, holds, exports, reports and events.",
     no_args_is_help=True,
     add_completion=False,
     # Errors are explained in one sentence by the commands; a crash must not dump locals.
@@ -93,6 +93,7 @@ def balances(
                 "display": display.wallet_money(w, w.balance),
                 "available_display": display.wallet_money(w, w.available_balance),
                 "version": w.version,
+                "low_balance_threshold": w.low_balance_threshold,
                 "updated_at": w.updated_at.isoformat() if w.updated_at else None,
             }
             for w in result
@@ -227,6 +228,12 @@ app.command("release", help="Close a hold without spending it: its whole amount 
 app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
 app.command("report", help="Credits, debits and expirations per hour, day, week or month, with a bar chart.")(
     report.report
+)
+app.command("watch", help="Print wallet events as they happen, until Ctrl-C (exit 0). Default: from now on.")(
+    events.watch
+)
+app.command("threshold", help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.")(
+    events.threshold
 )
 
 

@@ -10,6 +10,7 @@ import typer
 
 from wallet_client.cli import arguments, display
 from wallet_client.errors import WalletError
+from wallet_client.retry import RetryPolicy
 from wallet_client.sync_client import WalletClient
 
 
@@ -18,8 +19,8 @@ class Options:
     target: str
     timeout_s: float
 
-    def client(self) -> WalletClient:
-        return WalletClient(self.target, timeout_s=self.timeout_s)
+    def client(self, retry: RetryPolicy | None = None) -> WalletClient:
+        return WalletClient(self.target, timeout_s=self.timeout_s, retry=retry)
 
 
 @contextlib.contextmanager

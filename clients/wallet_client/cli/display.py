@@ -81,11 +81,14 @@ def balances_table(balances: Balances, as_of: datetime | None = None) -> Table:
     table.add_column("Held", justify="right", no_wrap=True)
     table.add_column("Available", justify="right", no_wrap=True)
     table.add_column("Minor units (balance/held/available)", justify="right", no_wrap=True)
+    table.add_column("Low below", justify="right", no_wrap=True)
     table.add_column("Updated", no_wrap=True)
     for wallet in balances:
         shown = [wallet_money(wallet, m) for m in (wallet.balance, wallet.held_balance, wallet.available_balance)]
         minor = f"{wallet.balance}/{wallet.held_balance}/{wallet.available_balance}"
-        table.add_row(wallet.currency, *shown, minor, when(wallet.updated_at))
+        # The threshold in force (the wallet's own, or the service's default); low while available is below it.
+        low = wallet_money(wallet, wallet.low_balance_threshold) if wallet.low_balance_threshold else "off"
+        table.add_row(wallet.currency, *shown, minor, low, when(wallet.updated_at))
     return table
 
 
@@ -190,6 +193,12 @@ def describe_error(error: errors.WalletError, attempt: Attempt, target: str) -> 
         else:
             asked, held = (f"{m} minor units" for m in (error.amount, error.hold_amount))
         return Failure(f"Capture of {asked} exceeds hold {error.hold_id} of {held}", EXIT_REFUSED)
+    if isinstance(error, errors.CursorExpired):
+        return Failure(
+            f"Cursor {error.cursor} has expired: the events after it are no longer kept (the oldest kept follow "
+            f"{error.oldest_cursor}); watch again with --from-oldest, knowing some events were missed",
+            EXIT_REFUSED,
+        )
     if isinstance(error, errors.InvalidRequest):
         problems = "; ".join(f"{v.field} {v.description}" for v in error.violations) or error.message
         return Failure(f"Invalid request: {problems}", EXIT_USAGE)

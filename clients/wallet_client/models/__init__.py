@@ -4,6 +4,7 @@ Callers never see the generated protobuf messages, so the values can be
 compared, logged and passed around without knowing about protobuf.
 """
 
+from wallet_client.models.events import EventType, WalletEvent
 from wallet_client.models.holds import CaptureResult, Hold, HoldPage, HoldResult, HoldStatus
 from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, Wallet
 from wallet_client.models.reports import LedgerSummary, MetadataBreakdown, Period, SummaryBucket
@@ -13,6 +14,7 @@ __all__ = [
     "CaptureResult",
     "EntryResult",
     "EntryType",
+    "EventType",
     "Hold",
     "HoldPage",
     "HoldResult",
@@ -23,4 +25,5 @@ __all__ = [
     "Period",
     "SummaryBucket",
     "Wallet",
+    "WalletEvent",
 ]

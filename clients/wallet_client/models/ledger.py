@@ -83,6 +83,9 @@ class Wallet:
     available_balance: int = 0
     # 0 for a wallet never written; grows with each change, so two snapshots can be ordered.
     version: int = 0
+    # The wallet is low while this is above 0 and available_balance is below it: the wallet's own
+    # threshold if one was set, else the service's default for the currency (0: no alerts).
+    low_balance_threshold: int = 0
 
     @classmethod
     def from_proto(cls, message: wallet_pb2.Wallet) -> Wallet:
