@@ -139,7 +139,7 @@ class WatchAttempts:
 
     @property
     def cursor(self) -> str:
-        """The cursor of the last event taken (or the one the watch started after; "" if none)."""
+        """Where the watch resumes: past the last event taken and what the filters left out ("" before it is live)."""
         return self._cursor
 
     def next_request(self) -> wallet_pb2.WatchEventsRequest:
@@ -147,8 +147,7 @@ class WatchAttempts:
         self._budget.start_attempt()
         self._live = False
         if not self._cursor:
-            # Nothing taken yet: a watch "from now" that drops before its first event cannot know
-            # where it stood, and opens from the moment it is live again (docs/events.md).
+            # Never live yet: the first request as it was.
             return self._request
         resumed = wallet_pb2.WatchEventsRequest()
         resumed.CopyFrom(self._request)
@@ -162,6 +161,10 @@ class WatchAttempts:
             event = WalletEvent.from_proto(proto)
             yield event
             self._cursor = event.cursor
+        # Once every event of the message is taken: where the message brings the watch, past what the
+        # filters left out (and, on the first message, where a watch "from now" started).
+        if message.cursor:
+            self._cursor = message.cursor
 
     def delay_after(self, error: grpc.RpcError) -> float:
         """Seconds to wait before reopening the watch; raises the WalletError of `error` when it must not be."""

@@ -24,8 +24,8 @@ EVENT_TYPE_TO_PROTO = {
     EventType.BALANCE_RECOVERED: wallet_pb2.EVENT_TYPE_BALANCE_RECOVERED,
 }
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}
-# What cursor_of makes: a position of at most 18 digits (positions are bigint).
-_CURSOR = re.compile(r"ev_([1-9][0-9]{0,17})")
+# What cursor_of makes: a position of at most 18 digits (positions are bigint); ev_0 is before the first event.
+_CURSOR = re.compile(r"ev_(0|[1-9][0-9]{0,17})")
 
 
 def watch_query(request: wallet_pb2.WatchEventsRequest) -> WatchQuery:

@@ -17,6 +17,7 @@ from server.config import Settings
 from server.domain.holds import HoldOutcome
 from server.domain.limits import STREAM_MESSAGE_BYTES_MAX, STREAM_MESSAGE_ENTRIES_MAX
 from server.ledger import Ledger
+from server.ledger.watch import cursor_of
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -108,10 +109,11 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         self, request: wallet_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[wallet_pb2.WatchEventsResponse]:
         query = events_io.watch_query(request)
-        async for events in self._ledger.watch(query):
+        async for update in self._ledger.watch(query):
             # The first, empty, message tells the caller the watch is live.
             yield wallet_pb2.WatchEventsResponse(
-                events=[events_io.event_to_proto(event, self._currencies) for event in events]
+                events=[events_io.event_to_proto(event, self._currencies) for event in update.events],
+                cursor=cursor_of(update.position),
             )
 
     async def SetLowBalanceThreshold(

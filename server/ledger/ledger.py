@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from server.config import Settings
 from server.domain.decide import Outcome, Request, decide_batch
 from server.domain.errors import HoldNotFound, WalletError
-from server.domain.events import Event, ThresholdRequest, ThresholdSet, WatchQuery
+from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.ids import new_entry_id
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
@@ -33,7 +33,7 @@ from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
 from server.ledger.history import read_history
-from server.ledger.watch import watch
+from server.ledger.watch import WatchUpdate, watch
 from server.observability.batches import BatchObserver, event
 from server.observability.ledger_metrics import LedgerMetrics
 from server.store import events, hold_reads, locking, reads, report_reads, writes
@@ -147,12 +147,12 @@ class Ledger:
         assert isinstance(outcome, ThresholdSet)
         return outcome
 
-    async def watch(self, query: WatchQuery) -> AsyncIterator[list[Event]]:
-        """An empty list once the watch is live, then each batch of matching events as it is placed."""
-        async for batch in watch(self._pool, self.events, query):
-            if batch and self._metrics is not None:
-                self._metrics.delivered(batch)
-            yield batch
+    async def watch(self, query: WatchQuery) -> AsyncIterator[WatchUpdate]:
+        """An empty update once the watch is live, then each batch of matching events as it is placed."""
+        async for update in watch(self._pool, self.events, query):
+            if update.events and self._metrics is not None:
+                self._metrics.delivered(update.events)
+            yield update
 
     async def prune_events(self, limit: int) -> int:
         """Removes up to about `limit` events older than the retention period; returns how many."""

@@ -9,8 +9,9 @@ can land behind a position already read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +24,8 @@ from server.store.db import database_errors
 
 # Events per stream message (the contract's maximum).
 EVENTS_PER_MESSAGE = 1_000
+# How often a watcher whose filters match nothing hears how far the stream got (an empty message).
+PROGRESS_S = 10.0
 
 
 def cursor_of(position: int) -> str:
@@ -47,10 +50,25 @@ def _start(query: WatchQuery, last: int, oldest: int | None) -> int:
     return query.start_after
 
 
+class WatchUpdate(NamedTuple):
+    """One message of a watch: its events, and the stream position it brings the watcher to.
+
+    `position` may lie past the last event: events the filters left out are
+    behind the watcher too, so a resume from it neither sees them again nor
+    holds on to an old cursor while nothing matches.
+    """
+
+    events: list[Event]
+    position: int
+
+
 async def watch(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], feed: EventFeed, query: WatchQuery
-) -> AsyncIterator[list[Event]]:
-    """Yields an empty list once the watch is live, then each batch of matching events as they are placed."""
+) -> AsyncIterator[WatchUpdate]:
+    """Yields an empty update once the watch is live, then each batch of matching events as they are placed.
+
+    While nothing matches, an empty update every PROGRESS_S tells the watcher how far the stream got.
+    """
     async with feed.watching():
         with database_errors():
             async with pool.connection() as conn:
@@ -60,9 +78,9 @@ async def watch(
                     await events.place_events(conn, PLACE_BATCH_MAX)
                 last, oldest = await events.stream_bounds(conn)
         position = _start(query, last, oldest)
-        yield []
-        async for batch in _follow(pool, feed, query, position, last):
-            yield batch
+        yield WatchUpdate([], position)
+        async for update in _follow(pool, feed, query, position, last):
+            yield update
 
 
 async def _follow(
@@ -71,8 +89,9 @@ async def _follow(
     query: WatchQuery,
     position: int,
     last: int,
-) -> AsyncIterator[list[Event]]:
+) -> AsyncIterator[WatchUpdate]:
     types = sorted(query.event_types, key=lambda t: t.value)
+    told = time.monotonic()
     while not feed.stopping:
         upto = max(feed.last_position, last)
         if upto > position:
@@ -86,11 +105,14 @@ async def _follow(
                         types=types,
                         limit=EVENTS_PER_MESSAGE,
                     )
-            if batch:
-                yield batch
             if len(batch) == EVENTS_PER_MESSAGE:
                 position = batch[-1].position
+                yield WatchUpdate(batch, position)
+                told = time.monotonic()
                 continue
-            # Everything that matches up to `upto` has been sent.
+            # Everything that matches up to `upto` is in this batch.
             position = upto
+            if batch or time.monotonic() - told >= PROGRESS_S:
+                yield WatchUpdate(batch, position)
+                told = time.monotonic()
         await feed.wait_beyond(position)

@@ -9,6 +9,7 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
+from server.ledger import watch as watch_module
 from tests.e2e.helpers import DEBIT, entry_request, error_info, field_violations
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -185,3 +186,28 @@ async def test_a_bad_threshold_request_is_invalid_argument_naming_the_field(
         await stub.SetLowBalanceThreshold(wallet_pb2.SetLowBalanceThresholdRequest(**request))  # type: ignore[arg-type]
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(raised.value) == [field]
+
+
+async def test_every_message_carries_a_cursor_that_also_covers_what_the_filters_left_out(
+    stub: Stub, customer_id: str, watch_of: OpenWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch_module, "PROGRESS_S", 0.0)  # report progress at every placement
+    narrow = stub.WatchEvents(
+        wallet_pb2.WatchEventsRequest(customer_id=customer_id, event_types=[E.EVENT_TYPE_BALANCE_LOW])
+    )
+    live = await asyncio.wait_for(narrow.read(), _PATIENCE_S)
+    assert live.cursor.startswith("ev_") and not live.events
+    for amount in (1, 2, 3):
+        await stub.CreateLedgerEntry(entry_request(customer_id, amount))
+    everything = await watch_of(customer_id=customer_id, start_after_cursor=live.cursor)
+    written = await everything.take(3)
+    # The narrow watch matched nothing, yet its cursor moves up to the last write's event.
+    cursor = live.cursor
+    while cursor != written[-1].cursor:
+        message = await asyncio.wait_for(narrow.read(), _PATIENCE_S)
+        assert not message.events
+        cursor = message.cursor
+    narrow.cancel()
+    await stub.CreateLedgerEntry(entry_request(customer_id, 4))
+    resumed = await watch_of(customer_id=customer_id, start_after_cursor=cursor)
+    assert [e.entry.amount for e in await resumed.take(1)] == [4]

@@ -22,7 +22,7 @@ async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
     stream = ledger.watch(query)
     assert isinstance(stream, AsyncGenerator)
     try:
-        return list(await anext(stream))
+        return list((await anext(stream)).events)
     finally:
         await stream.aclose()
 

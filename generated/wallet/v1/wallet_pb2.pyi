@@ -1428,6 +1428,16 @@ class WatchEventsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENTS_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The position in the stream this message brings the watcher to: resuming
+    with start_after_cursor set to it gets every later event, exactly as
+    resuming after the last event would, but it also covers the events the
+    filters left out. Set on every message: on the first (live) one it is
+    where the watch starts, and while nothing matches the filters an empty
+    message carrying it is sent every few seconds, so a narrow watch's
+    cursor never falls behind the retention period.
+    """
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WalletEvent]:
         """Events in stream order, at most 1,000 per message."""
@@ -1436,10 +1446,11 @@ class WatchEventsResponse(_message.Message):
         self,
         *,
         events: _abc.Iterable[Global___WalletEvent] | None = ...,
+        cursor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
