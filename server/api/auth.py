@@ -9,7 +9,8 @@ in constant time and never logged.
 
 Reads (GetBalances, ListLedgerEntries, GetHold, ListHolds) need `wallet.read`;
 writes (CreateLedgerEntry, BatchCreateLedgerEntries, CreateHold, CaptureHold,
-ReleaseHold) need `wallet.write`; a unit test holds every WalletService method to a scope. Health checking and reflection stay open.
+ReleaseHold) need `wallet.write`; a unit test holds every WalletService method
+to a scope. Health checking and reflection stay open.
 
 The interceptor authorizes each call before its handler runs and records the
 caller's name for the duration of the call; the servicer reads it once with
