@@ -23,7 +23,7 @@ def batch(
 
 async def usd_balance(stub: Stub, customer_id: str) -> int:
     response = await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
-    return {w.currency: w.balance for w in response.wallets}["USD"]
+    return int({w.currency: w.balance for w in response.wallets}["USD"])
 
 
 def outcomes(response: wallet_pb2.BatchCreateLedgerEntriesResponse) -> list[str]:

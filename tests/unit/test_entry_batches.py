@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from server.domain.decide import BatchState, decide_batch
 from server.domain.entry_batches import BatchApplied, EntryBatch
-from server.domain.errors import IdempotencyKeyReused, InsufficientFunds, InvalidArgument
+from server.domain.errors import IdempotencyKeyReused, InsufficientFunds, InvalidArgument, WalletError
 from server.domain.model import Applied, EntryRequest, EntryType
 from tests.unit.test_decide import NOW, credit, debit, ids, state
 
@@ -17,7 +17,7 @@ def decided(batch: EntryBatch, locked: BatchState) -> tuple[object, int]:
     return decision.outcomes[0], len(decision.entries)
 
 
-def results(outcome: object) -> list[object]:
+def results(outcome: object) -> list[Applied | WalletError]:
     assert isinstance(outcome, BatchApplied), outcome
     return outcome.results
 
