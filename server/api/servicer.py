@@ -51,9 +51,10 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> wallet_pb2.BatchCreateLedgerEntriesResponse:
         parsed = parse_batches.batch_requests(request, self._settings, created_by=authenticated_caller())
         valid = tuple(r for r in parsed if isinstance(r, EntryRequest))
-        outcomes = iter(await self._ledger.create_entries(EntryBatch(valid, request.atomic)) if valid else ())
+        outcomes = await self._ledger.create_entries(EntryBatch(valid, request.atomic)) if valid else []
         # Malformed requests keep their place; the others take their outcomes in order.
-        results = [next(outcomes) if isinstance(r, EntryRequest) else r for r in parsed]
+        decided = iter(outcomes)
+        results = [next(decided) if isinstance(r, EntryRequest) else r for r in parsed]
         return wallet_pb2.BatchCreateLedgerEntriesResponse(results=[self._batch_result(r) for r in results])
 
     async def ListLedgerEntries(
