@@ -34,11 +34,14 @@ from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 CALL_TIMEOUT_S = 10.0
 # Distinct prebuilt requests per process, reused in turn: building them is client work, not server work.
 _REQUEST_POOL = 4_096
+# Entries per batch of the batch loads, and prebuilt batches per process.
+BATCH_ENTRIES = 100
+_BATCH_POOL = 256
 
 
 @dataclass(frozen=True)
 class LoadSpec:
-    kind: str  # "write_mix" | "hot_debit" | "get_balances"
+    kind: str  # "write_mix" | "hot_debit" | "get_balances" | "batch_credits" | "hot_batch"
     targets: tuple[str, ...]  # process i talks to targets[i % len(targets)]
     processes: int
     concurrency: int  # callers per process
@@ -100,6 +103,8 @@ def _requests(spec: LoadSpec, rng: random.Random) -> tuple[Callable[..., Any], l
             for _ in range(_REQUEST_POOL)
         ]
         return (lambda stub: stub.CreateLedgerEntry), requests
+    if spec.kind in ("batch_credits", "hot_batch"):
+        return (lambda stub: stub.BatchCreateLedgerEntries), _batches(spec, rng)
     if spec.kind == "get_balances":
         requests = [
             wallet_pb2.GetBalancesRequest(customer_id=f"{spec.customer_prefix}{rng.randint(1, spec.customers)}")
@@ -107,6 +112,30 @@ def _requests(spec: LoadSpec, rng: random.Random) -> tuple[Callable[..., Any], l
         ]
         return (lambda stub: stub.GetBalances), requests
     raise ValueError(f"unknown load kind {spec.kind!r}")
+
+
+def _batches(spec: LoadSpec, rng: random.Random) -> list[wallet_pb2.BatchCreateLedgerEntriesRequest]:
+    """Non-atomic batches of BATCH_ENTRIES: credits of distinct customers, or debits of one hot wallet."""
+    batches = []
+    for _ in range(_BATCH_POOL):
+        if spec.kind == "batch_credits":
+            customers = rng.sample(range(1, spec.customers + 1), BATCH_ENTRIES)
+            kind = wallet_pb2.ENTRY_TYPE_CREDIT
+        else:
+            customers = [1] * BATCH_ENTRIES
+            kind = wallet_pb2.ENTRY_TYPE_DEBIT
+        requests = [
+            wallet_pb2.CreateLedgerEntryRequest(
+                customer_id=f"{spec.customer_prefix}{c}",
+                amount=rng.randint(1, 100),
+                currency="USD",
+                entry_type=kind,
+                reason="bench",
+            )
+            for c in customers
+        ]
+        batches.append(wallet_pb2.BatchCreateLedgerEntriesRequest(requests=requests))
+    return batches
 
 
 async def _drive(spec: LoadSpec, index: int, start_at: float, ready: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import export, pgbench, reports, seed
+from bench import batches, export, pgbench, reports, seed
 from bench.events import EventWatcher
 from bench.infra import (
     REPO,
@@ -65,7 +65,7 @@ class Mode:
     pgbench_batches: tuple[int, ...]
     export_entries: int
     target_rate_run: bool = True
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "10")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
     # Scenario 6: one customer's year of entries, summarised and read as of instants.
     report_entries: int = 1_000_000
 
@@ -601,6 +601,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "5": lambda: scenario_5(ctx),
             "6": lambda: scenario_6(ctx, year),
             "7": lambda: scenario_7(ctx),
+            "8": lambda: batches.scenario_8(ctx),
+            "9": lambda: batches.scenario_9(ctx),
             "10": lambda: _scenario_10(ctx),
         }
         for key in args.scenarios:
@@ -653,7 +655,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1,2,3,4,5,6,7,10 (default: the mode's)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-10 (default: the mode's)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers in all, split over the processes")
     parser.add_argument("--client-processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="bound per load process")
@@ -670,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = MODES[args.mode]
     args.scenarios = args.scenarios.split(",") if args.scenarios else list(mode.scenarios)
-    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7", "10"}
+    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
     if unknown or args.concurrency < args.client_processes or args.client_processes < 1:
         parser.error(f"bad --scenarios {sorted(unknown)} or --concurrency/--client-processes")
     args.profile = args.mode == "profile"

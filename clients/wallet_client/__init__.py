@@ -10,8 +10,10 @@ Amounts are `int` minor units; see docs/clients.md.
 """
 
 from wallet_client.async_client import AsyncWalletClient
+from wallet_client.batch_calls import BatchEntry, BatchEntryResult
 from wallet_client.connection import DEFAULT_TARGET, TARGET_ENV, ClientSettings
 from wallet_client.errors import (
+    AtomicBatchRefused,
     BalanceOverflow,
     CaptureExceedsHold,
     CursorExpired,
@@ -51,8 +53,11 @@ __all__ = [
     "NO_RETRY",
     "TARGET_ENV",
     "AsyncWalletClient",
+    "AtomicBatchRefused",
     "BalanceOverflow",
     "Balances",
+    "BatchEntry",
+    "BatchEntryResult",
     "CaptureExceedsHold",
     "CaptureResult",
     "ClientSettings",

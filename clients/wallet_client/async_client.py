@@ -14,7 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import calls, event_calls, hold_calls, report_calls, streams
+from wallet_client import batch_calls, calls, event_calls, hold_calls, report_calls, streams
 from wallet_client.connection import ClientBase, ClientSettings, open_aio_channel
 
 P = ParamSpec("P")
@@ -94,6 +94,7 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)
     create_entry = _unary(calls.create_entry)
+    batch = _unary(batch_calls.batch)
     iter_entries = _stream(calls.iter_entries)
     hold = _unary(hold_calls.hold)
     capture = _unary(hold_calls.capture)

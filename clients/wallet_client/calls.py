@@ -78,9 +78,15 @@ def client_method(method: Method, describe: Callable[..., Any], returns: str) ->
     named.__name__ = named.__qualname__ = describe.__name__
     named.__doc__ = describe.__doc__
     named.__signature__ = signature.replace(
-        parameters=[this, *signature.parameters.values()], return_annotation=returns.format(result.__name__)
+        parameters=[this, *signature.parameters.values()], return_annotation=returns.format(_type_name(result))
     )
     return method
+
+
+def _type_name(kind: Any) -> str:
+    """`EntryResult`, or `list[BatchEntryResult]` for a generic."""
+    args = typing.get_args(kind)
+    return f"{kind.__name__}[{', '.join(_type_name(a) for a in args)}]" if args else str(kind.__name__)
 
 
 def get_balances(

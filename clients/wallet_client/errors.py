@@ -213,3 +213,27 @@ class CursorExpired(WalletError):
         return cls(
             message, cursor=metadata.get("cursor", ""), oldest_cursor=metadata.get("oldest_cursor", ""), **fields
         )
+
+
+class AtomicBatchRefused(WalletError):
+    """An atomic batch was refused as a whole: nothing of it was written.
+
+    `index` is the position of the first entry that would have been refused,
+    and `cause` the named error its own call would have raised at that point
+    of the batch (InsufficientBalance, IdempotencyKeyReused, ...), as it saw
+    the wallets after the entries before it. Code, reason and metadata are
+    the cause's.
+    """
+
+    def __init__(self, cause: WalletError) -> None:
+        super().__init__(
+            cause.message,
+            code=cause.code,
+            reason=cause.reason,
+            metadata=cause.metadata,
+            status=cause.status,
+            idempotency_key=cause.idempotency_key,
+            attempts=cause.attempts,
+        )
+        self.cause = cause
+        self.index = _int(cause.metadata, "index", -1)

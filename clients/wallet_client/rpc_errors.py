@@ -27,6 +27,8 @@ TRANSIENT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLI
 
 
 _reason = wallet_pb2.ErrorReason.Name
+# google.rpc.Code numbers (a batch entry's error carries one) to grpc's codes.
+_CODES: Mapping[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 
 # The exception of every reason the proto declares. A unit test fails when the
 # proto gains a reason that is missing here, so a new one is placed on purpose,
@@ -94,7 +96,24 @@ def from_rpc_error(call: grpc.RpcError, *, idempotency_key: str | None = None, a
         "idempotency_key": idempotency_key,
         "attempts": attempts,
     }
-    return _exception_class(code, reason)._from_status(message, tuple(violations), fields)
+    error = _exception_class(code, reason)._from_status(message, tuple(violations), fields)
+    # Only an atomic batch names the position of the request that refused it.
+    return errors.AtomicBatchRefused(error) if "index" in metadata else error
+
+
+def from_batch_entry_error(error: wallet_pb2.BatchEntryError, idempotency_key: str) -> WalletError:
+    """The named exception a refused entry of a batch would have raised as a call of its own."""
+    code = _CODES.get(error.code, grpc.StatusCode.UNKNOWN)
+    metadata = dict(error.metadata)
+    violations = (FieldViolation(metadata["field"], error.message),) if "field" in metadata else ()
+    fields: dict[str, Any] = {
+        "code": code,
+        "reason": error.reason,
+        "metadata": metadata,
+        "status": None,
+        "idempotency_key": idempotency_key,
+    }
+    return _exception_class(code, error.reason)._from_status(error.message, violations, fields)
 
 
 def _exception_class(code: grpc.StatusCode, reason: str) -> type[WalletError]:

@@ -8,8 +8,9 @@ name). The file holds no usable secret: only token hashes. Tokens are compared
 in constant time and never logged.
 
 Reads (GetBalances, ListLedgerEntries, GetHold, ListHolds) need `wallet.read`;
-writes (CreateLedgerEntry, CreateHold, CaptureHold, ReleaseHold) need
-`wallet.write`; a unit test holds every WalletService method to a scope. Health checking and reflection stay open.
+writes (CreateLedgerEntry, BatchCreateLedgerEntries, CreateHold, CaptureHold,
+ReleaseHold) need `wallet.write`; a unit test holds every WalletService method
+to a scope. Health checking and reflection stay open.
 
 The interceptor authorizes each call before its handler runs and records the
 caller's name for the duration of the call; the servicer reads it once with
@@ -37,6 +38,7 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/GetBalances": READ_SCOPE,
     "/wallet.v1.WalletService/ListLedgerEntries": READ_SCOPE,
     "/wallet.v1.WalletService/CreateLedgerEntry": WRITE_SCOPE,
+    "/wallet.v1.WalletService/BatchCreateLedgerEntries": WRITE_SCOPE,
     "/wallet.v1.WalletService/CreateHold": WRITE_SCOPE,
     "/wallet.v1.WalletService/CaptureHold": WRITE_SCOPE,
     "/wallet.v1.WalletService/ReleaseHold": WRITE_SCOPE,

@@ -11,11 +11,14 @@ from typing import Any
 
 import grpc
 
-from server.api import events_io, parse, parse_holds, parse_reports, render
+from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, render, status
 from server.api.auth import authenticated_caller
 from server.config import Settings
+from server.domain.entry_batches import EntryBatch
+from server.domain.errors import WalletError
 from server.domain.holds import HoldOutcome
 from server.domain.limits import STREAM_MESSAGE_BYTES_MAX, STREAM_MESSAGE_ENTRIES_MAX
+from server.domain.model import Applied, EntryRequest
 from server.ledger import Ledger
 from server.ledger.watch import cursor_of
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -42,12 +45,18 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         self, request: wallet_pb2.CreateLedgerEntryRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CreateLedgerEntryResponse:
         entry_request = parse.entry_request(request, self._settings, created_by=authenticated_caller())
-        applied = await self._ledger.create_entry(entry_request)
-        return wallet_pb2.CreateLedgerEntryResponse(
-            entry=render.entry_to_proto(applied.entry),
-            wallet=render.wallet_to_proto(applied.wallet, self._currencies),
-            idempotent_replay=applied.idempotent_replay,
-        )
+        return self._entry_response(await self._ledger.create_entry(entry_request))
+
+    async def BatchCreateLedgerEntries(
+        self, request: wallet_pb2.BatchCreateLedgerEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.BatchCreateLedgerEntriesResponse:
+        parsed = parse_batches.batch_requests(request, self._settings, created_by=authenticated_caller())
+        valid = tuple(r for r in parsed if isinstance(r, EntryRequest))
+        outcomes = await self._ledger.create_entries(EntryBatch(valid, request.atomic)) if valid else []
+        # Malformed requests keep their place; the others take their outcomes in order.
+        decided = iter(outcomes)
+        results = [next(decided) if isinstance(r, EntryRequest) else r for r in parsed]
+        return wallet_pb2.BatchCreateLedgerEntriesResponse(results=[self._batch_result(r) for r in results])
 
     async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
@@ -129,6 +138,18 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> wallet_pb2.SummarizeLedgerResponse:
         summary = await self._ledger.summarize(parse_reports.summary_query(request, self._settings))
         return render.summary_to_proto(summary, self._currencies)
+
+    def _batch_result(self, result: Applied | WalletError) -> wallet_pb2.BatchEntryResult:
+        if isinstance(result, WalletError):
+            return wallet_pb2.BatchEntryResult(error=status.batch_entry_error(result))
+        return wallet_pb2.BatchEntryResult(response=self._entry_response(result))
+
+    def _entry_response(self, applied: Applied) -> wallet_pb2.CreateLedgerEntryResponse:
+        return wallet_pb2.CreateLedgerEntryResponse(
+            entry=render.entry_to_proto(applied.entry),
+            wallet=render.wallet_to_proto(applied.wallet, self._currencies),
+            idempotent_replay=applied.idempotent_replay,
+        )
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
         return {

@@ -3,7 +3,9 @@
 The status code is the error's declared code name; the `ErrorInfo` reason is
 its declared reason, a value name of the proto's `ErrorReason` enum (a unit
 test holds the two to each other, both ways); an
-`InvalidArgument` adds a `BadRequest` naming every bad field.
+`InvalidArgument` adds a `BadRequest` naming every bad field. A refused
+request of a non-atomic batch carries the same code, reason, message and
+metadata in its `BatchEntryError`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from server.domain.errors import ERROR_DOMAIN, InvalidArgument, WalletError
+from wallet.v1 import wallet_pb2
 
 
 def status_code(error: WalletError) -> grpc.StatusCode:
@@ -40,3 +43,10 @@ def _details(error: WalletError) -> list[any_pb2.Any]:
 def to_status(error: WalletError) -> status_pb2.Status:
     """The google.rpc.Status a caller receives for `error`."""
     return status_pb2.Status(code=getattr(code_pb2, error.code), message=error.message, details=_details(error))
+
+
+def batch_entry_error(error: WalletError) -> wallet_pb2.BatchEntryError:
+    """A refused request of a non-atomic batch: what its own call's status would have said."""
+    return wallet_pb2.BatchEntryError(
+        code=getattr(code_pb2, error.code), reason=error.reason, message=error.message, metadata=error.metadata
+    )

@@ -37,6 +37,18 @@ class Book:
     # Capture entries of the holds in `holds`, by id, for replays.
     capture_entries: dict[str, Entry] = field(default_factory=dict)
 
+    def copy(self) -> Book:
+        """A book that later `apply` calls on this one leave unchanged (the values themselves are immutable)."""
+        return Book(
+            self.head,
+            dict(self.wallets),
+            dict(self.lots),
+            dict(self.holds),
+            dict(self.entries_by_key),
+            dict(self.holds_by_key),
+            dict(self.capture_entries),
+        )
+
     def apply(self, draft: Draft) -> None:
         """Takes a decision's changes in."""
         self.head = draft.head

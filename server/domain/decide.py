@@ -16,27 +16,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from server.domain.book import Book, Draft
-from server.domain.errors import (
-    BalanceOverflow,
-    FieldViolation,
-    IdempotencyKeyReused,
-    InsufficientFunds,
-    InvalidArgument,
-    WalletError,
-)
+from server.domain.entry_batches import BatchApplied, EntryBatch, decide_entry_batch
+from server.domain.entry_rules import decide_entry
+from server.domain.errors import WalletError
 from server.domain.events import Event, ThresholdRequest, ThresholdSet
 from server.domain.hold_rules import capture_hold, create_hold, release_hold
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldRequest, ReleaseRequest, SettleRequest
-from server.domain.limits import BALANCE_MAX
-from server.domain.model import Applied, Draw, Entry, EntryRequest, EntryType, Head, Lot, Wallet
+from server.domain.model import Applied, Draw, Entry, EntryRequest, Head, Lot, Wallet
 from server.domain.settle import settle
 
 WalletKey = tuple[str, str]
 """(customer_id, currency)"""
 
-Request = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest | ThresholdRequest
-Outcome = Applied | HoldOutcome | ThresholdSet | None | WalletError
-"""An applied entry, a hold operation's result, a set threshold, nothing (a settle request), or a refusal."""
+SingleRequest = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest | ThresholdRequest
+Request = SingleRequest | EntryBatch
+Outcome = Applied | BatchApplied | HoldOutcome | ThresholdSet | None | WalletError
+"""An applied entry, a batch's outcomes, a hold operation's result, a set threshold, nothing (a settle
+request), or a refusal."""
+
+
+def single_requests(requests: Sequence[Request]) -> list[SingleRequest]:
+    """The requests with each batch of entries replaced by its entries: what the batch must lock and read."""
+    singles: list[SingleRequest] = []
+    for request in requests:
+        if isinstance(request, EntryBatch):
+            singles.extend(request.entries)
+        else:
+            singles.append(request)
+    return singles
 
 
 @dataclass
@@ -50,82 +57,7 @@ class BatchState:
     default_thresholds: Mapping[str, int] = field(default_factory=dict)
 
 
-def balance_after(balance: int, request: EntryRequest, held: int = 0) -> int:
-    """The balance once the entry applies; raises the refusal the rules demand.
-
-    A debit may not take the balance below what active holds reserve (so
-    never below zero), and a credit may not take it beyond what a 64-bit
-    column holds.
-    """
-    amount = request.amount
-    assert 0 <= held <= balance and amount > 0
-    if request.entry_type is not EntryType.CREDIT:
-        if amount > balance - held:
-            raise InsufficientFunds(balance=balance, amount=amount, currency=request.currency, held=held)
-        return balance - amount
-    if amount > BALANCE_MAX - balance:
-        raise BalanceOverflow(balance=balance, amount=amount, currency=request.currency)
-    return balance + amount
-
-
-def _replayed_entry(request: EntryRequest, earlier: Entry, draft: Draft) -> Outcome:
-    if not request.same_parameters_as(earlier):
-        return IdempotencyKeyReused(idempotency_key=request.idempotency_key, entry_id=earlier.id)
-    # The wallet as it stood right after the original entry.
-    current = draft.wallet(earlier.currency)
-    as_it_stood = Wallet(
-        request.customer_id,
-        earlier.currency,
-        earlier.after_balance,
-        current.created_at or earlier.created_at,
-        earlier.created_at,
-        earlier.wallet_held,
-        earlier.wallet_version,
-    )
-    return Applied(earlier, as_it_stood, idempotent_replay=True)
-
-
-def decide_entry(request: EntryRequest, draft: Draft) -> Outcome:
-    """A credit or a debit."""
-    book = draft.book
-    if request.idempotency_key:
-        earlier = book.entries_by_key.get(request.idempotency_key)
-        if earlier is not None:
-            return _replayed_entry(request, earlier, draft)
-        other = book.holds_by_key.get(request.idempotency_key)
-        if other is not None:
-            return IdempotencyKeyReused(idempotency_key=request.idempotency_key, hold_id=other.id)
-    if request.expire_time is not None and request.expire_time <= draft.now:
-        return InvalidArgument([FieldViolation("expire_time", "must be in the future")])
-    wallet = draft.wallet(request.currency)
-    try:
-        after = balance_after(wallet.balance, request, wallet.held_balance)
-    except WalletError as refusal:
-        return refusal
-    draws = draft.take_unheld(request.currency, request.amount) if request.entry_type is EntryType.DEBIT else ()
-    entry = draft.post(
-        request.currency,
-        request.entry_type,
-        request.amount,
-        draft.now,
-        draws=draws,
-        reason=request.reason,
-        idempotency_key=request.idempotency_key,
-        metadata=request.metadata,
-        created_by=request.created_by,
-        expire_time=request.expire_time,
-    )
-    if request.expire_time is not None:
-        lot = Lot(
-            entry.customer_id, entry.currency, entry.seq, entry.id, request.expire_time, entry.amount, entry.amount, 0
-        )
-        draft.set_lot(lot)
-    new_wallet = draft.wallets[request.currency]
-    assert new_wallet.balance == after
-    return Applied(entry, new_wallet, idempotent_replay=False)
-
-
-def decide(request: Request, draft: Draft) -> Outcome:
+def decide(request: SingleRequest, draft: Draft) -> Outcome:
     """The outcome of one request, written into `draft`."""
     if isinstance(request, EntryRequest):
         return decide_entry(request, draft)
@@ -191,7 +123,7 @@ class BatchDecision:
 def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callable[[], str]) -> BatchDecision:
     """Settles each customer once, then decides the requests in arrival order."""
     decision = BatchDecision()
-    for customer_id in sorted({r.customer_id for r in requests}):
+    for customer_id in sorted({r.customer_id for r in single_requests(requests)}):
         book = state.books[customer_id]
         draft = Draft(book, state.now, new_id)
         settle(draft)
@@ -199,6 +131,14 @@ def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callabl
         book.apply(draft)
         decision.take(draft)
     for request in requests:
+        if isinstance(request, EntryBatch):
+            batch_outcome, drafts = decide_entry_batch(
+                request, state.books, state.now, new_id, state.default_thresholds
+            )
+            for taken in drafts:
+                decision.take(taken)
+            decision.outcomes.append(batch_outcome)
+            continue
         book = state.books[request.customer_id]
         draft = Draft(book, state.now, new_id)
         outcome = decide(request, draft)

@@ -43,3 +43,7 @@ SUMMARY_OTHER_VALUES = "(other)"
 SUMMARY_NO_VALUE = "(none)"
 # An IANA time zone name is a few dozen characters; anything much longer is not one.
 TIME_ZONE_LENGTH_MAX = 64
+
+# BatchCreateLedgerEntries: at most this many requests in one batch, all in
+# one transaction (bounded by lock and statement timeouts like any other).
+BATCH_ENTRIES_MAX = 1_000

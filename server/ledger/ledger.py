@@ -22,7 +22,8 @@ from opentelemetry.trace import Tracer
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
-from server.domain.decide import Outcome, Request, decide_batch
+from server.domain.decide import Outcome, Request, decide_batch, single_requests
+from server.domain.entry_batches import BatchApplied, EntryBatch
 from server.domain.errors import HoldNotFound, WalletError
 from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
@@ -133,6 +134,12 @@ class Ledger:
         assert isinstance(outcome, Applied)
         return outcome
 
+    async def create_entries(self, batch: EntryBatch) -> list[Applied | WalletError]:
+        """Applies a batch of entries in order; each entry's outcome, or (atomic) the refusal that stopped all."""
+        outcome = await self._writes.submit(batch)
+        assert isinstance(outcome, BatchApplied)
+        return outcome.results
+
     async def hold(self, request: HoldRequest | CaptureRequest | ReleaseRequest) -> HoldOutcome:
         """Creates, captures or releases a hold (or replays that); raises the WalletError that refused it."""
         if isinstance(request, CaptureRequest | ReleaseRequest):
@@ -218,13 +225,14 @@ class Ledger:
     async def apply_batch(self, requests: Sequence[Request]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""
         assert requests
-        customer_ids = sorted({r.customer_id for r in requests})
+        singles = single_requests(requests)
+        customer_ids = sorted({r.customer_id for r in singles})
         key_refs = sorted(
-            {(r.customer_id, r.idempotency_key) for r in requests if isinstance(r, EntryRequest | HoldRequest)}
+            {(r.customer_id, r.idempotency_key) for r in singles if isinstance(r, EntryRequest | HoldRequest)}
             - {(c, "") for c in customer_ids}
         )
         hold_refs = sorted(
-            {(r.customer_id, r.hold_id) for r in requests if isinstance(r, CaptureRequest | ReleaseRequest)}
+            {(r.customer_id, r.hold_id) for r in singles if isinstance(r, CaptureRequest | ReleaseRequest)}
         )
         with database_errors():
             # Pipeline mode lets BEGIN travel with the locking reads and COMMIT

@@ -87,6 +87,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
         return response
 
     CreateLedgerEntry = _pass_through("CreateLedgerEntry", write=True)
+    BatchCreateLedgerEntries = _pass_through("BatchCreateLedgerEntries", write=True)
     CreateHold = _pass_through("CreateHold", write=True)
     CaptureHold = _pass_through("CaptureHold", write=True)
     ReleaseHold = _pass_through("ReleaseHold", write=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.domain.decide import balance_after
+from server.domain.entry_rules import balance_after
 from server.domain.errors import BalanceOverflow, InsufficientFunds
 from server.domain.limits import AMOUNT_MAX, BALANCE_MAX
 from server.domain.model import EntryRequest, EntryType

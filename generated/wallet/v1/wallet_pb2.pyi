@@ -733,6 +733,156 @@ class CreateLedgerEntryResponse(_message.Message):
 Global___CreateLedgerEntryResponse: _TypeAlias = CreateLedgerEntryResponse  # noqa: Y015
 
 @_typing.final
+class BatchCreateLedgerEntriesRequest(_message.Message):
+    """Request message for WalletService.BatchCreateLedgerEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    ATOMIC_FIELD_NUMBER: _builtins.int
+    atomic: _builtins.bool
+    """True: all requests apply or none does, and the call fails with the
+    first refusal (ErrorInfo metadata `index`; a malformed request fails it
+    with INVALID_ARGUMENT naming fields like `requests[3].amount`). False:
+    each request stands alone and gets its own result.
+    """
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateLedgerEntryRequest]:
+        """The entries to apply, in order: 1 to 1,000 of them."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___CreateLedgerEntryRequest] | None = ...,
+        atomic: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["atomic", b"atomic", "requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCreateLedgerEntriesRequest: _TypeAlias = BatchCreateLedgerEntriesRequest  # noqa: Y015
+
+@_typing.final
+class BatchCreateLedgerEntriesResponse(_message.Message):
+    """Response message for WalletService.BatchCreateLedgerEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchEntryResult]:
+        """One result per request, in the order of the requests."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___BatchEntryResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCreateLedgerEntriesResponse: _TypeAlias = BatchCreateLedgerEntriesResponse  # noqa: Y015
+
+@_typing.final
+class BatchEntryResult(_message.Message):
+    """The outcome of one request of a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def response(self) -> Global___CreateLedgerEntryResponse:
+        """The applied entry, or the replay of an earlier one."""
+
+    @_builtins.property
+    def error(self) -> Global___BatchEntryError:
+        """Why the request was refused; nothing of it was written."""
+
+    def __init__(
+        self,
+        *,
+        response: Global___CreateLedgerEntryResponse | None = ...,
+        error: Global___BatchEntryError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "response", b"response"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "response", b"response"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["response", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___BatchEntryResult: _TypeAlias = BatchEntryResult  # noqa: Y015
+
+@_typing.final
+class BatchEntryError(_message.Message):
+    """A refused request of a non-atomic batch: the status CreateLedgerEntry
+    would have returned for it at that point of the batch.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The google.rpc.Code number (3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
+    6 ALREADY_EXISTS, ...).
+    """
+    reason: _builtins.str
+    """The ErrorInfo reason, a value name of ErrorReason."""
+    message: _builtins.str
+    """The human-readable message."""
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The ErrorInfo metadata; a malformed request's first bad field is
+        `field` (e.g. `amount`).
+        """
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        message: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchEntryError: _TypeAlias = BatchEntryError  # noqa: Y015
+
+@_typing.final
 class ListLedgerEntriesRequest(_message.Message):
     """Request message for WalletService.ListLedgerEntries."""
 

@@ -55,6 +55,11 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryResponse.FromString,
                 _registered_method=True)
+        self.BatchCreateLedgerEntries = channel.unary_unary(
+                '/wallet.v1.WalletService/BatchCreateLedgerEntries',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesResponse.FromString,
+                _registered_method=True)
         self.ListLedgerEntries = channel.unary_stream(
                 '/wallet.v1.WalletService/ListLedgerEntries',
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.ListLedgerEntriesRequest.SerializeToString,
@@ -133,6 +138,22 @@ class WalletServiceServicer:
         customer's idempotency_key with the same fields returns the original
         response with idempotent_replay set; with other fields it fails with
         ALREADY_EXISTS (ErrorInfo reason IDEMPOTENCY_KEY_REUSED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateLedgerEntries(self, request, context):
+        """Applies 1 to 1,000 CreateLedgerEntry requests, for any mix of customers
+        and currencies, in the order given: each is validated and decided
+        exactly as CreateLedgerEntry would decide it alone at that point (two
+        debits of one wallet see each other), with its own idempotency key. Not
+        atomic: each request stands alone and results[i] holds its response or
+        its error. Atomic: all apply or none does; the call fails with the
+        first refused request's status, its ErrorInfo metadata `index` naming
+        its position. An empty batch or one over 1,000 requests is
+        INVALID_ARGUMENT naming `requests`. Batches lock wallets in one stable
+        order, so concurrent batches never deadlock.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -240,6 +261,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.CreateLedgerEntry,
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryResponse.SerializeToString,
+            ),
+            'BatchCreateLedgerEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateLedgerEntries,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesResponse.SerializeToString,
             ),
             'ListLedgerEntries': grpc.unary_stream_rpc_method_handler(
                     servicer.ListLedgerEntries,
@@ -352,6 +378,33 @@ class WalletService:
             '/wallet.v1.WalletService/CreateLedgerEntry',
             wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.CreateLedgerEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateLedgerEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/BatchCreateLedgerEntries',
+            wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.BatchCreateLedgerEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

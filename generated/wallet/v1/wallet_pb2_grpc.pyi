@@ -58,6 +58,18 @@ class WalletServiceStub:
     response with idempotent_replay set; with other fields it fails with
     ALREADY_EXISTS (ErrorInfo reason IDEMPOTENCY_KEY_REUSED).
     """
+    BatchCreateLedgerEntries: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.BatchCreateLedgerEntriesRequest, _wallet_pb2.BatchCreateLedgerEntriesResponse]
+    """Applies 1 to 1,000 CreateLedgerEntry requests, for any mix of customers
+    and currencies, in the order given: each is validated and decided
+    exactly as CreateLedgerEntry would decide it alone at that point (two
+    debits of one wallet see each other), with its own idempotency key. Not
+    atomic: each request stands alone and results[i] holds its response or
+    its error. Atomic: all apply or none does; the call fails with the
+    first refused request's status, its ErrorInfo metadata `index` naming
+    its position. An empty batch or one over 1,000 requests is
+    INVALID_ARGUMENT naming `requests`. Batches lock wallets in one stable
+    order, so concurrent batches never deadlock.
+    """
     ListLedgerEntries: _grpc.UnaryStreamMultiCallable[_wallet_pb2.ListLedgerEntriesRequest, _wallet_pb2.ListLedgerEntriesResponse]
     """Streams a customer's ledger entries in the order they were applied
     (oldest first unless newest_first is set). Results are streamed in
@@ -141,6 +153,18 @@ class WalletServiceAsyncStub(WalletServiceStub):
     customer's idempotency_key with the same fields returns the original
     response with idempotent_replay set; with other fields it fails with
     ALREADY_EXISTS (ErrorInfo reason IDEMPOTENCY_KEY_REUSED).
+    """
+    BatchCreateLedgerEntries: _aio.UnaryUnaryMultiCallable[_wallet_pb2.BatchCreateLedgerEntriesRequest, _wallet_pb2.BatchCreateLedgerEntriesResponse]  # type: ignore[assignment]
+    """Applies 1 to 1,000 CreateLedgerEntry requests, for any mix of customers
+    and currencies, in the order given: each is validated and decided
+    exactly as CreateLedgerEntry would decide it alone at that point (two
+    debits of one wallet see each other), with its own idempotency key. Not
+    atomic: each request stands alone and results[i] holds its response or
+    its error. Atomic: all apply or none does; the call fails with the
+    first refused request's status, its ErrorInfo metadata `index` naming
+    its position. An empty batch or one over 1,000 requests is
+    INVALID_ARGUMENT naming `requests`. Batches lock wallets in one stable
+    order, so concurrent batches never deadlock.
     """
     ListLedgerEntries: _aio.UnaryStreamMultiCallable[_wallet_pb2.ListLedgerEntriesRequest, _wallet_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """Streams a customer's ledger entries in the order they were applied
@@ -234,6 +258,24 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         customer's idempotency_key with the same fields returns the original
         response with idempotent_replay set; with other fields it fails with
         ALREADY_EXISTS (ErrorInfo reason IDEMPOTENCY_KEY_REUSED).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCreateLedgerEntries(
+        self,
+        request: _wallet_pb2.BatchCreateLedgerEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.BatchCreateLedgerEntriesResponse, _abc.Awaitable[_wallet_pb2.BatchCreateLedgerEntriesResponse]]:
+        """Applies 1 to 1,000 CreateLedgerEntry requests, for any mix of customers
+        and currencies, in the order given: each is validated and decided
+        exactly as CreateLedgerEntry would decide it alone at that point (two
+        debits of one wallet see each other), with its own idempotency key. Not
+        atomic: each request stands alone and results[i] holds its response or
+        its error. Atomic: all apply or none does; the call fails with the
+        first refused request's status, its ErrorInfo metadata `index` naming
+        its position. An empty batch or one over 1,000 requests is
+        INVALID_ARGUMENT naming `requests`. Batches lock wallets in one stable
+        order, so concurrent batches never deadlock.
         """
 
     @_abc_1.abstractmethod
