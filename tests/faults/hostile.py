@@ -329,6 +329,7 @@ BUSINESS_REFUSALS: dict[str, dict[grpc.StatusCode, set[str]]] = {
     "GetHold": {grpc.StatusCode.NOT_FOUND: {"HOLD_NOT_FOUND"}},
     "ListHolds": {},
     "SummarizeLedger": {},
+    "SetLowBalanceThreshold": {},
 }
 
 
