@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from server.api.parse import check_customer_id, currency_filter
+from server.api.parse import check_currency, check_customer_id
 from server.api.render import entry_to_proto, hold_to_proto, timestamp, wallet_to_proto
 from server.config import Currency
 from server.domain.errors import FieldViolation, InvalidArgument
@@ -57,10 +57,7 @@ def threshold_request(
 ) -> ThresholdRequest:
     violations: list[FieldViolation] = []
     check_customer_id(request.customer_id, violations)
-    if not request.currency:
-        violations.append(FieldViolation("currency", "is required"))
-    else:
-        currency_filter(request.currency, currencies, violations)
+    check_currency(request.currency, currencies, violations, required=True)
     if not 0 <= request.threshold <= AMOUNT_MAX:
         violations.append(FieldViolation("threshold", f"must be between 0 and {AMOUNT_MAX} minor units"))
     if violations:

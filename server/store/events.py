@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.domain.events import Event, EventType
 from server.domain.model import Wallet
-from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row
+from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row, qualified
 
 # Placers notify this channel with the last position when they placed events; processes with watchers listen.
 EVENTS_PLACED = "wallet_events_placed"
@@ -64,10 +64,6 @@ _ENTRY_AT = 13
 _HOLD_AT = _ENTRY_AT + len(ENTRY_COLUMN_LIST.split(", "))
 
 
-def _qualified(alias: str, column_list: str) -> str:
-    return ", ".join(f"{alias}.{name}" for name in column_list.split(", "))
-
-
 def _read_statement(*, customer: bool, types: bool) -> str:
     filters = ["v.position > %(after)s", "v.position <= %(upto)s"]
     if customer:
@@ -75,7 +71,7 @@ def _read_statement(*, customer: bool, types: bool) -> str:
     if types:
         filters.append("v.event_type = ANY(ARRAY(SELECT jsonb_array_elements_text(%(types)s::jsonb)))")
     return f"""
-SELECT {_EVENT_COLUMNS}, {_qualified("e", ENTRY_COLUMN_LIST)}, {_qualified("h", HOLD_COLUMN_LIST)}
+SELECT {_EVENT_COLUMNS}, {qualified("e", ENTRY_COLUMN_LIST)}, {qualified("h", HOLD_COLUMN_LIST)}
 FROM wallet_events v
 LEFT JOIN ledger_entries e ON e.customer_id = v.customer_id AND e.id = v.entry_id
 LEFT JOIN holds h ON h.customer_id = v.customer_id AND h.id = v.hold_id

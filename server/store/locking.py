@@ -28,6 +28,7 @@ from server.store.rows import (
     hold_from_json,
     hold_from_row,
     lot_from_json,
+    qualified,
     wallet_from_row,
 )
 
@@ -54,10 +55,6 @@ def _pairs_match(first: str, second: str) -> str:
     )
 
 
-def _qualified(alias: str, column_list: str) -> str:
-    return ", ".join(f"{alias}.{name}" for name in column_list.split(", "))
-
-
 # Creates each customer's head row if needed and locks it. Rows are locked in
 # ORDER BY order, the same for every writer, so two batches that share
 # customers cannot deadlock. The no-op update is what takes the lock.
@@ -76,11 +73,11 @@ RETURNING customer_id, last_seq, last_entry_at, clock_timestamp(), last_event_se
 # every active hold is in held_balance.
 _LOCK_WALLETS = f"""
 SELECT {WALLET_COLUMN_LIST},
-    (SELECT json_agg(json_build_array({_qualified("l", LOT_COLUMN_LIST)}))
+    (SELECT json_agg(json_build_array({qualified("l", LOT_COLUMN_LIST)}))
      FROM credit_lots l
      WHERE l.customer_id = w.customer_id AND l.currency = w.currency AND l.remaining > 0),
     CASE WHEN w.held_balance > 0 THEN
-        (SELECT json_agg(json_build_array({_qualified("h", HOLD_COLUMN_LIST)}))
+        (SELECT json_agg(json_build_array({qualified("h", HOLD_COLUMN_LIST)}))
          FROM holds h
          WHERE h.customer_id = w.customer_id AND h.currency = w.currency
            AND h.status = 'active' AND h.expire_time <= clock_timestamp())
@@ -93,7 +90,7 @@ FOR UPDATE OF w
 _SELECT_NAMED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match('customer_id', 'id')}"
 
 _SELECT_CAPTURE_ENTRIES = f"""
-SELECT {_qualified("e", ENTRY_COLUMN_LIST)} FROM holds h
+SELECT {qualified("e", ENTRY_COLUMN_LIST)} FROM holds h
 JOIN ledger_entries e ON e.customer_id = h.customer_id AND e.id = h.capture_entry_id
 WHERE {_pairs_match("h.customer_id", "h.id")}
 """

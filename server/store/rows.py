@@ -83,6 +83,11 @@ HOLD_COLUMN_LIST = ", ".join(column.name for column in HOLD_COLUMNS)
 _NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 
+def qualified(alias: str, column_list: str) -> str:
+    """A column list such as ENTRY_COLUMN_LIST with each column prefixed by a table alias."""
+    return ", ".join(f"{alias}.{name}" for name in column_list.split(", "))
+
+
 def compile_sql(statement: Select[Any]) -> str:
     """SQL text with %(name)s placeholders, as psycopg expects."""
     return str(statement.compile(dialect=_DIALECT))
