@@ -84,3 +84,16 @@ def test_tracing_is_on_only_when_the_standard_otel_variables_ask_for_it(env: dic
 def test_an_unknown_trace_exporter_is_refused() -> None:
     with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER"):
         Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_default_low_balance_thresholds_are_set_per_currency_and_others_stay_off() -> None:
+    settings = Settings.from_env({"WALLET_LOW_BALANCE_THRESHOLDS": "USD:500, INR:0"})
+    assert settings.currencies["USD"].low_balance_threshold == 500
+    assert settings.currencies["INR"].low_balance_threshold == 0
+    assert Settings.from_env({}).currencies["USD"].low_balance_threshold == 0
+
+
+@pytest.mark.parametrize("text", ["EUR:500", "USD:5.00", "USD:", "USD:-1", "USD:1000000000000001"])
+def test_malformed_low_balance_thresholds_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="WALLET_LOW_BALANCE_THRESHOLDS"):
+        Settings.from_env({"WALLET_LOW_BALANCE_THRESHOLDS": text})
