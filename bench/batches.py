@@ -58,7 +58,7 @@ def scenario_8(ctx: Context) -> None:
         customer_prefix=BATCH_PREFIX,
         customers=CUSTOMERS,
     )
-    result = ctx.load(spec, [ctx.server])
+    result = ctx.load(spec, [ctx.server], profile_as="scenario8" if ctx.args.profile else None)
     fields = _fields(result, baseline.best.tps)
     checks = _write_checks(ctx, like, before, since, result)
     checks["ok"] = checks["ok"] and checks["rows_written"] >= result.ok_total * BATCH_ENTRIES
@@ -93,7 +93,7 @@ def scenario_9(ctx: Context) -> None:
     spec = ctx.spec(
         "hot_batch", [ctx.server.address], processes=2, concurrency=CALLERS // 2, customer_prefix=HOT_BATCH[:-1]
     )
-    result = ctx.load(spec, [ctx.server])
+    result = ctx.load(spec, [ctx.server], profile_as="scenario9" if ctx.args.profile else None)
     fields = _fields(result, baseline_entries)
     checks = _write_checks(ctx, HOT_BATCH, before, since, result)
     checks["ok"] = checks["ok"] and checks["rows_written"] >= result.ok_total * BATCH_ENTRIES

@@ -16,6 +16,7 @@ import sys
 from server.api.auth import AuthConfigError, hash_token
 from server.app import AddressInUse, create_server
 from server.config import ConfigError, Settings
+from server.runtime import tune_garbage_collector
 from server.store.db import EmbeddedPostgresMissing, migrate, resolve_database_url
 
 logger = logging.getLogger("wallet.server")
@@ -24,6 +25,7 @@ logger = logging.getLogger("wallet.server")
 async def serve(settings: Settings, database_url: str) -> None:
     server, port = await create_server(settings, database_url)
     await server.start()
+    tune_garbage_collector()
     host = settings.listen_addr.rsplit(":", 1)[0]
     logger.info("wallet.v1.WalletService listening on %s:%d", host, port)
     endpoint = server.telemetry.endpoint

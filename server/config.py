@@ -119,9 +119,12 @@ class Settings:
     lock_timeout_ms: int = 3_000
     # Requests coalesced into one write transaction, at most.
     write_batch_max: int = 200
-    # Write transactions running at once in this process. One at a time lets the
-    # next batch gather while the current one commits (docs/performance.md).
+    # Write transactions running at once in each write queue. One at a time lets the
+    # queue's next batch gather while the current one commits (docs/performance.md).
     write_concurrency: int = 1
+    # Batches of entries are split by a hash of the customer over this many
+    # write queues, whose transactions overlap (server/ledger/write_shards.py).
+    write_shards: int = 2
     # Balance reads coalesced into one query, at most, and such queries at once.
     read_batch_max: int = 200
     read_concurrency: int = 1
@@ -202,6 +205,7 @@ class Settings:
             lock_timeout_ms=int(number("WALLET_LOCK_TIMEOUT_MS", defaults.lock_timeout_ms, 10, 600_000)),
             write_batch_max=int(number("WALLET_WRITE_BATCH_MAX", defaults.write_batch_max, 1, 5_000)),
             write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
+            write_shards=int(number("WALLET_WRITE_SHARDS", defaults.write_shards, 1, 64)),
             read_batch_max=int(number("WALLET_READ_BATCH_MAX", defaults.read_batch_max, 1, 5_000)),
             read_concurrency=int(number("WALLET_READ_CONCURRENCY", defaults.read_concurrency, 1, 256)),
             hold_ttl_default_s=number("WALLET_HOLD_TTL_DEFAULT_S", defaults.hold_ttl_default_s, 1, 365 * 86_400),

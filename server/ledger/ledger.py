@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
 from server.domain.decide import Outcome, Request, decide_batch, single_requests
-from server.domain.entry_batches import BatchApplied, EntryBatch
+from server.domain.entry_batches import EntryBatch
 from server.domain.errors import HoldNotFound, WalletError
 from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
@@ -35,6 +35,7 @@ from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
 from server.ledger.history import read_history
 from server.ledger.watch import WatchUpdate, watch
+from server.ledger.write_shards import WriteShards
 from server.observability.batches import BatchObserver, event
 from server.observability.ledger_metrics import LedgerMetrics
 from server.store import events, hold_reads, locking, reads, report_reads, writes
@@ -63,9 +64,9 @@ class Ledger:
         self.currencies = settings.currencies
         self._metrics = metrics
         observe = metrics is not None or tracer is not None
-        self._writes: Coalescer[Request, Outcome] = Coalescer(
+        self._writes = WriteShards(
             self.apply_batch,
-            name="write",
+            shards=settings.write_shards,
             batch_max=settings.write_batch_max,
             concurrency=settings.write_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
@@ -136,9 +137,7 @@ class Ledger:
 
     async def create_entries(self, batch: EntryBatch) -> list[Applied | WalletError]:
         """Applies a batch of entries in order; each entry's outcome, or (atomic) the refusal that stopped all."""
-        outcome = await self._writes.submit(batch)
-        assert isinstance(outcome, BatchApplied)
-        return outcome.results
+        return await self._writes.submit_entries(batch)
 
     async def hold(self, request: HoldRequest | CaptureRequest | ReleaseRequest) -> HoldOutcome:
         """Creates, captures or releases a hold (or replays that); raises the WalletError that refused it."""

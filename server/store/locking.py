@@ -45,13 +45,18 @@ from server.store.rows import (
 _CUSTOMERS = "ARRAY(SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb))"
 
 
-def _pairs_match(first: str, second: str) -> str:
-    """The rows whose (first, second) is one of the pairs, found through an index on both."""
-    elements = "jsonb_array_elements(%(pairs)s::jsonb) AS pair"
+def _one_per_pair(select: str, first: str, second: str) -> str:
+    """The row `select` finds for each (first, second) pair, each found by its own index probe.
+
+    A join of the pairs with the table lets the planner choose a hash join
+    over the whole table: with 100 pairs it read every entry (measured: 30,000
+    buffers, 9.5 ms a batch at 50,000 entries, growing with the table). The
+    LIMIT keeps each lateral subquery from being flattened into such a join;
+    every pair names at most one row (both keys are unique).
+    """
     return (
-        f"{first} = ANY(ARRAY(SELECT pair->>0 FROM {elements}))"
-        f" AND {second} = ANY(ARRAY(SELECT pair->>1 FROM {elements}))"
-        f" AND ({first}, {second}) IN (SELECT pair->>0, pair->>1 FROM {elements})"
+        "SELECT found.* FROM jsonb_array_elements(%(pairs)s::jsonb) AS pair"
+        f" CROSS JOIN LATERAL ({select} WHERE {first} = pair->>0 AND {second} = pair->>1 LIMIT 1) AS found"
     )
 
 
@@ -87,18 +92,19 @@ ORDER BY w.customer_id, w.currency
 FOR UPDATE OF w
 """
 
-_SELECT_NAMED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match('customer_id', 'id')}"
+_SELECT_NAMED_HOLDS = _one_per_pair(f"SELECT {HOLD_COLUMN_LIST} FROM holds", "customer_id", "id")
 
-_SELECT_CAPTURE_ENTRIES = f"""
-SELECT {qualified("e", ENTRY_COLUMN_LIST)} FROM holds h
-JOIN ledger_entries e ON e.customer_id = h.customer_id AND e.id = h.capture_entry_id
-WHERE {_pairs_match("h.customer_id", "h.id")}
-"""
-
-_SELECT_KEYED_ENTRIES = (
-    f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries WHERE {_pairs_match('customer_id', 'idempotency_key')}"
+_SELECT_CAPTURE_ENTRIES = _one_per_pair(
+    f"SELECT {qualified('e', ENTRY_COLUMN_LIST)} FROM holds h"
+    " JOIN ledger_entries e ON e.customer_id = h.customer_id AND e.id = h.capture_entry_id",
+    "h.customer_id",
+    "h.id",
 )
-_SELECT_KEYED_HOLDS = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE {_pairs_match('customer_id', 'idempotency_key')}"
+
+_SELECT_KEYED_ENTRIES = _one_per_pair(
+    f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "idempotency_key"
+)
+_SELECT_KEYED_HOLDS = _one_per_pair(f"SELECT {HOLD_COLUMN_LIST} FROM holds", "customer_id", "idempotency_key")
 
 
 async def lock_batch(

@@ -47,10 +47,15 @@ _PARTS = {
             low_balance_threshold = EXCLUDED.low_balance_threshold
     RETURNING 1""",
     "heads": """
-    UPDATE ledger_heads SET last_seq = h.last_seq, last_entry_at = h.last_entry_at, last_event_seq = h.last_event_seq
-    FROM jsonb_to_recordset(%(heads)s::jsonb)
+    -- Every head exists (the batch locked it). An upsert finds each through the key; an UPDATE ... FROM
+    -- the document was planned as a hash join over every head (1.1 ms a batch at 10,000 customers).
+    INSERT INTO ledger_heads (customer_id, last_seq, last_entry_at, last_event_seq)
+    SELECT * FROM jsonb_to_recordset(%(heads)s::jsonb)
          AS h(customer_id text, last_seq bigint, last_entry_at timestamptz, last_event_seq bigint)
-    WHERE ledger_heads.customer_id = h.customer_id
+    ORDER BY 1
+    ON CONFLICT (customer_id) DO UPDATE
+        SET last_seq = EXCLUDED.last_seq, last_entry_at = EXCLUDED.last_entry_at,
+            last_event_seq = EXCLUDED.last_event_seq
     RETURNING 1""",
     "lots": """
     INSERT INTO credit_lots (customer_id, credit_seq, currency, credit_id, expire_time, amount, remaining, held)

@@ -218,3 +218,26 @@ async def test_a_malformed_request_fails_an_atomic_batch_naming_its_position_and
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(raised.value) == ["requests[3].amount", "requests[4].currency"]
     assert await usd_balance(stub, customer_id) == 0
+
+
+async def test_a_batch_over_many_customers_keeps_each_entrys_outcome_in_its_place_and_each_customers_order(
+    stub: Stub, customer_id: str
+) -> None:
+    # Ten customers spread over the server's batch shards; each customer's entries depend on the
+    # ones before them (the debit needs the credit, the repeated key replays), interleaved with the others'.
+    customers = [f"{customer_id}_{n}" for n in range(10)]
+    requests = []
+    for step in range(3):
+        for customer in customers:
+            if step == 0:
+                requests.append(entry_request(customer, 100, idempotency_key="credit"))
+            elif step == 1:
+                requests.append(entry_request(customer, 60, DEBIT, idempotency_key="debit"))
+            else:
+                requests.append(entry_request(customer, 100, idempotency_key="credit"))
+    response = await stub.BatchCreateLedgerEntries(batch(*requests))
+    assert outcomes(response) == ["applied"] * 20 + ["replayed"] * 10
+    for index, result in enumerate(response.results):
+        assert result.response.entry.customer_id == customers[index % 10]
+        # A replay answers as the original did: the wallet as that credit left it.
+        assert result.response.wallet.balance == (40 if 10 <= index < 20 else 100)
