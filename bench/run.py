@@ -669,13 +669,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if k in ctx.results["scenarios"]:
                     entry = ctx.results["scenarios"][k]
                     entry["scenario_wall_s"] = round(time.monotonic() - t0, 1)
-                    cpu = entry.get("load", entry.get("export", {})).get("cpu", {})
-                    outside = cpu.get("other_processes_cores", 0) + cpu.get("unattributed_cores", 0)
-                    if outside > NOISE_CORES:
-                        entry["notes"].append(
-                            f"noisy: {outside:.2f} of {cpu['machine_busy_cores']} busy cores were outside the"
-                            " benchmark's processes (other sessions' processes, kernel)"
-                        )
+                    measured = [
+                        ("", entry.get("load", entry.get("export", {}))),
+                        ("echo baseline ", entry.get("echo", {})),
+                        ("baseline ", entry.get("baseline", {})),  # scenario 3's is the echo's load
+                    ]
+                    for what, part in measured:
+                        cpu = part.get("cpu", {})
+                        outside = cpu.get("other_processes_cores", 0) + cpu.get("unattributed_cores", 0)
+                        if outside > NOISE_CORES:
+                            entry["notes"].append(
+                                f"{what}noisy: {outside:.2f} of {cpu['machine_busy_cores']} busy cores were outside"
+                                " the benchmark's processes (other sessions' processes, kernel)"
+                            )
         stop_process(ctx.server.proc)
         ctx.results["server_log"] = _scan_logs(log_dir)
         if args.keep_logs:
