@@ -94,7 +94,9 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    headers = ["scenario", "thrpt/s", "p50 ms", "p99 ms", "baseline/s", "ratio", "target", "met"]
+    # "ratio" is against the scenario's own baseline (pgbench, echo, cursor); "vs echo" against the
+    # bare grpc.aio echo under the same load, blank where a scenario has none.
+    headers = ["scenario", "thrpt/s", "p50 ms", "p99 ms", "baseline/s", "ratio", "vs echo", "target", "met"]
     rows = []
     for key, scenario in results["scenarios"].items():
         rows.append(
@@ -105,6 +107,7 @@ def table(results: dict[str, Any]) -> str:
                 _fmt(scenario.get("p99_ms"), 2),
                 _fmt(scenario.get("baseline_per_s")),
                 _fmt(scenario.get("ratio"), 3),
+                "" if scenario.get("vs_echo") is None else _fmt(scenario["vs_echo"], 3),
                 scenario.get("target", ""),
                 {True: "yes", False: "NO", None: "-"}[scenario.get("target_met")],
             ]
@@ -114,7 +117,7 @@ def table(results: dict[str, Any]) -> str:
     for i, row in enumerate([headers, *rows]):
         lines.append(
             "  ".join(
-                str(cell).ljust(widths[j]) if j in (0, 6, 7) else str(cell).rjust(widths[j])
+                str(cell).ljust(widths[j]) if j in (0, 7, 8) else str(cell).rjust(widths[j])
                 for j, cell in enumerate(row)
             )
         )
