@@ -16,7 +16,7 @@ import sys
 from server.api.auth import AuthConfigError, hash_token
 from server.app import AddressInUse, create_server
 from server.config import ConfigError, Settings
-from server.runtime import tune_garbage_collector
+from server.runtime import event_loop_factory, tune_garbage_collector
 from server.store.db import EmbeddedPostgresMissing, migrate, resolve_database_url
 
 logger = logging.getLogger("wallet.server")
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("database migrated to the latest revision")
         if args.command == "migrate":
             return 0
-        asyncio.run(serve(settings, database_url))
+        with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+            runner.run(serve(settings, database_url))
     except ConfigError as error:
         print(f"wallet-server: configuration error: {error}", file=sys.stderr)
         return 2

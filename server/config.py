@@ -73,6 +73,7 @@ def with_thresholds(currencies: Mapping[str, Currency], text: str) -> dict[str, 
 
 TRACES_EXPORTERS = ("none", "otlp", "console")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 def split_host_port(address: str, name: str) -> tuple[str, int]:
@@ -143,6 +144,8 @@ class Settings:
     max_concurrent_rpcs: int = 1_000
     reflection: bool = True
     log_level: str = "INFO"
+    # The server's event loop: "uvloop" (where installed) or "asyncio".
+    event_loop: str = "uvloop"
     # Caller authentication: a JSON file of callers, token hashes and scopes (off when unset).
     auth_file: str | None = None
     # TLS: certificate chain and key (PEM); with a client CA, client certificates are required.
@@ -169,6 +172,8 @@ class Settings:
             split_host_port(self.metrics_addr, "WALLET_METRICS_ADDR")
         if self.traces_exporter not in TRACES_EXPORTERS:
             raise ConfigError(f"OTEL_TRACES_EXPORTER: {self.traces_exporter!r} is not one of {TRACES_EXPORTERS}")
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigError(f"WALLET_EVENT_LOOP: {self.event_loop!r} is not one of {EVENT_LOOPS}")
         if self.otlp_protocol not in OTLP_PROTOCOLS:
             raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {self.otlp_protocol!r} is not one of {OTLP_PROTOCOLS}")
 
@@ -221,6 +226,7 @@ class Settings:
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),
             reflection=env.get("WALLET_REFLECTION", "on").lower() not in ("0", "off", "false", "no"),
             log_level=env.get("WALLET_LOG_LEVEL", defaults.log_level).upper(),
+            event_loop=env.get("WALLET_EVENT_LOOP", defaults.event_loop).strip().lower(),
             auth_file=env.get("WALLET_AUTH_FILE") or None,
             tls_cert_file=env.get("WALLET_TLS_CERT_FILE") or None,
             tls_key_file=env.get("WALLET_TLS_KEY_FILE") or None,

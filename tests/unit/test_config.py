@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.config import ConfigError, Currency, Settings, parse_currencies
+from server.runtime import event_loop_factory
 
 
 def test_defaults_serve_usd_and_inr_on_the_loopback_port_50051() -> None:
@@ -28,7 +29,13 @@ def test_malformed_currency_lists_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("WALLET_DB_POOL_SIZE", "0"), ("WALLET_DB_POOL_SIZE", "many"), ("WALLET_LOCK_TIMEOUT_MS", "1")],
+    [
+        ("WALLET_DB_POOL_SIZE", "0"),
+        ("WALLET_DB_POOL_SIZE", "many"),
+        ("WALLET_LOCK_TIMEOUT_MS", "1"),
+        ("WALLET_WRITE_SHARDS", "0"),
+        ("WALLET_WRITE_SHARDS", "65"),
+    ],
 )
 def test_out_of_range_numbers_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -97,3 +104,21 @@ def test_default_low_balance_thresholds_are_set_per_currency_and_others_stay_off
 def test_malformed_low_balance_thresholds_are_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="WALLET_LOW_BALANCE_THRESHOLDS"):
         Settings.from_env({"WALLET_LOW_BALANCE_THRESHOLDS": text})
+
+
+def test_the_server_runs_on_uvloop_unless_told_to_use_asyncios_loop() -> None:
+    assert Settings.from_env({}).event_loop == "uvloop"
+    assert Settings.from_env({"WALLET_EVENT_LOOP": " AsyncIO "}).event_loop == "asyncio"
+    assert event_loop_factory("asyncio") is None
+    factory = event_loop_factory("uvloop")
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+
+
+def test_an_unknown_event_loop_is_refused() -> None:
+    with pytest.raises(ConfigError, match="WALLET_EVENT_LOOP"):
+        Settings.from_env({"WALLET_EVENT_LOOP": "trio"})
