@@ -41,9 +41,13 @@ WITH pending AS (
         ORDER BY customer_id, seq LIMIT %(limit)s
     ) unplaced
 ), placed AS (
+    -- Each row is found by its key. `position IS NULL` here let a generic plan look rows up through
+    -- (customer_id, position) instead: every unplaced and dead entry of the customer per row, which
+    -- for a hot wallet ran past the statement timeout. The guard below says the same (positions are
+    -- positive) without matching that index.
     UPDATE wallet_events v SET position = %(last)s + p.n
     FROM pending p
-    WHERE v.customer_id = p.customer_id AND v.seq = p.seq AND v.position IS NULL
+    WHERE v.customer_id = p.customer_id AND v.seq = p.seq AND coalesce(v.position, 0) = 0
     RETURNING v.position
 ), advanced AS (
     UPDATE event_stream SET last_position = last_position + (SELECT count(*) FROM placed) WHERE id = 1
