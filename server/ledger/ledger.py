@@ -234,8 +234,8 @@ class Ledger:
             {(r.customer_id, r.hold_id) for r in singles if isinstance(r, CaptureRequest | ReleaseRequest)}
         )
         with database_errors():
-            # Pipeline mode lets BEGIN travel with the locking reads and COMMIT
-            # with nothing to wait for: three round trips per batch in all.
+            # Pipeline mode lets BEGIN travel with the locking reads, and the
+            # write with the COMMIT: two round trips per batch in all.
             async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
                 state.default_thresholds = self._default_thresholds

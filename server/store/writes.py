@@ -97,10 +97,19 @@ _PARTS = {
 
 @functools.lru_cache(maxsize=len(_PARTS) ** 2)
 def _statement(parts: tuple[str, ...]) -> str:
-    """One data-modifying CTE per part, and the count each wrote."""
+    """One data-modifying CTE per part, then a check that each wrote as many rows as it was given.
+
+    The check fails the statement, and so the transaction, when a count
+    differs (the text cast to int raises; it is built from the counts, so the
+    planner cannot fold it ahead of the CASE). Failing inside the database
+    lets the caller queue this statement and the COMMIT together and wait
+    once, instead of reading the counts before committing.
+    """
     ctes = ",\n".join(f"{name} AS ({_PARTS[name]}\n)" for name in parts)
-    counts = ", ".join(f"(SELECT count(*) FROM {name})" for name in parts)
-    return f"WITH {ctes}\nSELECT {counts}"
+    counts = [f"(SELECT count(*) FROM {name})" for name in parts]
+    same = " AND ".join(f"{count} = %({name}_count)s" for name, count in zip(parts, counts, strict=True))
+    differ = " || ' ' || ".join(f"'{name}=' || {count}" for name, count in zip(parts, counts, strict=True))
+    return f"WITH {ctes}\nSELECT CASE WHEN {same} THEN 0 ELSE ('rows written differ: ' || {differ})::int END"
 
 
 def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
@@ -212,10 +221,19 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-async def write_batch(conn: psycopg.AsyncConnection[Any], decision: BatchDecision) -> None:
-    """Writes the decided rows; every row the batch decided is written exactly once."""
+def write_statement(decision: BatchDecision) -> tuple[str, dict[str, Any]]:
+    """The statement writing the decided rows, and its parameters (the rows, and how many of each)."""
     documents = {name: rows for name, rows in _documents(decision).items() if rows}
     parts = tuple(name for name in _PARTS if name in documents)
-    cursor = await conn.execute(_statement(parts), {name: json.dumps(rows) for name, rows in documents.items()})
-    counts = await cursor.fetchone()
-    assert counts == tuple(len(documents[name]) for name in parts), counts
+    params: dict[str, Any] = {name: json.dumps(rows) for name, rows in documents.items()}
+    params.update({f"{name}_count": len(rows) for name, rows in documents.items()})
+    return _statement(parts), params
+
+
+async def write_batch(conn: psycopg.AsyncConnection[Any], decision: BatchDecision) -> None:
+    """Queues the write of the decided rows; the statement fails unless every row is written exactly once.
+
+    In pipeline mode this does not wait: the statement's outcome arrives with
+    the COMMIT's, and an error then rolls the transaction back.
+    """
+    await conn.execute(*write_statement(decision))
