@@ -126,9 +126,13 @@ class Settings:
     # Batches of entries are split by a hash of the customer over this many
     # write queues, whose transactions overlap (server/ledger/write_shards.py).
     write_shards: int = 2
+    # How long a saturated write queue waits to gather more requests before its next
+    # transaction (only after one that carried several; server/ledger/coalescer.py).
+    write_linger_ms: float = 8.0
     # Balance reads coalesced into one query, at most, and such queries at once.
     read_batch_max: int = 200
     read_concurrency: int = 1
+    read_linger_ms: float = 8.0
     # Holds: the ttl when a request gives none, and the longest allowed.
     hold_ttl_default_s: float = 15 * 60
     hold_ttl_max_s: float = 7 * 24 * 3600
@@ -211,8 +215,10 @@ class Settings:
             write_batch_max=int(number("WALLET_WRITE_BATCH_MAX", defaults.write_batch_max, 1, 5_000)),
             write_concurrency=int(number("WALLET_WRITE_CONCURRENCY", defaults.write_concurrency, 1, 256)),
             write_shards=int(number("WALLET_WRITE_SHARDS", defaults.write_shards, 1, 64)),
+            write_linger_ms=number("WALLET_WRITE_LINGER_MS", defaults.write_linger_ms, 0, 100),
             read_batch_max=int(number("WALLET_READ_BATCH_MAX", defaults.read_batch_max, 1, 5_000)),
             read_concurrency=int(number("WALLET_READ_CONCURRENCY", defaults.read_concurrency, 1, 256)),
+            read_linger_ms=number("WALLET_READ_LINGER_MS", defaults.read_linger_ms, 0, 100),
             hold_ttl_default_s=number("WALLET_HOLD_TTL_DEFAULT_S", defaults.hold_ttl_default_s, 1, 365 * 86_400),
             hold_ttl_max_s=number("WALLET_HOLD_TTL_MAX_S", defaults.hold_ttl_max_s, 1, 365 * 86_400),
             credit_expiry_max_days=int(

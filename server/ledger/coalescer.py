@@ -8,6 +8,15 @@ them, in arrival order, and apply them together (for writes: one transaction,
 one lock per customer, one commit; for balance reads: one query). Each request
 keeps its own outcome. Under light load a batch holds a single request, so
 latency does not grow.
+
+Under heavy load a runner lingers a moment (`linger_s`) before taking its
+next batch, but only after a batch of at least LINGER_AFTER requests: the
+server is then CPU-bound, and each transaction's fixed cost (round trips,
+statements, the event placement after it) shared by more requests leaves
+more of the CPU for calls (measured: 4-8 ms cut server CPU per call by 10-30%
+in scenarios 1-3, docs/performance.md). A few concurrent callers never wait
+for it. Waiting for a fixed time measured better than waiting only until as
+many requests as the last batch carried were back: batches then never grow.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ from server.domain.errors import (
 from server.observability.batches import BatchObserver, Ticket
 
 logger = logging.getLogger(__name__)
+
+# A runner lingers only after a batch of at least this many requests: the sign
+# of a saturated server, not of a few concurrent callers, who should not wait.
+LINGER_AFTER = 4
 
 RequestT = TypeVar("RequestT")
 ResultT = TypeVar("ResultT")
@@ -70,12 +83,14 @@ class Coalescer(Generic[RequestT, ResultT]):
         batch_max: int,
         concurrency: int,
         queue_timeout_s: float,
+        linger_s: float = 0.0,
         observer: BatchObserver | None = None,
     ) -> None:
-        assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0
+        assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0 and linger_s >= 0
         # What the batches are, for the log: "write", "balance read".
         self._name = name
         self._queue_timeout_s = queue_timeout_s
+        self._linger_s = linger_s
         self._apply_batch = apply_batch
         self._batch_max = batch_max
         self._concurrency = concurrency
@@ -125,7 +140,10 @@ class Coalescer(Generic[RequestT, ResultT]):
             await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _run(self) -> None:
+        carried = 0
         while self._pending:
+            if carried >= LINGER_AFTER and self._linger_s and len(self._pending) < self._batch_max:
+                await asyncio.sleep(self._linger_s)
             batch: list[_Pending[RequestT, ResultT]] = []
             while self._pending and len(batch) < self._batch_max:
                 item = self._pending.popleft()
@@ -135,6 +153,7 @@ class Coalescer(Generic[RequestT, ResultT]):
                     if item.timer is not None:
                         item.timer.cancel()
                     batch.append(item)
+            carried = len(batch)
             if batch:
                 if self._observer is None:
                     outcomes = await self._apply([item.request for item in batch])

@@ -70,6 +70,7 @@ class Ledger:
             batch_max=settings.write_batch_max,
             concurrency=settings.write_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            linger_s=settings.write_linger_ms / 1000,
             observer=BatchObserver("wallet.write_batch", tracer=tracer, metrics=metrics) if observe else None,
         )
         self._balance_reads: Coalescer[str, list[Wallet]] = Coalescer(
@@ -78,6 +79,7 @@ class Ledger:
             batch_max=settings.read_batch_max,
             concurrency=settings.read_concurrency,
             queue_timeout_s=settings.db_pool_timeout_s,
+            linger_s=settings.read_linger_ms / 1000,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)

@@ -60,6 +60,7 @@ class WriteShards:
         batch_max: int,
         concurrency: int,
         queue_timeout_s: float,
+        linger_s: float,
         observer: BatchObserver | None,
     ) -> None:
         assert shards >= 1
@@ -71,6 +72,7 @@ class WriteShards:
                 batch_max=batch_max,
                 concurrency=concurrency,
                 queue_timeout_s=queue_timeout_s,
+                linger_s=linger_s,
                 observer=observer,
             )
 

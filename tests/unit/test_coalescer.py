@@ -10,7 +10,7 @@ import pytest
 
 from server.domain.errors import DatabaseUnavailable, InsufficientFunds, ServerBusy, ShuttingDown, WalletError
 from server.domain.model import Applied, Entry, EntryRequest, EntryType, Wallet
-from server.ledger.coalescer import Coalescer
+from server.ledger.coalescer import LINGER_AFTER, Coalescer
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -139,3 +139,36 @@ async def test_a_request_left_waiting_behind_a_stuck_batch_fails_fast_with_serve
     assert not first.done()
     release.set()
     assert (await first).entry.amount == 1  # A taken request rides its batch out.
+
+
+async def test_after_a_large_batch_the_runner_lingers_and_gathers_the_callers_next_requests_into_one() -> None:
+    ledger = RecordingLedger()
+    gate = asyncio.Event()
+
+    async def held_apply(requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
+        if not ledger.batches:
+            await gate.wait()  # the first batch stays in its transaction until the test lets it go
+        return await ledger.apply(requests)
+
+    coalescer = Coalescer(held_apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=30, linger_s=1.0)
+    # A batch of LINGER_AFTER requests (the sign of a saturated server), and one more waiting behind it.
+    first = [asyncio.ensure_future(coalescer.submit(request(i))) for i in range(1, LINGER_AFTER + 1)]
+    await asyncio.sleep(0)
+    waiting = asyncio.ensure_future(coalescer.submit(request(100)))
+    gate.set()
+    await asyncio.gather(*first)
+    # The first batch's callers come back with their next requests while the runner lingers.
+    again = [asyncio.ensure_future(coalescer.submit(request(101 + i))) for i in range(2)]
+    await asyncio.gather(waiting, *again)
+    assert ledger.batches == [list(range(1, LINGER_AFTER + 1)), [100, 101, 102]]
+
+
+async def test_after_a_small_batch_the_next_request_does_not_wait_for_the_linger() -> None:
+    ledger = RecordingLedger()
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=30, linger_s=60.0)
+    first = asyncio.ensure_future(coalescer.submit(request(1)))
+    await asyncio.sleep(0)  # the runner takes the first request alone
+    second = asyncio.ensure_future(coalescer.submit(request(2)))
+    # A linger of 60 s would outlast this bound many times over.
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+    assert ledger.batches == [[1], [2]]
