@@ -32,7 +32,7 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import Any
@@ -72,7 +72,6 @@ from tests.faults.hostile import (
     check_answer,
     check_wallet,
     draw_fields,
-    hostile_server,
     int_edges,
     known_fields,
     micros,
@@ -495,12 +494,6 @@ def _list_ok(positions: dict[str, tuple[int, str]]) -> Callable[[Any, list[bytes
 
 
 # ---------------------------------------------------------------- the server
-
-
-@pytest.fixture(scope="module")
-def channel(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[grpc.Channel]:
-    with hostile_server(database_url, tmp_path_factory.mktemp("hostile-holds")) as channel:
-        yield channel
 
 
 @pytest.fixture(scope="module")

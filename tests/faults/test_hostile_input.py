@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -71,7 +70,6 @@ from tests.faults.hostile import (
     check_answer,
     check_wallet,
     draw_fields,
-    hostile_server,
     in_timestamp_range,
     int_edges,
     known_fields,
@@ -252,12 +250,6 @@ def list_requests(draw: st.DrawFn) -> Drawn:
 
 
 # ---------------------------------------------------------------- the server
-
-
-@pytest.fixture(scope="module")
-def channel(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[grpc.Channel]:
-    with hostile_server(database_url, tmp_path_factory.mktemp("hostile")) as channel:
-        yield channel
 
 
 def _balances_ok(request: Any, responses: list[bytes]) -> None:

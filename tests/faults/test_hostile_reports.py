@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -39,7 +38,6 @@ from tests.faults.hostile import (
     check_answer,
     check_wallet,
     draw_fields,
-    hostile_server,
     int_edges,
     known_fields,
     micros_up,
@@ -118,12 +116,6 @@ def summary_requests(draw: st.DrawFn) -> Drawn:
             verdict = ANY  # with no start to compare, the server has nothing to refuse it for
     fields["end_time"] = (verdict, value)
     return Drawn(wallet_pb2.SummarizeLedgerRequest(**values_of(fields)), verdicts_of(fields))
-
-
-@pytest.fixture(scope="module")
-def channel(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[grpc.Channel]:
-    with hostile_server(database_url, tmp_path_factory.mktemp("hostile-reports")) as channel:
-        yield channel
 
 
 def _balances_ok(request: Any, responses: list[bytes]) -> None:

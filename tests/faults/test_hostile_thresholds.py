@@ -10,7 +10,6 @@ the threshold asked for and its balances agreeing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -30,7 +29,6 @@ from tests.faults.hostile import (
     check_answer,
     check_wallet,
     draw_fields,
-    hostile_server,
     int_edges,
     known_fields,
     unknown_fields,
@@ -51,12 +49,6 @@ THRESHOLD = {
 def threshold_requests(draw: st.DrawFn) -> Drawn:
     fields = draw_fields(draw, {"customer_id": CUSTOMER_ID, "currency": CURRENCY, "threshold": THRESHOLD})
     return Drawn(wallet_pb2.SetLowBalanceThresholdRequest(**values_of(fields)), verdicts_of(fields))
-
-
-@pytest.fixture(scope="module")
-def channel(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[grpc.Channel]:
-    with hostile_server(database_url, tmp_path_factory.mktemp("hostile-thresholds")) as channel:
-        yield channel
 
 
 def _threshold_ok(request: Any, responses: list[bytes]) -> None:
