@@ -1,11 +1,10 @@
 """`Ledger`: balances, entries, holds and history, over one connection pool.
 
-A write is one transaction, begun once at the top of `apply_batch`: lock the
-customers and read their books (`server.store.locking`), decide every request
-in arrival order (`server.domain.decide`), write (`server.store.writes`),
-commit. A batch holds one or many requests (the write coalescer gathers
-concurrent ones); each request keeps its own outcome exactly as if it had run
-alone. Reads first post whatever fell due for their customer (expired holds,
+A write is one transaction (`server.ledger.transaction`), begun once at the
+top of `apply_batch`: lock the customers and read their books, decide every
+request in arrival order, write, commit. A batch holds one or many requests
+(the write queues gather concurrent ones, `server.ledger.write_shards`); each
+request keeps its own outcome exactly as if it had run alone. Reads first post whatever fell due for their customer (expired holds,
 lapsed credits) through the same write path, so no caller sees money that has
 expired; the background expirer does the same for idle wallets.
 """
@@ -22,23 +21,23 @@ from opentelemetry.trace import Tracer
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
-from server.domain.decide import Outcome, Request, decide_batch, single_requests
+from server.domain.decide import Outcome, Request
 from server.domain.entry_batches import EntryBatch
 from server.domain.errors import HoldNotFound, WalletError
 from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
-from server.domain.ids import new_entry_id
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
 from server.domain.reports import Summary, SummaryQuery, build_buckets
 from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
 from server.ledger.history import read_history
+from server.ledger.transaction import apply_in_one_transaction
 from server.ledger.watch import WatchUpdate, watch
 from server.ledger.write_shards import WriteShards
-from server.observability.batches import BatchObserver, event
+from server.observability.batches import BatchObserver
 from server.observability.ledger_metrics import LedgerMetrics
-from server.store import events, hold_reads, locking, reads, report_reads, writes
+from server.store import events, hold_reads, reads, report_reads
 from server.store.db import database_errors
 
 
@@ -225,30 +224,7 @@ class Ledger:
 
     async def apply_batch(self, requests: Sequence[Request]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""
-        assert requests
-        singles = single_requests(requests)
-        customer_ids = sorted({r.customer_id for r in singles})
-        key_refs = sorted(
-            {(r.customer_id, r.idempotency_key) for r in singles if isinstance(r, EntryRequest | HoldRequest)}
-            - {(c, "") for c in customer_ids}
-        )
-        hold_refs = sorted(
-            {(r.customer_id, r.hold_id) for r in singles if isinstance(r, CaptureRequest | ReleaseRequest)}
-        )
-        with database_errors():
-            # Pipeline mode lets BEGIN travel with the locking reads, and the
-            # write with the COMMIT: two round trips per batch in all.
-            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
-                state.default_thresholds = self._default_thresholds
-                event("db.locked", customers=len(customer_ids))
-                decision = decide_batch(requests, state, new_entry_id)
-                if not decision.writes_anything:
-                    # Only refusals and replays: leave no trace, not even a lock row.
-                    raise psycopg.Rollback()
-                await writes.write_batch(conn, decision)
-                event("db.written", entries=len(decision.entries))
-        event("db.committed" if decision.writes_anything else "db.rolled_back")
+        decision = await apply_in_one_transaction(self._pool, requests, self._default_thresholds)
         if self._metrics is not None:
             self._metrics.batch_committed(requests, decision)
         if decision.events:
