@@ -4,9 +4,10 @@ A write is one transaction (`server.ledger.transaction`), begun once at the
 top of `apply_batch`: lock the customers and read their books, decide every
 request in arrival order, write, commit. A batch holds one or many requests
 (the write queues gather concurrent ones, `server.ledger.write_shards`); each
-request keeps its own outcome exactly as if it had run alone. Reads first post whatever fell due for their customer (expired holds,
-lapsed credits) through the same write path, so no caller sees money that has
-expired; the background expirer does the same for idle wallets.
+request keeps its own outcome exactly as if it had run alone. Reads first post
+whatever fell due for their customer (expired holds, lapsed credits) through
+the same write path, so no caller sees money that has expired; the background
+expirer does the same for idle wallets.
 """
 
 from __future__ import annotations
