@@ -33,8 +33,8 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("sqlalchemy", re.compile(r"sqlalchemy")),
     # The interceptor's one JSON log line per call (json.dumps has no layer: its caller decides).
     (
-        "per-call log line (interceptors._log, logging)",
-        re.compile(r"[/(]logging/|^_log \(.*server/interceptors"),
+        "per-call log line (call_scope._log, logging)",
+        re.compile(r"[/(]logging/|^CallScope\._log \(.*server/api/call_scope"),
     ),
     ("grpc (cython aio server, C core)", re.compile(r"grpc")),
     ("wallet service code (server/)", re.compile(r"[/(]server/")),
