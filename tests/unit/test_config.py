@@ -35,6 +35,9 @@ def test_malformed_currency_lists_are_refused(text: str) -> None:
         ("WALLET_LOCK_TIMEOUT_MS", "1"),
         ("WALLET_WRITE_SHARDS", "0"),
         ("WALLET_WRITE_SHARDS", "65"),
+        ("WALLET_WRITE_LINGER_MS", "-1"),
+        ("WALLET_WRITE_LINGER_MS", "101"),
+        ("WALLET_READ_LINGER_MS", "101"),
     ],
 )
 def test_out_of_range_numbers_are_refused(name: str, value: str) -> None:
