@@ -205,7 +205,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     IDEMPOTENCY_KEY_REUSED: _ErrorReason.ValueType  # 4
     """The idempotency key was used by this customer with other fields;
-    metadata entry_id. Status ALREADY_EXISTS; use a new key.
+    metadata entry_id or hold_id (the original), or refused_reason when
+    the key's first use was refused. Status ALREADY_EXISTS; use a new key.
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 5
@@ -267,6 +268,21 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     FAILED_PRECONDITION; start again with from_oldest (events were missed).
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
+    REVERSAL_EXCEEDS_ENTRY: _ErrorReason.ValueType  # 17
+    """A reversal asks for more than the entry has left to reverse; metadata
+    reversible (what may be reversed now, 0 when nothing). Status
+    FAILED_PRECONDITION.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    ENTRY_NOT_REVERSIBLE: _ErrorReason.ValueType  # 18
+    """The entry cannot be reversed: an expiration, or itself a reversal.
+    Status FAILED_PRECONDITION.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
+    ENTRY_NOT_FOUND: _ErrorReason.ValueType  # 19
+    """The entry id is not one of this customer's entries. Status NOT_FOUND.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
@@ -292,7 +308,8 @@ buf:lint:ignore ENUM_VALUE_PREFIX
 """
 IDEMPOTENCY_KEY_REUSED: ErrorReason.ValueType  # 4
 """The idempotency key was used by this customer with other fields;
-metadata entry_id. Status ALREADY_EXISTS; use a new key.
+metadata entry_id or hold_id (the original), or refused_reason when
+the key's first use was refused. Status ALREADY_EXISTS; use a new key.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 5
@@ -352,6 +369,21 @@ CURSOR_EXPIRED: ErrorReason.ValueType  # 16
 """The start_after_cursor names an event older than the retention period;
 metadata oldest_cursor is where the retained events begin. Status
 FAILED_PRECONDITION; start again with from_oldest (events were missed).
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+REVERSAL_EXCEEDS_ENTRY: ErrorReason.ValueType  # 17
+"""A reversal asks for more than the entry has left to reverse; metadata
+reversible (what may be reversed now, 0 when nothing). Status
+FAILED_PRECONDITION.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+ENTRY_NOT_REVERSIBLE: ErrorReason.ValueType  # 18
+"""The entry cannot be reversed: an expiration, or itself a reversal.
+Status FAILED_PRECONDITION.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+ENTRY_NOT_FOUND: ErrorReason.ValueType  # 19
+"""The entry id is not one of this customer's entries. Status NOT_FOUND.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
@@ -475,6 +507,8 @@ class LedgerEntry(_message.Message):
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     HOLD_ID_FIELD_NUMBER: _builtins.int
     EXPIRED_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REVERSES_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REVERSED_AMOUNT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, unique within the customer's ledger."""
     customer_id: _builtins.str
@@ -502,6 +536,15 @@ class LedgerEntry(_message.Message):
     expired_entry_id: _builtins.str
     """For an ENTRY_TYPE_EXPIRATION entry: the id of the credit whose
     remainder expired. Empty otherwise.
+    """
+    reverses_entry_id: _builtins.str
+    """For a reversal (a refund or a reclaim made by ReverseLedgerEntry): the
+    id of the entry it reverses. Empty otherwise.
+    """
+    reversed_amount: _builtins.int
+    """For a CREDIT or DEBIT: the sum of its reversals so far, as of the read
+    that returned it (0 when never reversed; never more than amount). In a
+    WatchEvents event, the sum as the event's change left it.
     """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
@@ -536,10 +579,12 @@ class LedgerEntry(_message.Message):
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         hold_id: _builtins.str = ...,
         expired_entry_id: _builtins.str = ...,
+        reverses_entry_id: _builtins.str = ...,
+        reversed_amount: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expire_time", b"expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_balance", b"after_balance", "amount", b"amount", "before_balance", b"before_balance", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "expire_time", b"expire_time", "expired_entry_id", b"expired_entry_id", "hold_id", b"hold_id", "id", b"id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_balance", b"after_balance", "amount", b"amount", "before_balance", b"before_balance", "created_at", b"created_at", "created_by", b"created_by", "currency", b"currency", "customer_id", b"customer_id", "entry_type", b"entry_type", "expire_time", b"expire_time", "expired_entry_id", b"expired_entry_id", "hold_id", b"hold_id", "id", b"id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason", "reversed_amount", b"reversed_amount", "reverses_entry_id", b"reverses_entry_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1767,7 +1812,8 @@ Global___SummarizeLedgerResponse: _TypeAlias = SummarizeLedgerResponse  # noqa: 
 @_typing.final
 class LedgerSummaryBucket(_message.Message):
     """One period of a ledger summary. Amounts are minor units, and
-    opening_balance + credited - debited - expired = closing_balance.
+    opening_balance + credited - debited - expired + refunded - reclaimed =
+    closing_balance.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1783,6 +1829,10 @@ class LedgerSummaryBucket(_message.Message):
     DEBIT_COUNT_FIELD_NUMBER: _builtins.int
     EXPIRATION_COUNT_FIELD_NUMBER: _builtins.int
     DEBITS_BY_METADATA_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
+    RECLAIMED_FIELD_NUMBER: _builtins.int
+    REFUND_COUNT_FIELD_NUMBER: _builtins.int
+    RECLAIM_COUNT_FIELD_NUMBER: _builtins.int
     opening_balance: _builtins.int
     """The balance as of start_time: what GetBalances with as_of = start_time
     shows. Equals the previous bucket's closing_balance.
@@ -1790,19 +1840,31 @@ class LedgerSummaryBucket(_message.Message):
     closing_balance: _builtins.int
     """The balance as of end_time."""
     credited: _builtins.int
-    """Sum of the credits created in the period."""
+    """Sum of the credits created in the period, refunds excepted."""
     debited: _builtins.int
     """Sum of the debits created in the period, the debits of captured holds
-    included.
+    included, reclaims excepted.
     """
     expired: _builtins.int
     """Sum of the expirations (ENTRY_TYPE_EXPIRATION entries) in the period."""
     credit_count: _builtins.int
-    """Number of credits in the period."""
+    """Number of credits in the period, refunds excepted."""
     debit_count: _builtins.int
-    """Number of debits in the period."""
+    """Number of debits in the period, reclaims excepted."""
     expiration_count: _builtins.int
     """Number of expirations in the period."""
+    refunded: _builtins.int
+    """Sum of the refunds (reversals of debits, themselves credits) in the
+    period; not counted in credited.
+    """
+    reclaimed: _builtins.int
+    """Sum of the reclaims (reversals of credits, themselves debits) in the
+    period; not counted in debited.
+    """
+    refund_count: _builtins.int
+    """Number of refunds in the period."""
+    reclaim_count: _builtins.int
+    """Number of reclaims in the period."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Start of the period (inclusive), or start_time for the first bucket."""
@@ -1818,7 +1880,7 @@ class LedgerSummaryBucket(_message.Message):
         ties by value in code point order), then one row "(other)" summing the
         rest of the values, then one row "(none)" for debits without the key or
         with an empty value; rows without debits are left out. The rows sum to
-        debited and debit_count.
+        debited and debit_count. Reclaims (reversals of credits) are not in it.
         """
 
     def __init__(
@@ -1835,10 +1897,14 @@ class LedgerSummaryBucket(_message.Message):
         debit_count: _builtins.int = ...,
         expiration_count: _builtins.int = ...,
         debits_by_metadata: _abc.Iterable[Global___MetadataBreakdown] | None = ...,
+        refunded: _builtins.int = ...,
+        reclaimed: _builtins.int = ...,
+        refund_count: _builtins.int = ...,
+        reclaim_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closing_balance", b"closing_balance", "credit_count", b"credit_count", "credited", b"credited", "debit_count", b"debit_count", "debited", b"debited", "debits_by_metadata", b"debits_by_metadata", "end_time", b"end_time", "expiration_count", b"expiration_count", "expired", b"expired", "opening_balance", b"opening_balance", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closing_balance", b"closing_balance", "credit_count", b"credit_count", "credited", b"credited", "debit_count", b"debit_count", "debited", b"debited", "debits_by_metadata", b"debits_by_metadata", "end_time", b"end_time", "expiration_count", b"expiration_count", "expired", b"expired", "opening_balance", b"opening_balance", "reclaim_count", b"reclaim_count", "reclaimed", b"reclaimed", "refund_count", b"refund_count", "refunded", b"refunded", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1875,3 +1941,121 @@ class MetadataBreakdown(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetadataBreakdown: _TypeAlias = MetadataBreakdown  # noqa: Y015
+
+@_typing.final
+class ReverseLedgerEntryRequest(_message.Message):
+    """Request message for WalletService.ReverseLedgerEntry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetadataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    customer_id: _builtins.str
+    """The customer whose entry is reversed: 1-128 characters, no whitespace
+    or control characters.
+    """
+    entry_id: _builtins.str
+    """The id of the CREDIT or DEBIT entry to reverse: 1-64 characters."""
+    amount: _builtins.int
+    """How much to reverse, in minor units: 1 to 10^15, or 0 for everything
+    reversible now (a debit's amount less what was refunded; a credit's
+    unspent, unheld money).
+    """
+    reason: _builtins.str
+    """Why; at most 1,000 characters. Empty: "Reversal of <entry id>"."""
+    idempotency_key: _builtins.str
+    """Deduplicates retries per customer, as in CreateLedgerEntry: at most 255
+    characters, one key space with entries and holds. A refusal is stored
+    under it too and replayed to a retry.
+    """
+    @_builtins.property
+    def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Added on top of the original entry's metadata for the reversal entry;
+        the same limits as CreateLedgerEntry's.
+        """
+
+    def __init__(
+        self,
+        *,
+        customer_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "entry_id", b"entry_id", "idempotency_key", b"idempotency_key", "metadata", b"metadata", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseLedgerEntryRequest: _TypeAlias = ReverseLedgerEntryRequest  # noqa: Y015
+
+@_typing.final
+class ReverseLedgerEntryResponse(_message.Message):
+    """Response message for WalletService.ReverseLedgerEntry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    ORIGINAL_FIELD_NUMBER: _builtins.int
+    WALLET_FIELD_NUMBER: _builtins.int
+    IDEMPOTENT_REPLAY_FIELD_NUMBER: _builtins.int
+    idempotent_replay: _builtins.bool
+    """True when this response replays an earlier request with the same
+    idempotency key; nothing was written by this call.
+    """
+    @_builtins.property
+    def entry(self) -> Global___LedgerEntry:
+        """The reversal entry (or, on a replay, the original reversal)."""
+
+    @_builtins.property
+    def original(self) -> Global___LedgerEntry:
+        """The entry that was reversed, its reversed_amount as it stands now."""
+
+    @_builtins.property
+    def wallet(self) -> Global___Wallet:
+        """The wallet as it stood right after the reversal (and any expiration of
+        refunded money that had already expired).
+        """
+
+    def __init__(
+        self,
+        *,
+        entry: Global___LedgerEntry | None = ...,
+        original: Global___LedgerEntry | None = ...,
+        wallet: Global___Wallet | None = ...,
+        idempotent_replay: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "original", b"original", "wallet", b"wallet"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "idempotent_replay", b"idempotent_replay", "original", b"original", "wallet", b"wallet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseLedgerEntryResponse: _TypeAlias = ReverseLedgerEntryResponse  # noqa: Y015

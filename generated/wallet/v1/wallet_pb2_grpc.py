@@ -37,6 +37,15 @@ class WalletServiceStub:
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     def __init__(self, channel):
@@ -105,6 +114,11 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.FromString,
                 _registered_method=True)
+        self.ReverseLedgerEntry = channel.unary_unary(
+                '/wallet.v1.WalletService/ReverseLedgerEntry',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -119,6 +133,15 @@ class WalletServiceServicer:
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     def GetBalances(self, request, context):
@@ -249,6 +272,24 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReverseLedgerEntry(self, request, context):
+        """Reverses all or part of one of the customer's CREDIT or DEBIT entries
+        with one entry of the opposite type in the same currency, linked by
+        reverses_entry_id: a debit's reversal (a refund) is a CREDIT that gives
+        the money back to what the debit drew on (the never-expiring pool
+        first, then its expiring credits, latest-expiring first; money returned
+        to a credit that has expired expires at once), a credit's reversal (a
+        reclaim) is a DEBIT that takes only the credit's unspent, unheld money.
+        An entry is reversed at most its amount in all. Errors:
+        FAILED_PRECONDITION REVERSAL_EXCEEDS_ENTRY (metadata `reversible`),
+        FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
+        NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
+        CreateLedgerEntry, in the same key space as entries and holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -312,6 +353,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.SerializeToString,
             ),
+            'ReverseLedgerEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReverseLedgerEntry,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'wallet.v1.WalletService', rpc_method_handlers)
@@ -332,6 +378,15 @@ class WalletService:
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     @staticmethod
@@ -648,6 +703,33 @@ class WalletService:
             '/wallet.v1.WalletService/SummarizeLedger',
             wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.SummarizeLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReverseLedgerEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/ReverseLedgerEntry',
+            wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.FromString,
             options,
             channel_credentials,
             insecure,

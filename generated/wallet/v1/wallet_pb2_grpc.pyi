@@ -38,6 +38,15 @@ class WalletServiceStub:
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     @_typing.overload
@@ -123,6 +132,20 @@ class WalletServiceStub:
     entries is a bucket of zeros), so a chart drawn from them has no holes.
     More than 1,000 periods is INVALID_ARGUMENT naming period.
     """
+    ReverseLedgerEntry: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ReverseLedgerEntryRequest, _wallet_pb2.ReverseLedgerEntryResponse]
+    """Reverses all or part of one of the customer's CREDIT or DEBIT entries
+    with one entry of the opposite type in the same currency, linked by
+    reverses_entry_id: a debit's reversal (a refund) is a CREDIT that gives
+    the money back to what the debit drew on (the never-expiring pool
+    first, then its expiring credits, latest-expiring first; money returned
+    to a credit that has expired expires at once), a credit's reversal (a
+    reclaim) is a DEBIT that takes only the credit's unspent, unheld money.
+    An entry is reversed at most its amount in all. Errors:
+    FAILED_PRECONDITION REVERSAL_EXCEEDS_ENTRY (metadata `reversible`),
+    FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
+    NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
+    CreateLedgerEntry, in the same key space as entries and holds.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -137,6 +160,15 @@ class WalletServiceAsyncStub(WalletServiceStub):
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -219,6 +251,20 @@ class WalletServiceAsyncStub(WalletServiceStub):
     entries is a bucket of zeros), so a chart drawn from them has no holes.
     More than 1,000 periods is INVALID_ARGUMENT naming period.
     """
+    ReverseLedgerEntry: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ReverseLedgerEntryRequest, _wallet_pb2.ReverseLedgerEntryResponse]  # type: ignore[assignment]
+    """Reverses all or part of one of the customer's CREDIT or DEBIT entries
+    with one entry of the opposite type in the same currency, linked by
+    reverses_entry_id: a debit's reversal (a refund) is a CREDIT that gives
+    the money back to what the debit drew on (the never-expiring pool
+    first, then its expiring credits, latest-expiring first; money returned
+    to a credit that has expired expires at once), a credit's reversal (a
+    reclaim) is a DEBIT that takes only the credit's unspent, unheld money.
+    An entry is reversed at most its amount in all. Errors:
+    FAILED_PRECONDITION REVERSAL_EXCEEDS_ENTRY (metadata `reversible`),
+    FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
+    NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
+    CreateLedgerEntry, in the same key space as entries and holds.
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService keeps prepaid credit wallets for customers and their
@@ -232,6 +278,15 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     ALREADY_EXISTS come with a google.rpc.ErrorInfo whose reason says what
     happened (INSUFFICIENT_WALLET_FUNDS, BALANCE_OVERFLOW,
     IDEMPOTENCY_KEY_REUSED). UNAVAILABLE means the call may be retried.
+
+    A refusal stays refused: a keyed CreateLedgerEntry, CreateHold,
+    ReverseLedgerEntry or keyed batch item refused with FAILED_PRECONDITION or
+    NOT_FOUND is stored under its key (for the configured retention, 30 days
+    by default). A retry with the same key and fields gets the same status,
+    message and ErrorInfo, plus metadata `replayed` = "true", whatever changed
+    meanwhile, and writes nothing; with other fields it is ALREADY_EXISTS
+    (IDEMPOTENCY_KEY_REUSED, metadata `refused_reason`). Other errors are not
+    stored: their retry is decided afresh.
     """
 
     @_abc_1.abstractmethod
@@ -383,6 +438,26 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         metadata key. The periods tile the range without gaps (a period without
         entries is a bucket of zeros), so a chart drawn from them has no holes.
         More than 1,000 periods is INVALID_ARGUMENT naming period.
+        """
+
+    @_abc_1.abstractmethod
+    def ReverseLedgerEntry(
+        self,
+        request: _wallet_pb2.ReverseLedgerEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ReverseLedgerEntryResponse, _abc.Awaitable[_wallet_pb2.ReverseLedgerEntryResponse]]:
+        """Reverses all or part of one of the customer's CREDIT or DEBIT entries
+        with one entry of the opposite type in the same currency, linked by
+        reverses_entry_id: a debit's reversal (a refund) is a CREDIT that gives
+        the money back to what the debit drew on (the never-expiring pool
+        first, then its expiring credits, latest-expiring first; money returned
+        to a credit that has expired expires at once), a credit's reversal (a
+        reclaim) is a DEBIT that takes only the credit's unspent, unheld money.
+        An entry is reversed at most its amount in all. Errors:
+        FAILED_PRECONDITION REVERSAL_EXCEEDS_ENTRY (metadata `reversible`),
+        FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
+        NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
+        CreateLedgerEntry, in the same key space as entries and holds.
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
