@@ -143,6 +143,8 @@ class Settings:
     expirer_batch_max: int = 500
     # Events older than this are removed (by the expirer's passes); a cursor before them is CURSOR_EXPIRED.
     event_retention_days: float = 30.0
+    # A keyed request's stored refusal is replayed to its retries this long, then pruned and the key is free.
+    refusal_retention_days: float = 30.0
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 1 << 20
     max_concurrent_rpcs: int = 1_000
@@ -227,6 +229,9 @@ class Settings:
             expirer_interval_s=number("WALLET_EXPIRER_INTERVAL_S", defaults.expirer_interval_s, 0, 3_600),
             expirer_batch_max=int(number("WALLET_EXPIRER_BATCH_MAX", defaults.expirer_batch_max, 1, 10_000)),
             event_retention_days=number("WALLET_EVENT_RETENTION_DAYS", defaults.event_retention_days, 0.0001, 3_650),
+            refusal_retention_days=number(
+                "WALLET_REFUSAL_RETENTION_DAYS", defaults.refusal_retention_days, 0.0001, 3_650
+            ),
             shutdown_grace_s=number("WALLET_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, 0, 300),
             max_message_bytes=int(number("WALLET_MAX_MESSAGE_BYTES", defaults.max_message_bytes, 4_096, 64 << 20)),
             max_concurrent_rpcs=int(number("WALLET_MAX_CONCURRENT_RPCS", defaults.max_concurrent_rpcs, 1, 100_000)),

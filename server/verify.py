@@ -5,7 +5,9 @@ every entry, that it starts where the previous entry of its wallet ended and
 that its after_balance is its before_balance plus or minus its amount; for
 every customer, that history positions run 1, 2, 3… up to the head's last
 position with created_at never decreasing, and that no idempotency key was
-applied twice. Everything is read in one
+applied twice. Holds, lots, versions, events, reversals and stored refusals
+have their own checks (`verify_credits`, `verify_events`, `verify_reversals`).
+Everything is read in one
 REPEATABLE READ snapshot, so a verifier running beside live traffic sees one
 consistent state. Run it with `wallet-admin verify` or `make verify`.
 """
@@ -18,6 +20,7 @@ import psycopg
 
 from server.verify_credits import credit_and_hold_problems
 from server.verify_events import event_problems
+from server.verify_reversals import reversal_problems
 
 # Each check returns offending rows ordered so the first row is the first bad entry.
 _BROKEN_CHAIN = """
@@ -133,6 +136,7 @@ def verify(database_url: str, *, problems_max: int = 20) -> Report:
             )
         problems.extend(credit_and_hold_problems(conn, problems_max))
         problems.extend(event_problems(conn, problems_max))
+        problems.extend(reversal_problems(conn, problems_max))
         counts = conn.execute(_COUNTS).fetchone()
         assert counts is not None
     return Report(wallets=counts[0], entries=counts[1], problems=problems[:problems_max])

@@ -1,7 +1,7 @@
 """The verifier's checks of holds and expiring credits (see `server.verify`).
 
 Expiring credits have a lot whose remainder must equal the credit's amount
-less every draw on it, never negative; money that never expires is the pool:
+less every draw on it plus what refunds gave back to it, never negative; money that never expires is the pool:
 the balance less every lot's remainder, never negative. A wallet's held
 balance must equal its active holds, each lot's held part the reservations of
 active holds on it, and its version the count of what changed it.
@@ -24,16 +24,20 @@ LEFT JOIN (SELECT customer_id, currency, sum(amount) AS total FROM holds WHERE s
     USING (customer_id, currency)
 WHERE w.held_balance <> coalesce(h.total, 0)
 """,
-    # Each lot against its credit and its draws.
+    # Each lot against its credit, its draws and what refunds gave back to it.
     """
 SELECT format('credit lot %%s (customer %%s)', l.credit_id, l.customer_id),
-       format('remaining %%s but the credit of %%s less its draws of %%s leaves %%s',
-              l.remaining, e.amount, coalesce(d.total, 0), e.amount - coalesce(d.total, 0))
+       format('remaining %%s but the credit of %%s less its draws of %%s plus its returns of %%s leaves %%s',
+              l.remaining, e.amount, coalesce(d.total, 0), coalesce(r.total, 0),
+              e.amount - coalesce(d.total, 0) + coalesce(r.total, 0))
 FROM credit_lots l
 JOIN ledger_entries e ON e.customer_id = l.customer_id AND e.seq = l.credit_seq
 LEFT JOIN (SELECT customer_id, credit_seq, sum(amount) AS total FROM credit_draws GROUP BY 1, 2) d
     ON d.customer_id = l.customer_id AND d.credit_seq = l.credit_seq
-WHERE l.remaining <> e.amount - coalesce(d.total, 0) OR l.amount <> e.amount OR l.expire_time <> e.expire_time
+LEFT JOIN (SELECT customer_id, credit_seq, sum(amount) AS total FROM credit_returns GROUP BY 1, 2) r
+    ON r.customer_id = l.customer_id AND r.credit_seq = l.credit_seq
+WHERE l.remaining <> e.amount - coalesce(d.total, 0) + coalesce(r.total, 0)
+      OR l.amount <> e.amount OR l.expire_time <> e.expire_time
       OR l.currency <> e.currency OR e.entry_type <> 'credit'
 """,
     # Every expiring credit has its lot.
@@ -74,11 +78,15 @@ WITH lots AS (
     SELECT customer_id, currency, sum(remaining) AS remaining, sum(held) AS held FROM credit_lots GROUP BY 1, 2
 ), flows AS (
     SELECT e.customer_id, e.currency,
-           sum(CASE WHEN e.entry_type = 'credit' AND e.expire_time IS NULL THEN e.amount ELSE 0 END)
+           sum(CASE WHEN e.entry_type = 'credit' AND e.expire_time IS NULL THEN e.amount - coalesce(r.total, 0)
+                    ELSE 0 END)
          - sum(CASE WHEN e.entry_type = 'debit' THEN e.amount - coalesce(d.total, 0) ELSE 0 END) AS pool
     FROM ledger_entries e
     LEFT JOIN (SELECT customer_id, entry_seq, sum(amount) AS total FROM credit_draws GROUP BY 1, 2) d
         ON d.customer_id = e.customer_id AND d.entry_seq = e.seq
+    -- A refund's money that went back to expiring credits is in their lots, not in the pool.
+    LEFT JOIN (SELECT customer_id, entry_seq, sum(amount) AS total FROM credit_returns GROUP BY 1, 2) r
+        ON r.customer_id = e.customer_id AND r.entry_seq = e.seq
     GROUP BY 1, 2
 )
 SELECT format('wallet %%s/%%s', w.customer_id, w.currency),

@@ -40,12 +40,14 @@ from wallet_client.models import (
     LedgerSummary,
     MetadataBreakdown,
     Period,
+    ReversalResult,
     SummaryBucket,
     Wallet,
     WalletEvent,
 )
 from wallet_client.money import format_money, parse_amount
 from wallet_client.retry import NO_RETRY, RetryPolicy
+from wallet_client.reversal_errors import EntryNotFound, EntryNotReversible, ReversalExceedsEntry
 from wallet_client.sync_client import WalletClient
 
 __all__ = [
@@ -62,6 +64,8 @@ __all__ = [
     "CaptureResult",
     "ClientSettings",
     "CursorExpired",
+    "EntryNotFound",
+    "EntryNotReversible",
     "EntryResult",
     "EntryType",
     "EventType",
@@ -80,6 +84,8 @@ __all__ = [
     "MetadataBreakdown",
     "Period",
     "RetryPolicy",
+    "ReversalExceedsEntry",
+    "ReversalResult",
     "SummaryBucket",
     "Wallet",
     "WalletClient",

@@ -83,6 +83,25 @@ def entry_request(
     return message
 
 
+def reversal_request(
+    customer_id: str,
+    entry_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    metadata: Mapping[str, str] | None,
+) -> wallet_pb2.ReverseLedgerEntryRequest:
+    """`amount` 0 asks for everything reversible now."""
+    return wallet_pb2.ReverseLedgerEntryRequest(
+        customer_id=customer_id,
+        entry_id=entry_id,
+        amount=_minor_units(amount),
+        reason=reason,
+        idempotency_key=idempotency_key,
+        metadata=dict(metadata or {}),
+    )
+
+
 def hold_request(
     customer_id: str,
     amount: int,

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from wallet.v1 import wallet_pb2
-from wallet_client import errors
+from wallet_client import errors, reversal_errors
 from wallet_client.errors import FieldViolation, InvalidRequest, WalletError, WalletUnavailable
 
 ERROR_DOMAIN = "wallet.internal"
@@ -42,6 +42,9 @@ EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
     _reason(wallet_pb2.HOLD_NOT_ACTIVE): errors.HoldNotActive,
     _reason(wallet_pb2.CAPTURE_EXCEEDS_HOLD): errors.CaptureExceedsHold,
     _reason(wallet_pb2.CURSOR_EXPIRED): errors.CursorExpired,
+    _reason(wallet_pb2.REVERSAL_EXCEEDS_ENTRY): reversal_errors.ReversalExceedsEntry,
+    _reason(wallet_pb2.ENTRY_NOT_REVERSIBLE): reversal_errors.EntryNotReversible,
+    _reason(wallet_pb2.ENTRY_NOT_FOUND): reversal_errors.EntryNotFound,
     # Sent with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED: the same call may succeed later.
     _reason(wallet_pb2.DATABASE_UNAVAILABLE): WalletUnavailable,
     _reason(wallet_pb2.SERVER_BUSY): WalletUnavailable,

@@ -9,7 +9,7 @@ in constant time and never logged.
 
 Reads (GetBalances, ListLedgerEntries, GetHold, ListHolds) need `wallet.read`;
 writes (CreateLedgerEntry, BatchCreateLedgerEntries, CreateHold, CaptureHold,
-ReleaseHold) need `wallet.write`; a unit test holds every WalletService method
+ReleaseHold, ReverseLedgerEntry) need `wallet.write`; a unit test holds every WalletService method
 to a scope. Health checking and reflection stay open.
 
 The interceptor authorizes each call before its handler runs and records the
@@ -47,6 +47,7 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/WatchEvents": READ_SCOPE,
     "/wallet.v1.WalletService/SetLowBalanceThreshold": WRITE_SCOPE,
     "/wallet.v1.WalletService/SummarizeLedger": READ_SCOPE,
+    "/wallet.v1.WalletService/ReverseLedgerEntry": WRITE_SCOPE,
 }
 _BEARER = "bearer "
 

@@ -100,6 +100,10 @@ def entry_fields(entry: Entry) -> dict[str, Any]:
         fields["hold_id"] = entry.hold_id
     if entry.expired_entry_id:
         fields["expired_entry_id"] = entry.expired_entry_id
+    if entry.reverses_entry_id:
+        fields["reverses_entry_id"] = entry.reverses_entry_id
+    if entry.reversed_amount:
+        fields["reversed_amount"] = entry.reversed_amount
     return fields
 
 
@@ -155,6 +159,10 @@ def summary_to_proto(summary: Summary, currencies: Mapping[str, Currency]) -> wa
             credit_count=bucket.credit_count,
             debit_count=bucket.debit_count,
             expiration_count=bucket.expiration_count,
+            refunded=bucket.refunded,
+            reclaimed=bucket.reclaimed,
+            refund_count=bucket.refund_count,
+            reclaim_count=bucket.reclaim_count,
             debits_by_metadata=[
                 wallet_pb2.MetadataBreakdown(value=row.value, amount=row.amount, count=row.debits)
                 for row in bucket.debits_by_metadata

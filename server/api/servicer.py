@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, render, status
+from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, parse_reversals, render, status
 from server.api.auth import authenticated_caller
 from server.config import Settings
 from server.domain.entry_batches import EntryBatch
@@ -145,6 +145,17 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> wallet_pb2.SummarizeLedgerResponse:
         summary = await self._ledger.summarize(parse_reports.summary_query(request, self._settings))
         return render.summary_to_proto(summary, self._currencies)
+
+    async def ReverseLedgerEntry(
+        self, request: wallet_pb2.ReverseLedgerEntryRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.ReverseLedgerEntryResponse:
+        reversed_ = await self._ledger.reverse(parse_reversals.reversal_request(request, authenticated_caller()))
+        return wallet_pb2.ReverseLedgerEntryResponse(
+            entry=render.entry_to_proto(reversed_.entry),
+            original=render.entry_to_proto(reversed_.original),
+            wallet=render.wallet_to_proto(reversed_.wallet, self._currencies),
+            idempotent_replay=reversed_.idempotent_replay,
+        )
 
     def _entry_response(self, applied: Applied) -> wallet_pb2.CreateLedgerEntryResponse:
         return wallet_pb2.CreateLedgerEntryResponse(**self._entry_response_fields(applied))

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from server.domain.events import HOLD_EVENTS, Event, EventType, crossing, threshold_of
 from server.domain.holds import POOL, Hold
-from server.domain.model import Draw, Entry, EntryType, Head, Lot, Wallet
+from server.domain.model import Draw, Entry, EntryType, Head, Lot, Return, Wallet
+from server.domain.refusals import StoredRefusal
 
 # An event as a change records it: (type, currency, occurred_at, entry, hold).
 _Noted = tuple[EventType, str, datetime, Entry | None, Hold | None]
@@ -36,6 +37,13 @@ class Book:
     holds_by_key: dict[str, Hold] = field(default_factory=dict)
     # Capture entries of the holds in `holds`, by id, for replays.
     capture_entries: dict[str, Entry] = field(default_factory=dict)
+    # Refusals stored under the idempotency keys the batch uses (domain.refusals).
+    refusals_by_key: dict[str, StoredRefusal] = field(default_factory=dict)
+    # The entries the batch's reversals name, by id; what a debit drew from each lot, by entry id; the sum of
+    # each named entry's reversals so far. The lots those entries drew on (or are) are in `lots`, spent or not.
+    originals: dict[str, Entry] = field(default_factory=dict)
+    draws_of: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    reversed: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Book:
         """A book that later `apply` calls on this one leave unchanged (the values themselves are immutable)."""
@@ -47,6 +55,10 @@ class Book:
             dict(self.entries_by_key),
             dict(self.holds_by_key),
             dict(self.capture_entries),
+            dict(self.refusals_by_key),
+            dict(self.originals),
+            dict(self.draws_of),
+            dict(self.reversed),
         )
 
     def apply(self, draft: Draft) -> None:
@@ -62,6 +74,8 @@ class Book:
                 self.entries_by_key[entry.idempotency_key] = entry
             if entry.hold_id:
                 self.capture_entries[entry.id] = entry
+            if entry.reverses_entry_id:
+                self.reversed[entry.reverses_entry_id] = self.reversed.get(entry.reverses_entry_id, 0) + entry.amount
         for hold in draft.holds.values():
             if hold.idempotency_key:
                 self.holds_by_key[hold.idempotency_key] = hold
@@ -80,6 +94,9 @@ class Draft:
         self.holds: dict[str, Hold] = {}
         self.entries: list[Entry] = []
         self.draws: list[Draw] = []
+        self.returns: list[Return] = []
+        # A keyed request's refusal to store under its key (domain.keyed).
+        self.refusal: StoredRefusal | None = None
         self.noted: list[_Noted] = []
         # Filled by `finish`: the change's events, in order, with their positions.
         self.events: list[Event] = []
@@ -176,11 +193,14 @@ class Draft:
         expire_time: datetime | None = None,
         hold_id: str = "",
         expired_entry_id: str = "",
+        reverses_entry_id: str = "",
+        returns: Iterable[tuple[int, int]] = (),
     ) -> Entry:
         """Writes one entry at `at` (never before the customer's last entry) and moves the wallet with it.
 
-        `draws` are the (credit_seq, amount) parts taken from lots; the lots'
-        remainders go down by them (the POOL part needs no bookkeeping).
+        `draws` are the (credit_seq, amount) parts taken from lots and
+        `returns` the parts a refund gives back to them; the lots' remainders
+        go down and up by them (the POOL part needs no bookkeeping).
         """
         wallet = self.wallet(currency)
         after = wallet.balance + amount if entry_type is EntryType.CREDIT else wallet.balance - amount
@@ -207,6 +227,7 @@ class Draft:
             expired_entry_id,
             wallet.version + 1,
             wallet.held_balance,
+            reverses_entry_id,
         )
         self.entries.append(entry)
         self.head = self.head._replace(last_seq=seq, last_entry_at=created_at)
@@ -225,4 +246,10 @@ class Draft:
             lot = self.lot(credit_seq)
             self.set_lot(replace(lot, remaining=lot.remaining - part))
             self.draws.append(Draw(self.head.customer_id, seq, credit_seq, part))
+        for credit_seq, part in returns:
+            if credit_seq == POOL:
+                continue
+            lot = self.lot(credit_seq)
+            self.set_lot(replace(lot, remaining=lot.remaining + part))
+            self.returns.append(Return(self.head.customer_id, seq, credit_seq, part))
         return entry

@@ -22,17 +22,22 @@ from server.domain.errors import WalletError
 from server.domain.events import Event, ThresholdRequest, ThresholdSet
 from server.domain.hold_rules import capture_hold, create_hold, release_hold
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldRequest, ReleaseRequest, SettleRequest
-from server.domain.model import Applied, Draw, Entry, EntryRequest, Head, Lot, Wallet
+from server.domain.keyed import decide_keyed
+from server.domain.model import Applied, Draw, Entry, EntryRequest, Head, Lot, Return, ReversalRequest, Reversed, Wallet
+from server.domain.refusals import StoredRefusal
+from server.domain.reversal_rules import reverse_entry
 from server.domain.settle import settle
 
 WalletKey = tuple[str, str]
 """(customer_id, currency)"""
 
-SingleRequest = EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest | ThresholdRequest
+SingleRequest = (
+    EntryRequest | HoldRequest | CaptureRequest | ReleaseRequest | SettleRequest | ThresholdRequest | ReversalRequest
+)
 Request = SingleRequest | EntryBatch
-Outcome = Applied | BatchApplied | HoldOutcome | ThresholdSet | None | WalletError
-"""An applied entry, a batch's outcomes, a hold operation's result, a set threshold, nothing (a settle
-request), or a refusal."""
+Outcome = Applied | BatchApplied | HoldOutcome | ThresholdSet | Reversed | None | WalletError
+"""An applied entry, a batch's outcomes, a hold operation's result, a set threshold, a reversal, nothing (a
+settle request), or a refusal."""
 
 
 def single_requests(requests: Sequence[Request]) -> list[SingleRequest]:
@@ -60,9 +65,11 @@ class BatchState:
 def decide(request: SingleRequest, draft: Draft) -> Outcome:
     """The outcome of one request, written into `draft`."""
     if isinstance(request, EntryRequest):
-        return decide_entry(request, draft)
+        return decide_keyed(request, draft, decide_entry)
     if isinstance(request, HoldRequest):
-        return create_hold(request, draft)
+        return decide_keyed(request, draft, create_hold)
+    if isinstance(request, ReversalRequest):
+        return decide_keyed(request, draft, reverse_entry)
     if isinstance(request, CaptureRequest):
         return capture_hold(request, draft)
     if isinstance(request, ReleaseRequest):
@@ -93,6 +100,9 @@ class BatchDecision:
     entries: list[Entry] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     draws: list[Draw] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
+    # Refusals to store under their keys (domain.refusals).
+    refusals: list[StoredRefusal] = field(default_factory=list)
     # The final state of each wallet, lot, hold and head the batch changed.
     wallets: dict[WalletKey, Wallet] = field(default_factory=dict)
     lots: dict[tuple[str, int], Lot] = field(default_factory=dict)
@@ -101,7 +111,7 @@ class BatchDecision:
 
     @property
     def writes_anything(self) -> bool:
-        return bool(self.entries or self.wallets or self.lots or self.holds)
+        return bool(self.entries or self.wallets or self.lots or self.holds or self.refusals)
 
     def take(self, draft: Draft) -> None:
         # Plain loops, each skipped when empty: this runs once per request of every batch.
@@ -112,6 +122,10 @@ class BatchDecision:
             self.heads[customer_id] = draft.head
         if draft.draws:
             self.draws.extend(draft.draws)
+        if draft.returns:
+            self.returns.extend(draft.returns)
+        if draft.refusal is not None:
+            self.refusals.append(draft.refusal)
         for currency, wallet in draft.wallets.items():
             self.wallets[(customer_id, currency)] = wallet
         for credit_seq, lot in draft.lots.items():
@@ -149,6 +163,9 @@ def decide_batch(requests: Sequence[Request], state: BatchState, new_id: Callabl
         if not isinstance(outcome, WalletError):
             draft.finish(state.default_thresholds)
             book.apply(draft)
+            decision.take(draft)
+        elif draft.refusal is not None:
+            book.refusals_by_key[draft.refusal.idempotency_key] = draft.refusal
             decision.take(draft)
         decision.outcomes.append(outcome)
     return decision

@@ -18,6 +18,7 @@ from datetime import datetime
 from server.domain.book import Book, Draft
 from server.domain.entry_rules import decide_entry
 from server.domain.errors import FieldViolation, InvalidArgument, WalletError
+from server.domain.keyed import decide_keyed
 from server.domain.limits import BATCH_ENTRIES_MAX
 from server.domain.model import Applied, EntryRequest
 
@@ -61,7 +62,7 @@ def decide_entry_batch(
     new_id: Callable[[], str],
     default_thresholds: Mapping[str, int],
 ) -> tuple[BatchApplied | WalletError, list[Draft]]:
-    """The batch's outcome and the drafts to write (none when an atomic batch is refused).
+    """The batch's outcome and the drafts to write (only the refusal to store when an atomic batch is refused).
 
     Each entry is decided into its own draft and taken into its book at
     once, so the next entry sees it. An atomic batch first keeps a copy of
@@ -75,11 +76,16 @@ def decide_entry_batch(
         if batch.atomic and entry.customer_id not in saved:
             saved[entry.customer_id] = book.copy()
         draft = Draft(book, now, new_id)
-        outcome = decide_entry(entry, draft)
+        outcome = decide_keyed(entry, draft, decide_entry)
         if isinstance(outcome, WalletError):
             if batch.atomic:
                 books.update(saved)
-                return at_index(outcome, index), []
+            if draft.refusal is not None:
+                # Stored under the refused entry's own key; an atomic batch's other keys stay unused.
+                books[entry.customer_id].refusals_by_key[draft.refusal.idempotency_key] = draft.refusal
+                drafts.append(draft)
+            if batch.atomic:
+                return at_index(outcome, index), drafts[-1:] if draft.refusal is not None else []
             results.append(outcome)
             continue
         draft.finish(default_thresholds)

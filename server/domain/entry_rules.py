@@ -37,13 +37,11 @@ def balance_after(balance: int, request: EntryRequest, held: int = 0) -> int:
     return balance + amount
 
 
-def _replayed_entry(request: EntryRequest, earlier: Entry, draft: Draft) -> Applied | WalletError:
-    if not request.same_parameters_as(earlier):
-        return IdempotencyKeyReused(idempotency_key=request.idempotency_key, entry_id=earlier.id)
-    # The wallet as it stood right after the original entry.
+def wallet_as_it_stood(earlier: Entry, draft: Draft) -> Wallet:
+    """The wallet as it stood right after an earlier entry, for its replay."""
     current = draft.wallet(earlier.currency)
-    as_it_stood = Wallet(
-        request.customer_id,
+    return Wallet(
+        earlier.customer_id,
         earlier.currency,
         earlier.after_balance,
         current.created_at or earlier.created_at,
@@ -51,7 +49,12 @@ def _replayed_entry(request: EntryRequest, earlier: Entry, draft: Draft) -> Appl
         earlier.wallet_held,
         earlier.wallet_version,
     )
-    return Applied(earlier, as_it_stood, idempotent_replay=True)
+
+
+def _replayed_entry(request: EntryRequest, earlier: Entry, draft: Draft) -> Applied | WalletError:
+    if not request.same_parameters_as(earlier):
+        return IdempotencyKeyReused(idempotency_key=request.idempotency_key, entry_id=earlier.id)
+    return Applied(earlier, wallet_as_it_stood(earlier, draft), idempotent_replay=True)
 
 
 def decide_entry(request: EntryRequest, draft: Draft) -> Applied | WalletError:

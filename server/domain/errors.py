@@ -81,13 +81,20 @@ class BalanceOverflow(WalletError, code="FAILED_PRECONDITION", reason="BALANCE_O
 
 
 class IdempotencyKeyReused(WalletError, code="ALREADY_EXISTS", reason="IDEMPOTENCY_KEY_REUSED"):
-    """The key was used before by this customer with other parameters."""
+    """The key was used before by this customer with other parameters (applied, or refused)."""
 
-    def __init__(self, *, idempotency_key: str, entry_id: str = "", hold_id: str = "") -> None:
-        # The original is named by the kind of id it has: entry_id or hold_id.
-        original = {"entry_id": entry_id} if entry_id else {"hold_id": hold_id}
+    def __init__(
+        self, *, idempotency_key: str, entry_id: str = "", hold_id: str = "", refused_reason: str = ""
+    ) -> None:
+        # The original is named by the kind of id it has, or by the reason it was refused with.
+        if refused_reason:
+            original = {"refused_reason": refused_reason}
+            by = f"a request refused with {refused_reason}"
+        else:
+            original = {"entry_id": entry_id} if entry_id else {"hold_id": hold_id}
+            by = entry_id or hold_id
         super().__init__(
-            f"Idempotency key already used with different parameters by {entry_id or hold_id}",
+            f"Idempotency key already used with different parameters by {by}",
             {**original, "idempotency_key": idempotency_key[:200]},
         )
 
@@ -114,6 +121,30 @@ class CaptureExceedsHold(WalletError, code="FAILED_PRECONDITION", reason="CAPTUR
             f"Capture of {amount} exceeds hold {hold_id} of {hold_amount}",
             {"hold_id": hold_id, "amount": str(amount), "hold_amount": str(hold_amount)},
         )
+
+
+class ReversalExceedsEntry(WalletError, code="FAILED_PRECONDITION", reason="REVERSAL_EXCEEDS_ENTRY"):
+    """A reversal asks for more than the entry has left to reverse now."""
+
+    def __init__(self, *, entry_id: str, amount: int, reversible: int) -> None:
+        super().__init__(
+            f"Reversal of {amount} exceeds what entry {entry_id} has left to reverse: {reversible}",
+            {"entry_id": entry_id, "amount": str(amount), "reversible": str(reversible)},
+        )
+
+
+class EntryNotReversible(WalletError, code="FAILED_PRECONDITION", reason="ENTRY_NOT_REVERSIBLE"):
+    """Expirations and reversals themselves are never reversed."""
+
+    def __init__(self, *, entry_id: str, why: str) -> None:
+        super().__init__(f"Entry {entry_id} cannot be reversed: {why}", {"entry_id": entry_id})
+
+
+class EntryNotFound(WalletError, code="NOT_FOUND", reason="ENTRY_NOT_FOUND"):
+    """The entry id is not one of this customer's entries."""
+
+    def __init__(self, *, entry_id: str) -> None:
+        super().__init__(f"Entry {entry_id[:64]} not found", {"entry_id": entry_id[:64]})
 
 
 class CursorExpired(WalletError, code="FAILED_PRECONDITION", reason="CURSOR_EXPIRED"):
@@ -167,6 +198,9 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     HoldNotFound,
     HoldNotActive,
     CaptureExceedsHold,
+    ReversalExceedsEntry,
+    EntryNotReversible,
+    EntryNotFound,
     CursorExpired,
     DatabaseUnavailable,
     ServerBusy,
@@ -177,3 +211,9 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     PermissionDenied,
     InternalError,
 )
+
+ERRORS_BY_REASON: dict[str, type[WalletError]] = {error.reason: error for error in ALL_ERRORS}
+
+# The codes of the refusals a keyed request stores under its key (docs/errors.md): the outcome of the
+# request itself, which a retry must see again, unlike a malformed request or a failure of the moment.
+STORED_REFUSAL_CODES = frozenset({"FAILED_PRECONDITION", "NOT_FOUND"})

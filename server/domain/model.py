@@ -45,7 +45,21 @@ class EntryRequest:
             and entry.reason == self.reason
             and dict(entry.metadata) == dict(self.metadata)
             and entry.expire_time == self.expire_time
+            and not entry.reverses_entry_id
         )
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """A validated ReverseLedgerEntry request; `amount` 0 means everything reversible now."""
+
+    customer_id: str
+    entry_id: str
+    amount: int
+    reason: str
+    idempotency_key: str
+    metadata: Mapping[str, str]
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,9 @@ class Entry(NamedTuple):
     # The wallet's version and held balance right after the entry (a replay shows the wallet as it stood).
     wallet_version: int = 0
     wallet_held: int = 0
+    # A reversal: the entry it reverses. A credit or debit: the sum of its reversals as of the read.
+    reverses_entry_id: str = ""
+    reversed_amount: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,16 @@ class Lot:
     @property
     def available(self) -> int:
         return self.remaining - self.held
+
+
+@dataclass(frozen=True)
+class Return:
+    """Money a refund gave back to an expiring credit's lot (the reverse of a `Draw`)."""
+
+    customer_id: str
+    entry_seq: int
+    credit_seq: int
+    amount: int
 
 
 @dataclass(frozen=True)
@@ -163,5 +190,15 @@ class Applied:
     """Outcome of a request: the entry, the wallet right after it, and whether it was replayed."""
 
     entry: Entry
+    wallet: Wallet
+    idempotent_replay: bool
+
+
+@dataclass(frozen=True)
+class Reversed:
+    """Outcome of a reversal: its entry, the entry it reversed (with its reversals so far), the wallet after."""
+
+    entry: Entry
+    original: Entry
     wallet: Wallet
     idempotent_replay: bool

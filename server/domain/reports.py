@@ -52,6 +52,9 @@ class BucketTotal(NamedTuple):
     entry_type: EntryType
     amount: int
     entries: int
+    # True: the sum of the reversals of that type only (refunds are credits, reclaims debits), which the
+    # totals of all entries of the type include too.
+    reversals: bool = False
 
 
 class BreakdownRow(NamedTuple):
@@ -87,6 +90,10 @@ class SummaryBucket:
     debit_count: int = 0
     expiration_count: int = 0
     debits_by_metadata: tuple[MetadataAmount, ...] = ()
+    refunded: int = 0
+    reclaimed: int = 0
+    refund_count: int = 0
+    reclaim_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,11 @@ def _ordered(rows: Iterable[BreakdownRow]) -> tuple[MetadataAmount, ...]:
     return tuple(MetadataAmount(_LABELS.get(r.group, r.value), r.amount, r.debits) for r in ordered if r.debits)
 
 
+def _less(all_of_type: tuple[int, int], reversals: tuple[int, int]) -> tuple[int, int]:
+    """The sum and count of a type's entries less its reversals'."""
+    return all_of_type[0] - reversals[0], all_of_type[1] - reversals[1]
+
+
 def build_buckets(
     bounds: Sequence[datetime],
     opening_balance: int,
@@ -117,19 +129,21 @@ def build_buckets(
     """The buckets between consecutive `bounds`, each opening with the balance the one before closed with."""
     count = len(bounds) - 1
     assert count >= 1 and opening_balance >= 0
-    sums: list[dict[EntryType, tuple[int, int]]] = [{} for _ in range(count)]
+    sums: list[dict[tuple[EntryType, bool], tuple[int, int]]] = [{} for _ in range(count)]
     for total in totals:
-        sums[total.bucket][total.entry_type] = (total.amount, total.entries)
+        sums[total.bucket][(total.entry_type, total.reversals)] = (total.amount, total.entries)
     rows: list[list[BreakdownRow]] = [[] for _ in range(count)]
     for row in breakdown:
         rows[row.bucket].append(row)
     buckets: list[SummaryBucket] = []
     balance = opening_balance
     for index in range(count):
-        credited, credit_count = sums[index].get(EntryType.CREDIT, (0, 0))
-        debited, debit_count = sums[index].get(EntryType.DEBIT, (0, 0))
-        expired, expiration_count = sums[index].get(EntryType.EXPIRATION, (0, 0))
-        closing = balance + credited - debited - expired
+        refunded, refund_count = sums[index].get((EntryType.CREDIT, True), (0, 0))
+        reclaimed, reclaim_count = sums[index].get((EntryType.DEBIT, True), (0, 0))
+        credited, credit_count = _less(sums[index].get((EntryType.CREDIT, False), (0, 0)), (refunded, refund_count))
+        debited, debit_count = _less(sums[index].get((EntryType.DEBIT, False), (0, 0)), (reclaimed, reclaim_count))
+        expired, expiration_count = sums[index].get((EntryType.EXPIRATION, False), (0, 0))
+        closing = balance + credited - debited - expired + refunded - reclaimed
         assert closing >= 0, (index, balance, credited, debited, expired)
         by_value = _ordered(rows[index]) if grouped else ()
         assert not grouped or (sum(r.amount for r in by_value), sum(r.debits for r in by_value)) == (
@@ -149,6 +163,10 @@ def build_buckets(
                 debit_count,
                 expiration_count,
                 by_value,
+                refunded,
+                reclaimed,
+                refund_count,
+                reclaim_count,
             )
         )
         balance = closing

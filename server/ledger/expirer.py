@@ -45,11 +45,12 @@ class Expirer:
             self._task = None
 
     async def run_once(self) -> int:
-        """Settles up to `batch_max` customers with something due, and prunes old events; returns how many."""
+        """Settles up to `batch_max` customers with something due, prunes old events and refusals; returns how many."""
         customers = await self._ledger.due_customers(self._batch_max)
         if customers:
             await self._ledger.settle(customers)
         await self._ledger.prune_events(10 * self._batch_max)
+        await self._ledger.prune_refusals(10 * self._batch_max)
         return len(customers)
 
     async def _run(self) -> None:

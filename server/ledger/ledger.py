@@ -27,7 +27,7 @@ from server.domain.entry_batches import EntryBatch
 from server.domain.errors import HoldNotFound, WalletError
 from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
-from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, Wallet
+from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, ReversalRequest, Reversed, Wallet
 from server.domain.reports import Summary, SummaryQuery, build_buckets
 from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
@@ -38,7 +38,7 @@ from server.ledger.watch import WatchUpdate, watch
 from server.ledger.write_shards import WriteShards
 from server.observability.batches import BatchObserver
 from server.observability.ledger_metrics import LedgerMetrics
-from server.store import events, hold_reads, reads, report_reads
+from server.store import events, hold_reads, reads, refusals, report_reads
 from server.store.db import database_errors
 
 
@@ -90,6 +90,7 @@ class Ledger:
             metrics.watch_watchers(lambda: self.events.watchers)
         self._default_thresholds = {code: c.low_balance_threshold for code, c in settings.currencies.items()}
         self._event_retention = timedelta(days=settings.event_retention_days)
+        self._refusal_retention = timedelta(days=settings.refusal_retention_days)
 
     @property
     def queued_writes(self) -> int:
@@ -167,6 +168,18 @@ class Ledger:
         with database_errors():
             async with self._pool.connection() as conn, conn.transaction():
                 return await events.delete_events_older_than(conn, self._event_retention, limit)
+
+    async def prune_refusals(self, limit: int, now: datetime | None = None) -> int:
+        """Removes up to `limit` stored refusals older than their retention as of `now`; returns how many."""
+        with database_errors():
+            async with self._pool.connection() as conn, conn.transaction():
+                return await refusals.delete_refusals_older_than(conn, self._refusal_retention, limit, now)
+
+    async def reverse(self, request: ReversalRequest) -> Reversed:
+        """Refunds a debit or reclaims a credit (or replays that); raises the WalletError that refused it."""
+        outcome = await self._writes.submit(request)
+        assert isinstance(outcome, Reversed)
+        return outcome
 
     async def settle(self, customer_ids: Sequence[str]) -> None:
         """Posts whatever fell due for the customers."""

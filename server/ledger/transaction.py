@@ -4,7 +4,8 @@ The whole use case of a write batch (`Ledger.apply_batch`), begun once at
 the top: `server.store.locking` reads the named state under the locks,
 `server.domain.decide` decides each request in arrival order as if it ran
 alone, `server.store.writes` writes what was decided. A batch of only
-refusals and replays rolls back and leaves no trace, not even a lock row.
+replays and unkept refusals rolls back and leaves no trace, not even a lock row;
+a keyed request's refusal is kept under its key (domain.refusals).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from server.domain.decide import BatchDecision, Request, decide_batch, single_requests
 from server.domain.holds import CaptureRequest, HoldRequest, ReleaseRequest
 from server.domain.ids import new_entry_id
-from server.domain.model import EntryRequest
+from server.domain.model import EntryRequest, ReversalRequest
 from server.observability.batches import event
 from server.store import locking, writes
 from server.store.db import database_errors
@@ -34,15 +35,20 @@ async def apply_in_one_transaction(
     singles = single_requests(requests)
     customer_ids = sorted({r.customer_id for r in singles})
     key_refs = sorted(
-        {(r.customer_id, r.idempotency_key) for r in singles if isinstance(r, EntryRequest | HoldRequest)}
+        {
+            (r.customer_id, r.idempotency_key)
+            for r in singles
+            if isinstance(r, EntryRequest | HoldRequest | ReversalRequest)
+        }
         - {(c, "") for c in customer_ids}
     )
     hold_refs = sorted({(r.customer_id, r.hold_id) for r in singles if isinstance(r, CaptureRequest | ReleaseRequest)})
+    entry_refs = sorted({(r.customer_id, r.entry_id) for r in singles if isinstance(r, ReversalRequest)})
     with database_errors():
         # Pipeline mode lets BEGIN travel with the locking reads, and the
         # write with the COMMIT: two round trips per batch in all.
         async with pool.connection() as conn, conn.pipeline(), conn.transaction():
-            state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs)
+            state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs, entry_refs)
             state.default_thresholds = default_thresholds
             event("db.locked", customers=len(customer_ids))
             decision = decide_batch(requests, state, new_entry_id)

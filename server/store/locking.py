@@ -18,17 +18,19 @@ import psycopg
 from server.domain.book import Book
 from server.domain.decide import BatchState
 from server.domain.holds import Hold
-from server.domain.model import Head
+from server.domain.model import Entry, Head
 from server.store.rows import (
     ENTRY_COLUMN_LIST,
     HOLD_COLUMN_LIST,
     LOT_COLUMN_LIST,
+    REFUSAL_COLUMN_LIST,
     WALLET_COLUMN_LIST,
     entry_from_row,
     hold_from_json,
     hold_from_row,
     lot_from_json,
     qualified,
+    refusal_from_row,
     wallet_from_row,
 )
 
@@ -101,10 +103,43 @@ _SELECT_CAPTURE_ENTRIES = _one_per_pair(
     "h.id",
 )
 
-_SELECT_KEYED_ENTRIES = _one_per_pair(
-    f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "idempotency_key"
+# An entry's reversals so far, after its columns (found only for the few entries a batch names).
+_REVERSED = (
+    "(SELECT coalesce(sum(r.amount), 0)::bigint FROM ledger_entries r"
+    " WHERE r.customer_id = o.customer_id AND r.reverses_entry_id = o.id)"
+)
+
+
+def _with_reversed(select: str) -> str:
+    return f"SELECT o.*, {_REVERSED} FROM ({select}) AS o"
+
+
+_SELECT_CAPTURE_ENTRIES = _with_reversed(_SELECT_CAPTURE_ENTRIES)
+_SELECT_KEYED_ENTRIES = _with_reversed(
+    _one_per_pair(f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "idempotency_key")
 )
 _SELECT_KEYED_HOLDS = _one_per_pair(f"SELECT {HOLD_COLUMN_LIST} FROM holds", "customer_id", "idempotency_key")
+_SELECT_KEYED_REFUSALS = _one_per_pair(
+    f"SELECT {REFUSAL_COLUMN_LIST} FROM stored_refusals", "customer_id", "idempotency_key"
+)
+
+# The entries the batch's reversals name, each with its reversals so far, what it drew from each lot, and
+# the lots it is or drew on (spent ones too: a refund may give money back to a lot that has expired).
+_SELECT_ORIGINALS = f"""
+SELECT o.*, {_REVERSED},
+    (SELECT json_agg(json_build_array(d.credit_seq, d.amount)) FROM credit_draws d
+     WHERE d.customer_id = o.customer_id AND d.entry_seq = o.seq),
+    (SELECT json_agg(json_build_array({qualified("l", LOT_COLUMN_LIST)})) FROM credit_lots l
+     WHERE l.customer_id = o.customer_id
+       AND (l.credit_seq = o.seq OR l.credit_seq IN (
+            SELECT d.credit_seq FROM credit_draws d WHERE d.customer_id = o.customer_id AND d.entry_seq = o.seq)))
+FROM ({_one_per_pair(f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "id")}) AS o
+"""
+_ENTRY_WIDTH = len(ENTRY_COLUMN_LIST.split(", "))
+
+
+def _entry_with_reversals(row: Sequence[Any]) -> Entry:
+    return entry_from_row(row)._replace(reversed_amount=row[_ENTRY_WIDTH])
 
 
 async def lock_batch(
@@ -112,11 +147,13 @@ async def lock_batch(
     customer_ids: Sequence[str],
     key_refs: Sequence[tuple[str, str]],
     hold_refs: Sequence[tuple[str, str]],
+    entry_refs: Sequence[tuple[str, str]] = (),
 ) -> BatchState:
-    """Locks the customers' heads (creating them) and wallets; reads lots, holds and keyed originals.
+    """Locks the customers' heads (creating them) and wallets; reads lots, holds, keyed originals, refusals.
 
-    `key_refs` are the (customer_id, idempotency_key) pairs and `hold_refs` the
-    (customer_id, hold_id) pairs the batch names.
+    `key_refs` are the (customer_id, idempotency_key) pairs, `hold_refs` the
+    (customer_id, hold_id) pairs and `entry_refs` the (customer_id, entry_id)
+    pairs of entries to reverse that the batch names.
     """
     customers = {"customer_ids": json.dumps(list(customer_ids))}
     keys = {"pairs": json.dumps(list(key_refs))}
@@ -126,16 +163,18 @@ async def lock_batch(
             await conn.execute(_LOCK_HEADS, customers),
             await conn.execute(_LOCK_WALLETS, customers),
         ]
+        named_cursors = {}
         if key_refs:
-            cursors.append(await conn.execute(_SELECT_KEYED_ENTRIES, keys))
-            cursors.append(await conn.execute(_SELECT_KEYED_HOLDS, keys))
+            named_cursors["keyed_entries"] = await conn.execute(_SELECT_KEYED_ENTRIES, keys)
+            named_cursors["keyed_holds"] = await conn.execute(_SELECT_KEYED_HOLDS, keys)
+            named_cursors["refusals"] = await conn.execute(_SELECT_KEYED_REFUSALS, keys)
         if hold_refs:
-            cursors.append(await conn.execute(_SELECT_NAMED_HOLDS, named))
-            cursors.append(await conn.execute(_SELECT_CAPTURE_ENTRIES, named))
-        results = [await cursor.fetchall() for cursor in cursors]
-    head_rows, wallet_rows = results[:2]
-    keyed_entry_rows, keyed_hold_rows = results[2:4] if key_refs else ([], [])
-    named_rows, capture_rows = results[-2:] if hold_refs else ([], [])
+            named_cursors["named_holds"] = await conn.execute(_SELECT_NAMED_HOLDS, named)
+            named_cursors["captures"] = await conn.execute(_SELECT_CAPTURE_ENTRIES, named)
+        if entry_refs:
+            named_cursors["originals"] = await conn.execute(_SELECT_ORIGINALS, {"pairs": json.dumps(list(entry_refs))})
+        head_rows, wallet_rows = [await cursor.fetchall() for cursor in cursors]
+        found = {name: await cursor.fetchall() for name, cursor in named_cursors.items()}
     assert len(head_rows) == len(customer_ids)
     now = max(row[3] for row in head_rows)
     books = {row[0]: Book(Head(row[0], row[1], row[2], row[4]), {}, {}, {}) for row in head_rows}
@@ -147,12 +186,27 @@ async def lock_batch(
             book.lots[lot.credit_seq] = lot
         # A hold read as due a moment after the batch's clock is not due for this batch.
         due.extend(hold for hold in map(hold_from_json, due_holds or ()) if hold.expire_time <= now)
-    for hold in [*due, *map(hold_from_row, named_rows)]:
+    for hold in [*due, *map(hold_from_row, found.get("named_holds", ()))]:
         books[hold.customer_id].holds[hold.id] = hold
-    for entry in map(entry_from_row, keyed_entry_rows):
+    for entry in map(_entry_with_reversals, found.get("keyed_entries", ())):
         books[entry.customer_id].entries_by_key[entry.idempotency_key] = entry
-    for hold in map(hold_from_row, keyed_hold_rows):
+    for hold in map(hold_from_row, found.get("keyed_holds", ())):
         books[hold.customer_id].holds_by_key[hold.idempotency_key] = hold
-    for entry in map(entry_from_row, capture_rows):
+    for refusal in map(refusal_from_row, found.get("refusals", ())):
+        books[refusal.customer_id].refusals_by_key[refusal.idempotency_key] = refusal
+    for entry in map(_entry_with_reversals, found.get("captures", ())):
         books[entry.customer_id].capture_entries[entry.id] = entry
+    for row in found.get("originals", ()):
+        _take_original(books[row[1]], row)
     return BatchState(now=now, books=books)
+
+
+def _take_original(book: Book, row: Sequence[Any]) -> None:
+    """An entry to reverse, with its reversals so far, its draws and the lots it is or drew on."""
+    entry = _entry_with_reversals(row)
+    draws, lots = row[_ENTRY_WIDTH + 1], row[_ENTRY_WIDTH + 2]
+    book.originals[entry.id] = entry
+    book.reversed[entry.id] = entry.reversed_amount
+    book.draws_of[entry.id] = tuple((int(seq), int(amount)) for seq, amount in draws or ())
+    for lot in map(lot_from_json, lots or ()):
+        book.lots.setdefault(lot.credit_seq, lot)

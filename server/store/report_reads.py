@@ -65,13 +65,20 @@ SELECT width_bucket(created_at, %(bounds)s::timestamptz[]) - 1, entry_type, sum(
 GROUP BY 1, 2
 """
 
+# The reversals among them (refunds are credits, reclaims debits), from their own small partial index.
+_REVERSAL_TOTALS = f"""
+SELECT width_bucket(created_at, %(bounds)s::timestamptz[]) - 1, entry_type, sum(amount), count(*)
+{_RANGE} AND reverses_entry_id IS NOT NULL
+GROUP BY 1, 2
+"""
+
 # Per bucket: the top values by amount (ties by value, in code point order), the rest as one row,
 # and the debits without the key (or with an empty value) as one row that does not compete.
 _BREAKDOWN = f"""
 WITH grouped AS (
     SELECT width_bucket(created_at, %(bounds)s::timestamptz[]) - 1 AS bucket,
            nullif(metadata ->> %(key)s, '') AS value, sum(amount) AS amount, count(*) AS debits
-    {_RANGE} AND entry_type = 'debit'
+    {_RANGE} AND entry_type = 'debit' AND reverses_entry_id IS NULL
     GROUP BY 1, 2
 ), ranked AS (
     SELECT *, row_number() OVER (
@@ -129,6 +136,10 @@ async def select_summary(
             BucketTotal(bucket, _ENTRY_TYPES[entry_type], int(amount), count)
             for bucket, entry_type, amount, count in await (await conn.execute(_TOTALS, params)).fetchall()
         ]
+        totals.extend(
+            BucketTotal(bucket, _ENTRY_TYPES[entry_type], int(amount), count, reversals=True)
+            for bucket, entry_type, amount, count in await (await conn.execute(_REVERSAL_TOTALS, params)).fetchall()
+        )
         breakdown = []
         if query.group_by_metadata_key is not None:
             breakdown = [

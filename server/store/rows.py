@@ -12,7 +12,8 @@ from sqlalchemy.sql import Select
 
 from server.domain.holds import Hold, HoldStatus
 from server.domain.model import Entry, EntryType, Lot, Wallet
-from server.store.schema import credit_lots, holds, ledger_entries
+from server.domain.refusals import StoredRefusal
+from server.store.schema import credit_lots, holds, ledger_entries, stored_refusals
 
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -36,6 +37,7 @@ ENTRY_COLUMNS = [
     ledger_entries.c.expired_entry_id,
     ledger_entries.c.wallet_version,
     ledger_entries.c.wallet_held,
+    ledger_entries.c.reverses_entry_id,
 ]
 ENTRY_COLUMN_LIST = ", ".join(column.name for column in ENTRY_COLUMNS)
 
@@ -79,6 +81,18 @@ HOLD_COLUMNS = [
     holds.c.closed_version,
 ]
 HOLD_COLUMN_LIST = ", ".join(column.name for column in HOLD_COLUMNS)
+REFUSAL_COLUMN_LIST = ", ".join(
+    c.name
+    for c in (
+        stored_refusals.c.customer_id,
+        stored_refusals.c.idempotency_key,
+        stored_refusals.c.fingerprint,
+        stored_refusals.c.reason,
+        stored_refusals.c.message,
+        stored_refusals.c.metadata,
+        stored_refusals.c.created_at,
+    )
+)
 # Shared by every entry without metadata; read-only so that no one can fill it.
 _NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
@@ -163,4 +177,10 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
         row[15] or "",
         row[16],
         row[17],
+        row[18] or "",
     )
+
+
+def refusal_from_row(row: Sequence[Any]) -> StoredRefusal:
+    """Columns in REFUSAL_COLUMN_LIST order."""
+    return StoredRefusal(row[0], row[1], row[2], row[3], row[4], row[5] or _NO_METADATA, row[6])

@@ -91,6 +91,8 @@ ledger_entries = Table(
     # The wallet's version and held balance right after the entry, for replays and the verifier.
     Column("wallet_version", BigInteger, nullable=False, server_default=text("0")),
     Column("wallet_held", BigInteger, nullable=False, server_default=text("0")),
+    # A reversal (refund or reclaim): the id of the entry it reverses.
+    Column("reverses_entry_id", Text, nullable=True),
     PrimaryKeyConstraint("customer_id", "seq", name="ledger_entries_pkey"),
     UniqueConstraint("customer_id", "id", name="ledger_entries_customer_id_id_key"),
     ForeignKeyConstraint(
@@ -98,7 +100,16 @@ ledger_entries = Table(
         ["wallets.customer_id", "wallets.currency"],
         name="ledger_entries_wallet_fkey",
     ),
+    ForeignKeyConstraint(
+        ["customer_id", "reverses_entry_id"],
+        ["ledger_entries.customer_id", "ledger_entries.id"],
+        name="ledger_entries_reversal_fkey",
+    ),
     CheckConstraint("seq > 0", name="ledger_entries_seq_positive"),
+    CheckConstraint(
+        "reverses_entry_id IS NULL OR entry_type IN ('credit', 'debit')",
+        name="ledger_entries_reverses_credits_or_debits",
+    ),
     CheckConstraint("entry_type IN ('credit', 'debit', 'expiration')", name="ledger_entries_entry_type_known"),
     CheckConstraint("amount > 0 AND amount <= 1000000000000000", name="ledger_entries_amount_range"),
     CheckConstraint("before_balance >= 0 AND after_balance >= 0", name="ledger_entries_balances_nonnegative"),
@@ -135,6 +146,23 @@ Index(
     ledger_entries.c.idempotency_key,
     unique=True,
     postgresql_where=ledger_entries.c.idempotency_key.isnot(None),
+)
+
+# Reversals: the sum of an entry's reversals is one probe; reports sum them apart from other entries
+# (docs/reversals.md). Both are partial: an entry that reverses nothing costs them nothing.
+Index(
+    "ledger_entries_reverses_idx",
+    ledger_entries.c.customer_id,
+    ledger_entries.c.reverses_entry_id,
+    postgresql_where=ledger_entries.c.reverses_entry_id.isnot(None),
+)
+Index(
+    "ledger_entries_reversals_time_idx",
+    ledger_entries.c.customer_id,
+    ledger_entries.c.currency,
+    ledger_entries.c.created_at,
+    postgresql_include=["entry_type", "amount"],
+    postgresql_where=ledger_entries.c.reverses_entry_id.isnot(None),
 )
 
 # The unspent remainder of each expiring credit, and how much of it active
@@ -184,6 +212,47 @@ credit_draws = Table(
     ),
     CheckConstraint("amount > 0", name="credit_draws_amount_positive"),
 )
+
+# What each refund gave back to each expiring credit (append-only): the reverse of a draw, so a lot's
+# remainder is its amount less its draws plus its returns (the verifier checks it).
+credit_returns = Table(
+    "credit_returns",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("entry_seq", BigInteger, nullable=False),
+    Column("credit_seq", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("customer_id", "entry_seq", "credit_seq", name="credit_returns_pkey"),
+    ForeignKeyConstraint(
+        ["customer_id", "entry_seq"],
+        ["ledger_entries.customer_id", "ledger_entries.seq"],
+        name="credit_returns_entry_fkey",
+    ),
+    ForeignKeyConstraint(
+        ["customer_id", "credit_seq"],
+        ["credit_lots.customer_id", "credit_lots.credit_seq"],
+        name="credit_returns_lot_fkey",
+    ),
+    CheckConstraint("amount > 0", name="credit_returns_amount_positive"),
+)
+
+# A keyed request's refusal, kept under its key so a retry gets it again (domain.refusals); pruned
+# after WALLET_REFUSAL_RETENTION_DAYS by created_at.
+stored_refusals = Table(
+    "stored_refusals",
+    metadata,
+    Column("customer_id", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("customer_id", "idempotency_key", name="stored_refusals_pkey"),
+    ForeignKeyConstraint(["customer_id"], ["ledger_heads.customer_id"], name="stored_refusals_customer_fkey"),
+    CheckConstraint("char_length(idempotency_key) BETWEEN 1 AND 255", name="stored_refusals_idempotency_key_length"),
+)
+Index("stored_refusals_created_idx", stored_refusals.c.created_at)
 
 holds = Table(
     "holds",
@@ -310,4 +379,5 @@ event_stream = Table(
 APPEND_ONLY_TRIGGERS = {
     "ledger_entries": ("ledger_entries_append_only", "ledger_entries_no_truncate"),
     "credit_draws": ("credit_draws_append_only", "credit_draws_no_truncate"),
+    "credit_returns": ("credit_returns_append_only", "credit_returns_no_truncate"),
 }

@@ -26,12 +26,12 @@ _PARTS = {
     "entries": """
     INSERT INTO ledger_entries (id, customer_id, seq, currency, entry_type, amount, before_balance, after_balance,
                                 reason, idempotency_key, metadata, created_at, created_by, expire_time, hold_id,
-                                expired_entry_id, wallet_version, wallet_held)
+                                expired_entry_id, wallet_version, wallet_held, reverses_entry_id)
     SELECT * FROM jsonb_to_recordset(%(entries)s::jsonb)
          AS e(id text, customer_id text, seq bigint, currency text, entry_type text, amount bigint,
               before_balance bigint, after_balance bigint, reason text, idempotency_key text, metadata jsonb,
               created_at timestamptz, created_by text, expire_time timestamptz, hold_id text, expired_entry_id text,
-              wallet_version bigint, wallet_held bigint)
+              wallet_version bigint, wallet_held bigint, reverses_entry_id text)
     RETURNING 1""",
     "wallets": """
     -- A wallet is created by its first entry, so a refused debit writes nothing.
@@ -68,6 +68,17 @@ _PARTS = {
     INSERT INTO credit_draws (customer_id, entry_seq, credit_seq, amount)
     SELECT * FROM jsonb_to_recordset(%(draws)s::jsonb)
          AS d(customer_id text, entry_seq bigint, credit_seq bigint, amount bigint)
+    RETURNING 1""",
+    "returns": """
+    INSERT INTO credit_returns (customer_id, entry_seq, credit_seq, amount)
+    SELECT * FROM jsonb_to_recordset(%(returns)s::jsonb)
+         AS r(customer_id text, entry_seq bigint, credit_seq bigint, amount bigint)
+    RETURNING 1""",
+    "refusals": """
+    INSERT INTO stored_refusals (customer_id, idempotency_key, fingerprint, reason, message, metadata, created_at)
+    SELECT * FROM jsonb_to_recordset(%(refusals)s::jsonb)
+         AS f(customer_id text, idempotency_key text, fingerprint text, reason text, message text, metadata jsonb,
+              created_at timestamptz)
     RETURNING 1""",
     "events": """
     INSERT INTO wallet_events (customer_id, seq, event_type, currency, occurred_at, entry_id, hold_id, threshold,
@@ -134,6 +145,7 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
                 "expired_entry_id": e.expired_entry_id or None,
                 "wallet_version": e.wallet_version,
                 "wallet_held": e.wallet_held,
+                "reverses_entry_id": e.reverses_entry_id or None,
             }
             for e in decision.entries
         ],
@@ -194,6 +206,22 @@ def _documents(decision: BatchDecision) -> dict[str, list[dict[str, Any]]]:
         "draws": [
             {"customer_id": d.customer_id, "entry_seq": d.entry_seq, "credit_seq": d.credit_seq, "amount": d.amount}
             for d in decision.draws
+        ],
+        "returns": [
+            {"customer_id": r.customer_id, "entry_seq": r.entry_seq, "credit_seq": r.credit_seq, "amount": r.amount}
+            for r in decision.returns
+        ],
+        "refusals": [
+            {
+                "customer_id": f.customer_id,
+                "idempotency_key": f.idempotency_key,
+                "fingerprint": f.fingerprint,
+                "reason": f.reason,
+                "message": f.message,
+                "metadata": dict(f.metadata),
+                "created_at": f.created_at.isoformat(),
+            }
+            for f in decision.refusals
         ],
         "holds": [
             {

@@ -113,6 +113,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
             call.cancel()
 
     SetLowBalanceThreshold = _pass_through("SetLowBalanceThreshold", write=True)
+    ReverseLedgerEntry = _pass_through("ReverseLedgerEntry", write=True)
 
     # Async generators themselves: grpc.aio tells a streaming handler by its kind of function, and iterates
     # what a plain function returns as a synchronous iterator.

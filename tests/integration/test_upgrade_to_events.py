@@ -44,7 +44,10 @@ def test_an_upgraded_database_keeps_every_row_verifies_and_emits_events_for_chan
         report = verify(url)
         assert report.ok, report.problems
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT * FROM ledger_entries ORDER BY seq").fetchall() == before
+            # Every column the entries had is unchanged (0005 adds reverses_entry_id, NULL for all of them).
+            after = conn.execute("SELECT * FROM ledger_entries ORDER BY seq").fetchall()
+            assert [row[: len(before[0])] for row in after] == before
+            assert {row[len(before[0]) :] for row in after} == {(None,)}
             # Every column the holds had is unchanged (0003 adds the versions a hold was made and closed at).
             assert [row[: len(holds_before[0])] for row in conn.execute("SELECT * FROM holds")] == holds_before
             assert conn.execute("SELECT count(*) FROM wallet_events").fetchone() == (0,)

@@ -41,6 +41,12 @@ def _example(cls: type[WalletError]) -> WalletError:
         return errors.HoldNotActive(hold_id="hd_1", status="HOLD_STATUS_RELEASED")
     if cls is errors.CaptureExceedsHold:
         return errors.CaptureExceedsHold(hold_id="hd_1", amount=5, hold_amount=4)
+    if cls is errors.ReversalExceedsEntry:
+        return errors.ReversalExceedsEntry(entry_id="le_1", amount=5, reversible=4)
+    if cls is errors.EntryNotReversible:
+        return errors.EntryNotReversible(entry_id="le_1", why="it is an expiration")
+    if cls is errors.EntryNotFound:
+        return errors.EntryNotFound(entry_id="le_1")
     if cls is errors.CursorExpired:
         return errors.CursorExpired(cursor="ev_1", oldest_cursor="ev_5")
     return cls("something happened")
@@ -56,6 +62,9 @@ EXPECTED = {
     "HoldNotActive": (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", False),
     "CaptureExceedsHold": (grpc.StatusCode.FAILED_PRECONDITION, "CAPTURE_EXCEEDS_HOLD", False),
     "CursorExpired": (grpc.StatusCode.FAILED_PRECONDITION, "CURSOR_EXPIRED", False),
+    "ReversalExceedsEntry": (grpc.StatusCode.FAILED_PRECONDITION, "REVERSAL_EXCEEDS_ENTRY", False),
+    "EntryNotReversible": (grpc.StatusCode.FAILED_PRECONDITION, "ENTRY_NOT_REVERSIBLE", False),
+    "EntryNotFound": (grpc.StatusCode.NOT_FOUND, "ENTRY_NOT_FOUND", False),
     "DatabaseUnavailable": (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", True),
     "ServerBusy": (grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY", True),
     "LockTimeout": (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT", True),

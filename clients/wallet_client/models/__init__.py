@@ -6,7 +6,7 @@ compared, logged and passed around without knowing about protobuf.
 
 from wallet_client.models.events import EventType, WalletEvent
 from wallet_client.models.holds import CaptureResult, Hold, HoldPage, HoldResult, HoldStatus
-from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, Wallet
+from wallet_client.models.ledger import Balances, EntryResult, EntryType, LedgerEntry, ReversalResult, Wallet
 from wallet_client.models.reports import LedgerSummary, MetadataBreakdown, Period, SummaryBucket
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "LedgerSummary",
     "MetadataBreakdown",
     "Period",
+    "ReversalResult",
     "SummaryBucket",
     "Wallet",
     "WalletEvent",

@@ -145,6 +145,9 @@ class LedgerEntry:
     expire_time: datetime | None = None
     hold_id: str = ""
     expired_entry_id: str = ""
+    # A refund or reclaim: the entry it reverses. A credit or debit: how much of it was reversed so far.
+    reverses_entry_id: str = ""
+    reversed_amount: int = 0
 
     @classmethod
     def from_proto(cls, message: wallet_pb2.LedgerEntry) -> LedgerEntry:
@@ -175,6 +178,29 @@ class EntryResult:
     def from_proto(cls, message: wallet_pb2.CreateLedgerEntryResponse) -> EntryResult:
         return cls(
             entry=LedgerEntry.from_proto(message.entry),
+            wallet=Wallet.from_proto(message.wallet),
+            idempotent_replay=message.idempotent_replay,
+        )
+
+
+@dataclass(frozen=True)
+class ReversalResult:
+    """Outcome of a reversal: the refund or reclaim entry, the entry it reversed, the wallet right after.
+
+    `original.reversed_amount` is how much of the original is reversed now;
+    `idempotent_replay` is True when this repeats an earlier reversal's key.
+    """
+
+    entry: LedgerEntry
+    original: LedgerEntry
+    wallet: Wallet
+    idempotent_replay: bool
+
+    @classmethod
+    def from_proto(cls, message: wallet_pb2.ReverseLedgerEntryResponse) -> ReversalResult:
+        return cls(
+            entry=LedgerEntry.from_proto(message.entry),
+            original=LedgerEntry.from_proto(message.original),
             wallet=Wallet.from_proto(message.wallet),
             idempotent_replay=message.idempotent_replay,
         )

@@ -41,7 +41,7 @@ class MetadataBreakdown:
 
 @dataclass(frozen=True)
 class SummaryBucket:
-    """One period: [start_time, end_time), with opening + credited - debited - expired = closing (minor units)."""
+    """One period: [start_time, end_time), its opening and closing balances and what moved them (minor units)."""
 
     start_time: datetime
     end_time: datetime
@@ -55,6 +55,11 @@ class SummaryBucket:
     expiration_count: int
     # Only when the summary was grouped by a metadata key: largest values first, then (other), then (none).
     debits_by_metadata: tuple[MetadataBreakdown, ...] = ()
+    # Reversals, counted apart: opening + credited - debited - expired + refunded - reclaimed = closing.
+    refunded: int = 0
+    reclaimed: int = 0
+    refund_count: int = 0
+    reclaim_count: int = 0
 
     @classmethod
     def from_proto(cls, message: wallet_pb2.LedgerSummaryBucket) -> SummaryBucket:
