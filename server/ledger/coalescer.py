@@ -140,6 +140,17 @@ class Coalescer(Generic[RequestT, ResultT]):
             await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            # Leave the runners at once, not in a done callback: that runs only after the callers this
+            # runner answered last, and one of them submitting again at once would find the runner
+            # counted, start none, and wait in the queue until its timeout.
+            task = asyncio.current_task()
+            if task is not None:
+                self._runners.discard(task)
+
+    async def _serve(self) -> None:
         carried = 0
         while self._pending:
             if carried >= LINGER_AFTER and self._linger_s and len(self._pending) < self._batch_max:

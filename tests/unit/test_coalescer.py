@@ -172,3 +172,12 @@ async def test_after_a_small_batch_the_next_request_does_not_wait_for_the_linger
     # A linger of 60 s would outlast this bound many times over.
     await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
     assert ledger.batches == [[1], [2]]
+
+
+async def test_a_caller_that_submits_again_as_soon_as_it_is_answered_is_served_not_timed_out() -> None:
+    ledger = RecordingLedger()
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=1)
+    for amount in range(1, 6):
+        result = await coalescer.submit(request(amount))
+        assert result.entry.amount == amount
+    assert ledger.batches == [[1], [2], [3], [4], [5]]
