@@ -39,7 +39,7 @@ EXPECTED = {
     ],
     "auto_top_up.py": [": low, topped up $20.00 by le_", "replayed, already topped up by le_", "USD balance: $22.00"],
     "multi_currency.py": ["₹15,000.00 (1500000 minor units)", "$100.00 (10000 minor units)"],
-    "refund.py": ["refunded $19.99 of le_", "USD balance: $50.00"],
+    "refund.py": ["second refund refused: 0 left to reverse", "refunded $19.99 of le_", "USD balance: $50.00"],
     "reserve_then_charge.py": [
         "-a: charged $1.75 for 7 min, $3.25 returned; balance $6.25, held $0.00, available $6.25",
         "-b: failed (out of GPU memory), nothing charged; balance $6.25, held $0.00, available $6.25",

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wallet_client.cli import arguments, display, events, holds, importing, report
+from wallet_client.cli import arguments, display, events, holds, importing, report, reversals
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -226,6 +226,7 @@ app.command("capture", help="Spend part or all of a hold (one debit); the rest r
 )
 app.command("release", help="Close a hold without spending it: its whole amount returns.")(holds.release)
 app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
+app.command("reverse", help="Refund a debit or reclaim a credit: at most what is left of it.")(reversals.reverse)
 app.command("import", help="Apply a JSONL or CSV file of entries in batches; run it again to resume.")(
     importing.import_entries
 )

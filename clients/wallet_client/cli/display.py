@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import grpc
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from wallet_client import errors
+from wallet_client.cli.reversal_messages import REVERSAL_REFUSALS, reversal_message
 from wallet_client.models import Balances, Hold, LedgerEntry, Wallet
 from wallet_client.money import format_money
 
@@ -25,7 +27,7 @@ EXIT_USAGE = 2  # also what Typer uses for bad arguments
 EXIT_REFUSED = 3  # the ledger refused the entry: insufficient balance, overflow
 EXIT_KEY_REUSED = 4
 EXIT_UNAVAILABLE = 5  # the service did not answer; a write may be retried with its key
-EXIT_NOT_FOUND = 6  # no such hold
+EXIT_NOT_FOUND = 6  # no such hold or entry
 EXIT_INTERRUPTED = 130
 
 # Exponent assumed for a currency the server did not describe (it always does for its own).
@@ -144,10 +146,19 @@ def history_table(entries: Iterable[LedgerEntry], exponents: Mapping[str, int], 
             sign + money(entry.amount, entry.currency, exponents),
             f"{sign}{entry.amount}",
             money(entry.after_balance, entry.currency, exponents),
-            entry.reason,
+            _reason_with_reversals(entry, exponents),
             entry.id,
         )
     return table
+
+
+def _reason_with_reversals(entry: LedgerEntry, exponents: Mapping[str, int]) -> str:
+    """The reason, and what links the entry to reversals: the entry it reverses, or how much of it was reversed."""
+    if entry.reverses_entry_id:
+        return f"{entry.reason} (reverses {entry.reverses_entry_id})"
+    if entry.reversed_amount:
+        return f"{entry.reason} (reversed {money(entry.reversed_amount, entry.currency, exponents)})"
+    return entry.reason
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,9 @@ def describe_error(error: errors.WalletError, attempt: Attempt, target: str) -> 
         else:
             asked, held = (f"{m} minor units" for m in (error.amount, error.hold_amount))
         return Failure(f"Capture of {asked} exceeds hold {error.hold_id} of {held}", EXIT_REFUSED)
+    if isinstance(error, REVERSAL_REFUSALS):
+        code = EXIT_NOT_FOUND if error.code is grpc.StatusCode.NOT_FOUND else EXIT_REFUSED
+        return Failure(reversal_message(error, attempt.currency, exponents), code)
     if isinstance(error, errors.CursorExpired):
         return Failure(
             f"Cursor {error.cursor} has expired: the events after it are no longer kept (the oldest kept follow "

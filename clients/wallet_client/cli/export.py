@@ -35,6 +35,8 @@ FIELDS = (
     "expire_time",
     "hold_id",
     "expired_entry_id",
+    "reverses_entry_id",
+    "reversed_amount",
 )
 FORMATS = ("jsonl", "csv")
 
@@ -61,6 +63,8 @@ def entry_record(entry: LedgerEntry) -> dict[str, Any]:
         "expire_time": _utc(entry.expire_time) if entry.expire_time else None,
         "hold_id": entry.hold_id,
         "expired_entry_id": entry.expired_entry_id,
+        "reverses_entry_id": entry.reverses_entry_id,
+        "reversed_amount": entry.reversed_amount,
     }
 
 
