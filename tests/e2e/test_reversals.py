@@ -11,7 +11,7 @@ import pytest
 
 from server.verify import verify
 from tests.e2e.helpers import DEBIT, entry_request, error_info, field_violations
-from tests.e2e.test_expiry import expiring_credit, pass_instant, usd
+from tests.e2e.test_expiry import expiring_credit, history, pass_instant, usd
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 Stub = wallet_pb2_grpc.WalletServiceStub
@@ -57,15 +57,11 @@ async def test_the_worked_example_a_refund_goes_back_to_the_pool_first_then_to_t
     assert rest.entry.amount == 90 and rest.original.reversed_amount == 120
     # The 90 went back to A, which had expired: it leaves again at once.
     assert rest.wallet.balance == 50
-    history = [
-        e
-        async for batch in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id))
-        for e in batch.entries
-    ]
-    expirations = [e for e in history if e.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION]
+    entries = await history(stub, customer_id)
+    expirations = [e for e in entries if e.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION]
     assert [(e.amount, e.expired_entry_id) for e in expirations] == [(10, a.entry.id), (90, a.entry.id)]
-    assert history[-2].id == rest.entry.id and history[-1] == expirations[-1]
-    shown = {e.id: e for e in history}
+    assert entries[-2].id == rest.entry.id and entries[-1] == expirations[-1]
+    shown = {e.id: e for e in entries}
     assert shown[d.entry.id].reversed_amount == 120
     assert shown[rest.entry.id].reverses_entry_id == d.entry.id
 
@@ -117,12 +113,8 @@ async def test_expirations_reversals_and_unknown_entries_are_refused_precisely(s
     at = datetime.now(UTC) + timedelta(seconds=1)
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 5, at))
     await pass_instant(at)
-    history = [
-        e
-        async for batch in stub.ListLedgerEntries(wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id))
-        for e in batch.entries
-    ]
-    expiration = next(e for e in history if e.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION)
+    entries = await history(stub, customer_id)
+    expiration = next(e for e in entries if e.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION)
     error = await refused(stub.ReverseLedgerEntry(reverse(customer_id, expiration.id)))
     assert error_info(error).reason == "ENTRY_NOT_REVERSIBLE"
 

@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 
 from server.app import WalletServer
 from tests.e2e.helpers import DEBIT, entry_request, error_info
+from tests.e2e.test_expiry import history
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 Stub = wallet_pb2_grpc.WalletServiceStub
@@ -20,11 +21,6 @@ async def refused(call: object) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call  # type: ignore[misc]
     return caught.value
-
-
-async def history(stub: Stub, customer_id: str) -> list[wallet_pb2.LedgerEntry]:
-    request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
-    return [entry async for batch in stub.ListLedgerEntries(request) for entry in batch.entries]
 
 
 async def test_a_refused_debit_retried_after_a_top_up_is_refused_again_and_writes_nothing(
