@@ -28,7 +28,8 @@ class WalletError(Exception):
     """Base of every error of the wallet client; keeps the gRPC status it came from.
 
     `idempotency_key` is the key a failed write was sent with: sending the same
-    write again with that key can never apply it twice.
+    write again with that key can never apply it twice. `replayed` says the
+    refusal is one stored under that key by an earlier attempt.
     """
 
     def __init__(
@@ -50,6 +51,18 @@ class WalletError(Exception):
         self.status = status
         self.idempotency_key = idempotency_key
         self.attempts = attempts
+
+    @property
+    def replayed(self) -> bool:
+        """True when the server answered with a refusal it stored under this idempotency key earlier.
+
+        A keyed write refused for a reason of its own (FAILED_PRECONDITION,
+        NOT_FOUND) stays refused: sending it again with the same key gets the
+        same error, marked by ErrorInfo metadata `replayed` = `true`, whatever
+        changed since (a top-up included), and writes nothing. To try again,
+        send it with a new key.
+        """
+        return self.metadata.get("replayed") == "true"
 
     @property
     def details(self) -> str:

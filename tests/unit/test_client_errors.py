@@ -20,8 +20,9 @@ from google.rpc import error_details_pb2, status_pb2
 import wallet_client
 from wallet.v1 import wallet_pb2
 from wallet_client import errors
+from wallet_client.cli import display
 from wallet_client.models import HoldStatus
-from wallet_client.rpc_errors import ERROR_DOMAIN, EXCEPTION_BY_REASON, from_rpc_error
+from wallet_client.rpc_errors import ERROR_DOMAIN, EXCEPTION_BY_REASON, from_batch_entry_error, from_rpc_error
 
 CLIENT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 
@@ -180,3 +181,55 @@ def test_without_a_reason_of_ours_the_status_code_decides(
         error = from_rpc_error(call)
         assert type(error) is kind
         assert error.reason == ""
+
+
+def test_a_refusal_the_server_replays_says_so_on_every_exception() -> None:
+    stored = {"balance": "0", "amount": "500", "currency": "USD", "replayed": "true"}
+    call = FailedCall(grpc.StatusCode.FAILED_PRECONDITION, "no", _error_info("INSUFFICIENT_WALLET_FUNDS", stored))
+    error = from_rpc_error(call, idempotency_key="pay_1")
+    assert isinstance(error, errors.InsufficientBalance) and error.replayed
+    missing = FailedCall(grpc.StatusCode.NOT_FOUND, "no", _error_info("HOLD_NOT_FOUND", {"replayed": "true"}))
+    assert from_rpc_error(missing).replayed
+    atomic = FailedCall(
+        grpc.StatusCode.FAILED_PRECONDITION, "no", _error_info("INSUFFICIENT_WALLET_FUNDS", {**stored, "index": "1"})
+    )
+    refused_batch = from_rpc_error(atomic)
+    assert isinstance(refused_batch, errors.AtomicBatchRefused)
+    assert refused_batch.replayed and refused_batch.cause.replayed
+    entry_error = wallet_pb2.BatchEntryError(
+        code=grpc.StatusCode.FAILED_PRECONDITION.value[0], reason="BALANCE_OVERFLOW", message="no", metadata=stored
+    )
+    assert from_batch_entry_error(entry_error, "k").replayed
+
+
+def test_a_first_refusal_is_not_marked_replayed() -> None:
+    for metadata in ({}, {"replayed": "false"}, {"replayed": "True "}):
+        call = FailedCall(grpc.StatusCode.FAILED_PRECONDITION, "no", _error_info("INSUFFICIENT_WALLET_FUNDS", metadata))
+        assert not from_rpc_error(call).replayed
+    assert not errors.WalletError("plain").replayed
+
+
+def test_the_command_line_says_a_replayed_refusal_was_refused_earlier_with_this_key() -> None:
+    stored = {"balance": "1200", "amount": "5000", "currency": "USD"}
+    first = from_rpc_error(
+        FailedCall(grpc.StatusCode.FAILED_PRECONDITION, "no", _error_info("INSUFFICIENT_WALLET_FUNDS", stored)),
+        idempotency_key="pay_1",
+    )
+    again = from_rpc_error(
+        FailedCall(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "no",
+            _error_info("INSUFFICIENT_WALLET_FUNDS", {**stored, "replayed": "true"}),
+        ),
+        idempotency_key="pay_1",
+    )
+    attempt = display.Attempt(exponents={"USD": 2}, write="entry")
+    plain = display.describe_error(first, attempt, "127.0.0.1:1")
+    assert plain == display.Failure("Insufficient balance: has $12.00, needs $50.00", display.EXIT_REFUSED)
+    replayed = display.describe_error(again, attempt, "127.0.0.1:1")
+    assert replayed.exit_code == display.EXIT_REFUSED
+    assert replayed.message.startswith(
+        "Insufficient balance: has $12.00, needs $50.00: "
+        "refused earlier with this key (pay_1), and nothing was written."
+    )
+    assert "use a new --idempotency-key" in replayed.message

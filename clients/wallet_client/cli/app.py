@@ -135,7 +135,7 @@ def _entry_command(entry_type: EntryType) -> Callable[..., None]:
         again = f" --expires-at {expire_time.isoformat()}" if expires_in is not None and expire_time else ""
         attempt = display.Attempt(write="entry", again=again)
         with opts.client() as client, explained_errors(opts, attempt):
-            currency, minor = amount_in(client, customer_id, amount, currency, minor_units, attempt)
+            currency, minor = amount_in(client, customer_id, amount, currency, minor_units, attempt, entry_type.value)
             entry = (customer_id, entry_type, minor, currency, reason, idempotency_key, metadata)
             result = client.create_entry(*entry, expire_time=expire_time)
         _print_entry(result, customer_id, attempt.exponents)
@@ -169,9 +169,12 @@ def _print_entry(result: EntryResult, customer_id: str, exponents: dict[str, int
     typer.echo(f"Entry {entry.id}, idempotency key {entry.idempotency_key}")
 
 
-app.command("credit", help="Add money to the customer's wallet.")(_entry_command(EntryType.CREDIT))
+app.command("credit", help="Add money to the customer's wallet.", cls=arguments.AmountCommand)(
+    _entry_command(EntryType.CREDIT)
+)
 app.command(
     "debit",
+    cls=arguments.AmountCommand,
     help="Take money from the customer's wallet; refused, writing nothing, if the available balance is too low.",
 )(_entry_command(EntryType.DEBIT))
 
@@ -220,10 +223,16 @@ def history(
         raise typer.Exit(code)
 
 
-app.command("hold", help="Reserve part of the available balance until captured, released or expired.")(holds.hold)
-app.command("capture", help="Spend part or all of a hold (one debit); the rest returns to the available balance.")(
-    holds.capture
-)
+app.command(
+    "hold",
+    help="Reserve part of the available balance until captured, released or expired.",
+    cls=arguments.AmountCommand,
+)(holds.hold)
+app.command(
+    "capture",
+    help="Spend part or all of a hold (one debit); the rest returns to the available balance.",
+    cls=arguments.AmountCommand,
+)(holds.capture)
 app.command("release", help="Close a hold without spending it: its whole amount returns.")(holds.release)
 app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
 app.command("reverse", help="Refund a debit or reclaim a credit: at most what is left of it.")(reversals.reverse)
@@ -236,9 +245,11 @@ app.command("report", help="Credits, debits and expirations per hour, day, week 
 app.command("watch", help="Print wallet events as they happen, until Ctrl-C (exit 0). Default: from now on.")(
     events.watch
 )
-app.command("threshold", help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.")(
-    events.threshold
-)
+app.command(
+    "threshold",
+    help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.",
+    cls=arguments.AmountCommand,
+)(events.threshold)
 
 
 def main() -> None:

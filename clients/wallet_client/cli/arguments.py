@@ -7,13 +7,71 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from wallet_client import money
+
+# What a refused negative amount adds, per command (`amounts are positive (...)`).
+NEGATIVE_HINTS = {
+    "credit": "`wallet debit` takes money away",
+    "debit": "a debit takes the amount away",
+    "hold": "a hold reserves the amount written",
+    "capture": "a capture spends the amount written of the hold",
+    "threshold": "the wallet is low below this amount; 0 switches alerts off",
+    "reverse": "a reversal gives back or takes back the amount written",
+}
+
+
+# A word that looks like a negative amount: `-5`, `-1,50`, `-.5`, `-١٥`.
+_NEGATIVE = re.compile(r"-[\d.,]")
+
+
+def _negative_hint(ctx: typer.Context) -> str:
+    return NEGATIVE_HINTS.get(ctx.info_name or "", "")
+
+
+def check_amount_form(ctx: typer.Context, value: str | None) -> str | None:
+    """Typer callback of an AMOUNT: refuses text that no currency could read, before anything is sent.
+
+    How many decimals are allowed depends on the currency, known only once
+    the server has said its exponent: `parse_amount` checks that, and zero.
+    """
+    if value is not None:
+        try:
+            money.check_form(value, negative_hint=_negative_hint(ctx))
+        except money.AmountError as error:
+            raise typer.BadParameter(str(error), param_hint="AMOUNT") from None
+    return value
+
+
+class AmountCommand(TyperCommand):
+    """A command with an AMOUNT argument: `-5` reaches the amount's parser (and its explanation), not "No such option".
+
+    Only when a word before `--` looks like a negative number (a dash then a
+    digit, point or comma...) are unknown options passed on as arguments; a
+    mistyped option of any other command line is still reported as such.
+    Use it for every command that reads an amount: `app.command(..., cls=AmountCommand)`.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        words = args[: args.index("--")] if "--" in args else args
+        if any(_NEGATIVE.match(word) for word in words):
+            ctx.ignore_unknown_options = True
+        return super().parse_args(ctx, args)
+
 
 CustomerArg = Annotated[str, typer.Argument(help="The customer, e.g. cus_1.")]
 AmountArg = Annotated[
     str,
-    typer.Argument(help="Amount as people write it (100.00 means 10000 USD cents), or see --minor-units."),
+    typer.Argument(
+        help="Amount as people write it: 1500, 1500.50 or 1,500.50 (100.00 means 10000 USD cents); see --minor-units.",
+        callback=check_amount_form,
+    ),
+]
+# An AMOUNT that may be left out, or be 0, for "all of it" (a capture, a reversal); give the help text its own words.
+OptionalAmountArg = Annotated[
+    str | None,
+    typer.Argument(help="Amount (1500.50 or 1,500.50); 0 or none: all of it.", callback=check_amount_form),
 ]
 CurrencyArg = Annotated[str, typer.Argument(help="ISO 4217 code, e.g. USD or INR.")]
 HoldIdArg = Annotated[
@@ -60,16 +118,23 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_amount(text: str, exponent: int, currency: str, minor_units: bool) -> int:
-    """AMOUNT in minor units: as people write it (100.00), or already in minor units with `--minor-units`."""
-    if minor_units:
-        if not text.isdigit() or int(text) <= 0:
-            raise typer.BadParameter(f"{text!r} is not a positive whole number of minor units", param_hint="AMOUNT")
-        return int(text)
+def parse_amount(
+    text: str, exponent: int, currency: str, minor_units: bool, *, zero_allowed: bool = False, command: str = ""
+) -> int:
+    """AMOUNT in minor units: as people write it (100.00), or already in minor units with `--minor-units`.
+
+    The one reading of every amount a person types (credit, debit, hold,
+    capture, reverse, threshold): see `wallet_client.money.parse_amount`.
+    `zero_allowed` where 0 means something (all of a hold, alerts off).
+    """
+    hint = NEGATIVE_HINTS.get(command, "")
     try:
-        return money.parse_amount(text, exponent, currency)
+        if minor_units:
+            return money.parse_amount(text, 0, zero_allowed=zero_allowed, negative_hint=hint)
+        return money.parse_amount(text, exponent, currency, zero_allowed=zero_allowed, negative_hint=hint)
     except money.AmountError as error:
-        raise typer.BadParameter(str(error), param_hint="AMOUNT") from error
+        message = str(error) + (" (a whole number of minor units, with --minor-units)" if minor_units else "")
+        raise typer.BadParameter(message, param_hint="AMOUNT") from None
 
 
 def parse_duration(text: str, option: str) -> timedelta:

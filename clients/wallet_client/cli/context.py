@@ -48,9 +48,16 @@ def checked_currency(currency: str, known: dict[str, int]) -> str:
 
 
 def amount_in(
-    client: WalletClient, customer_id: str, amount: str, currency: str, minor_units: bool, attempt: display.Attempt
+    client: WalletClient,
+    customer_id: str,
+    amount: str,
+    currency: str,
+    minor_units: bool,
+    attempt: display.Attempt,
+    command: str,
 ) -> tuple[str, int]:
-    """CURRENCY checked against the service's and AMOUNT in its minor units; `attempt` learns the exponents."""
+    """CURRENCY checked against the service's, AMOUNT (above zero) in minor units; `attempt` learns the exponents."""
     attempt.exponents.update(exponents(client, customer_id))
     currency = checked_currency(currency, attempt.exponents)
-    return currency, arguments.parse_amount(amount, attempt.exponents[currency], currency, minor_units)
+    exponent = attempt.exponents[currency]
+    return currency, arguments.parse_amount(amount, exponent, currency, minor_units, command=command)

@@ -171,6 +171,18 @@ class Failure:
 
 def describe_error(error: errors.WalletError, attempt: Attempt, target: str) -> Failure:
     """One or two sentences a person can act on; never a traceback."""
+    failure = _describe(error, attempt, target)
+    if not error.replayed:
+        return failure
+    key = f" ({error.idempotency_key})" if error.idempotency_key else ""
+    return Failure(
+        f"{failure.message}: refused earlier with this key{key}, and nothing was written. The same key gets the "
+        "same answer whatever changed since; to try again (after a top-up, say), use a new --idempotency-key",
+        failure.exit_code,
+    )
+
+
+def _describe(error: errors.WalletError, attempt: Attempt, target: str) -> Failure:
     exponents = attempt.exponents
     if isinstance(error, errors.InsufficientBalance):
         has = money(error.balance, error.currency, exponents)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ from wallet_client.retry import RetryPolicy
 
 # A watch waits out an outage or a restart of the service of up to five minutes, then gives up (exit 5).
 WATCH_RETRY = RetryPolicy(max_attempts=200, initial_backoff_s=0.2, max_backoff_s=5.0, total_timeout_s=300.0)
-_ZERO = re.compile(r"0*(\.0*)?")
 # Widths of the table's columns: time, event, customer, change, wallet after it.
 _ROW = "{:<19}  {:<17}  {:<20}  {:>16}  {}"
 
@@ -190,7 +188,13 @@ def threshold(
     ctx: typer.Context,
     customer_id: CustomerArg,
     currency: CurrencyArg,
-    amount: Annotated[str, typer.Argument(help="Low below this available balance, e.g. 5.00; 0 switches alerts off.")],
+    amount: Annotated[
+        str,
+        typer.Argument(
+            help="Low below this available balance, e.g. 5.00; 0 switches alerts off.",
+            callback=arguments.check_amount_form,
+        ),
+    ],
     minor_units: MinorUnitsOpt = False,
 ) -> None:
     opts: Options = ctx.obj
@@ -198,7 +202,9 @@ def threshold(
     with opts.client() as client, explained_errors(opts, attempt):
         attempt.exponents.update(exponents(client, customer_id))
         currency = checked_currency(currency, attempt.exponents)
-        minor = _threshold(amount, attempt.exponents[currency], currency, minor_units)
+        exponent = attempt.exponents[currency]
+        # 0 is meant: it switches the alerts off.
+        minor = arguments.parse_amount(amount, exponent, currency, minor_units, zero_allowed=True, command="threshold")
         wallet = client.set_low_balance_threshold(customer_id, currency, minor)
     owner = f"{customer_id}'s {currency} wallet"
     if wallet.low_balance_threshold == 0:
@@ -209,10 +215,3 @@ def threshold(
         low = wallet.available_balance < wallet.low_balance_threshold
         typer.echo(f"It is {'low' if low else 'not low'} now.")
     typer.echo(display.wallet_line(wallet))
-
-
-def _threshold(text: str, exponent: int, currency: str, minor_units: bool) -> int:
-    """AMOUNT as a threshold: like any amount, or zero (alerts off)."""
-    if _ZERO.fullmatch(text.strip()) and text.strip() not in ("", "."):
-        return 0
-    return arguments.parse_amount(text, exponent, currency, minor_units)

@@ -27,7 +27,10 @@ TtlOpt = Annotated[
 ]
 CaptureAmountArg = Annotated[
     str | None,
-    typer.Argument(help="Amount to spend, at most the hold's (100.00, or see --minor-units). Default: all of it."),
+    typer.Argument(
+        help="Amount to spend, at most the hold's (100.00, or see --minor-units); 0 or none: all of it.",
+        callback=arguments.check_amount_form,
+    ),
 ]
 
 
@@ -54,7 +57,7 @@ def hold(
     duration = arguments.parse_duration(ttl, "--ttl") if ttl is not None else None
     attempt = display.Attempt(write="hold")
     with opts.client() as client, explained_errors(opts, attempt):
-        currency, minor = amount_in(client, customer_id, amount, currency, minor_units, attempt)
+        currency, minor = amount_in(client, customer_id, amount, currency, minor_units, attempt, "hold")
         result = client.hold(
             customer_id,
             minor,
@@ -102,9 +105,12 @@ def capture(
         # The hold's currency says how to read AMOUNT (and a missing hold is reported before anything is sent).
         attempt.currency = client.get_hold(customer_id, hold_id).currency
         exponent = attempt.exponents.get(attempt.currency, display.FALLBACK_EXPONENT)
-        amount_minor_units = (
-            arguments.parse_amount(amount, exponent, attempt.currency, minor_units) if amount is not None else 0
-        )
+        # 0, like no AMOUNT, captures the whole hold (the server reads 0 so).
+        amount_minor_units = 0
+        if amount is not None:
+            amount_minor_units = arguments.parse_amount(
+                amount, exponent, attempt.currency, minor_units, zero_allowed=True, command="capture"
+            )
         result = client.capture(customer_id, hold_id, amount_minor_units, reason=reason, metadata=metadata)
     closed, entry, wallet = result.hold, result.entry, result.wallet
     spent, held, returned = (

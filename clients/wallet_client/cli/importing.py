@@ -1,17 +1,19 @@
 """`wallet import FILE`: applies a file of entries in batches, resumably, and sums up what happened.
 
 Each batch is one BatchCreateLedgerEntries call. Every line carries an
-idempotency key (its own, or one derived from the file), so running the
-command again after an interruption replays the lines already applied and
-applies the rest. With --atomic each batch applies whole or not at all, and
-the import stops at the first refused batch.
+idempotency key (its own, or one derived from the key namespace, its content
+and its occurrence: see import_file), so running the command again after an
+interruption, or after fixing refused lines in place, replays the lines
+already applied and applies the rest. Lines refused earlier stay refused
+under their keys unless --retry-refused (see import_apply). With --atomic
+each batch applies whole or not at all, and the import stops at the first
+refused batch.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -19,21 +21,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from wallet_client.batch_calls import BATCH_ENTRIES_MAX
+from wallet.v1 import wallet_pb2
+from wallet_client.batch_calls import BATCH_ENTRIES_MAX, BatchEntryResult
 from wallet_client.cli import display
 from wallet_client.cli.context import Options
-from wallet_client.cli.import_file import Line, RefusedWriter, count_lines, file_digest, file_format, read_lines
-from wallet_client.errors import AtomicBatchRefused, WalletError
-from wallet_client.sync_client import WalletClient
+from wallet_client.cli.import_apply import Tally, apply_batch
+from wallet_client.cli.import_file import KEY_PREFIX, Line, RefusedWriter, count_lines, file_format, read_lines
+from wallet_client.errors import WalletError
 
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED")
-
-
-@dataclass
-class Tally:
-    applied: int = 0
-    replayed: int = 0
-    refused: int = 0
 
 
 def import_entries(
@@ -45,13 +41,28 @@ def import_entries(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Entries per call.", min=1, max=BATCH_ENTRIES_MAX)
     ] = 100,
+    key_namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--key-namespace",
+            help="Derive the keys of lines without one in this namespace. Default: the file's name.",
+        ),
+    ] = None,
+    retry_refused: Annotated[
+        bool,
+        typer.Option(
+            "--retry-refused",
+            help="Send lines refused earlier (derived keys only) again under new keys, e.g. after a top-up.",
+        ),
+    ] = False,
 ) -> None:
     """Apply a file of credits and debits in batches; run it again to resume (applied lines replay)."""
     opts: Options = ctx.obj
     err = Console(stderr=True)
+    namespace = file.name if key_namespace is None else key_namespace
     try:
         file_format(file)
-        digest, total = file_digest(file), count_lines(file)
+        total = count_lines(file)
     except (OSError, ValueError) as error:
         raise typer.BadParameter(str(error)) from None
     tally, refused = Tally(), RefusedWriter(file)
@@ -60,8 +71,15 @@ def import_entries(
     try:
         with opts.client() as client, _progress(err) as progress:
             task = progress.add_task("import", total=total)
-            for lines in _batches(read_lines(file, digest), batch_size):
-                stopped = _apply(client, lines, atomic, tally, refused)
+
+            def send(requests: Sequence[wallet_pb2.CreateLedgerEntryRequest], atomic: bool) -> list[BatchEntryResult]:
+                return client.batch(list(requests), atomic=atomic)
+
+            for lines in _batches(read_lines(file, namespace), batch_size):
+                stopped = apply_batch(send, lines, atomic=atomic, retry_refused=retry_refused, tally=tally)
+                for line, why in tally.refusals:
+                    refused.write(line, why)
+                tally.refusals.clear()
                 progress.update(task, advance=len(lines))
                 if stopped:
                     break
@@ -71,7 +89,7 @@ def import_entries(
         exit_code = display.EXIT_UNAVAILABLE if error.code.name in _TRANSIENT else display.EXIT_ERROR
     finally:
         refused.close()
-    _summary(err, file, tally, refused, stopped)
+    _summary(err, file, namespace, key_namespace is None, tally, refused, stopped)
     if stopped or tally.refused:
         raise typer.Exit(exit_code)
 
@@ -79,35 +97,6 @@ def import_entries(
 def _batches(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
     while batch := list(itertools.islice(lines, size)):
         yield batch
-
-
-def _apply(client: WalletClient, lines: list[Line], atomic: bool, tally: Tally, refused: RefusedWriter) -> str | None:
-    """Sends the readable lines of one batch; returns why the import must stop, if it must."""
-    readable = [line for line in lines if line.request is not None]
-    for line in lines:
-        if line.request is None:
-            tally.refused += 1
-            refused.write(line, f"unreadable: {line.problem}")
-    if not readable:
-        return None
-    try:
-        results = client.batch([line.request for line in readable if line.request is not None], atomic=atomic)
-    except AtomicBatchRefused as error:
-        first = readable[error.index]
-        for line in readable:
-            why = error.message if line is first else f"not applied: line {first.number} refused its batch"
-            refused.write(line, f"{error.reason}: {why}" if line is first else why)
-        tally.refused += len(readable)
-        return f"line {first.number} was refused ({error.reason}: {error.message}); its batch was not applied"
-    for line, outcome in zip(readable, results, strict=True):
-        if outcome.error is not None:
-            tally.refused += 1
-            refused.write(line, f"{outcome.error.reason}: {outcome.error.message}")
-        elif outcome.applied:
-            tally.applied += 1
-        else:
-            tally.replayed += 1
-    return None
 
 
 def _progress(console: Console) -> Progress:
@@ -121,13 +110,34 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _summary(err: Console, file: Path, tally: Tally, refused: RefusedWriter, stopped: str | None) -> None:
-    err.print(
+def _summary(
+    err: Console, file: Path, namespace: str, by_name: bool, tally: Tally, refused: RefusedWriter, stopped: str | None
+) -> None:
+
+    def say(text: str) -> None:
+        err.print(text, highlight=False, soft_wrap=True)
+
+    say(
         f"{file.name}: {tally.applied:,} applied, {tally.replayed:,} replayed (applied before), "
-        f"{tally.refused:,} refused.",
-        highlight=False,
+        f"{tally.refused:,} refused."
     )
+    named = "the file's name" if by_name else "--key-namespace"
+    say(
+        f"Keys: lines without an idempotency_key got {KEY_PREFIX}<hash of the namespace {namespace!r} ({named}), "
+        "the line's content and its occurrence among identical lines>; running the file again applies no line "
+        "twice, and a refused line fixed in place applies alone."
+    )
+    if tally.retried:
+        say(f"{tally.retried:,} line(s) refused earlier were sent again under retry keys (<key>-r1, -r2, ...).")
+    if tally.refused_earlier:
+        say(
+            f"{tally.refused_earlier:,} of the refused lines were refused earlier with this key: a key refused "
+            "stays refused. To send them again under new keys (after a top-up, say), run the same command "
+            "with --retry-refused; or fix them in place."
+        )
     if refused.count:
-        err.print(f"Refused lines, with their reasons: {refused.path}", highlight=False)
+        say(f"Refused lines, with their reasons: {refused.path}")
+    elif refused.path.exists():
+        say(f"No line was refused ({refused.path} is from an earlier run).")
     if stopped:
-        err.print(f"Stopped: {stopped}.", highlight=False)
+        say(f"Stopped: {stopped}.")
