@@ -10,21 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import Result
 
 from tests.clients.test_cli import assert_no_traceback, wallet
 from tests.clients.test_cli_import import entry, jsonl, usd
-from wallet.v1 import wallet_pb2
 from wallet_client import AsyncWalletClient
-
-# Needs the server to store and replay keyed refusals (issue 18 §1), which came with ReverseLedgerEntry (§2): an
-# expected failure on a branch without them, a plain test once merged with them (delete this marker then).
-NEEDS_STORED_REFUSALS = pytest.mark.xfail(
-    condition=not hasattr(wallet_pb2, "ReverseLedgerEntryRequest"),
-    strict=True,
-    reason="keyed refusals are stored and replayed by the server (issue 18 §1)",
-)
 
 
 async def run(target: str, path: Path, *more: str) -> Result:
@@ -117,7 +107,6 @@ async def test_amounts_in_a_file_are_whole_minor_units_or_the_line_is_refused_un
     assert [e async for e in aclient.iter_entries(customer_id)] == []
 
 
-@NEEDS_STORED_REFUSALS
 async def test_a_line_refused_earlier_stays_refused_and_retry_refused_applies_it_once_after_a_top_up(
     target: str, customer_id: str, aclient: AsyncWalletClient, tmp_path: Path
 ) -> None:
@@ -143,7 +132,6 @@ async def test_a_line_refused_earlier_stays_refused_and_retry_refused_applies_it
     assert debit.amount == 500 and debit.idempotency_key.endswith("-r1")
 
 
-@NEEDS_STORED_REFUSALS
 async def test_an_atomic_batch_refused_earlier_is_retried_under_new_keys_with_retry_refused(
     target: str, customer_id: str, aclient: AsyncWalletClient, tmp_path: Path
 ) -> None:
@@ -159,7 +147,6 @@ async def test_an_atomic_batch_refused_earlier_is_retried_under_new_keys_with_re
     assert await usd(aclient, customer_id) == 600
 
 
-@NEEDS_STORED_REFUSALS
 async def test_a_command_repeated_with_the_key_of_a_refusal_says_it_was_refused_earlier(
     target: str, customer_id: str, aclient: AsyncWalletClient
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.clients.test_cli import assert_explained, wallet
+from tests.clients.test_cli_amounts import error_text
 from wallet_client import AsyncWalletClient
 
 ENTRY_ID = re.compile(r"Entry (le_\w+), idempotency key (\S+)")
@@ -53,3 +54,18 @@ async def test_reverse_reads_a_reclaims_amount_in_the_credits_currency_and_refus
     done = await wallet(target, "reverse", customer_id, credit.id, "40.00", "-r", "Given by mistake")
     assert done.exit_code == 0, done.output
     assert f"Reclaimed ₹40.00 (4000 minor units) of credit {credit.id}." in done.stdout
+
+
+async def test_reverse_reads_its_amount_as_strictly_as_every_other_command_and_zero_means_all(
+    target: str, customer_id: str, aclient: AsyncWalletClient
+) -> None:
+    await aclient.credit(customer_id, 10_000, "USD")
+    charge = (await aclient.debit(customer_id, 1_234, "USD")).entry
+    for typed, why in (("1,50", "commas separate thousands"), ("-1", "amounts are positive")):
+        result = await wallet(target, "reverse", customer_id, charge.id, typed)
+        assert result.exit_code == 2, result.output
+        assert repr(typed) in error_text(result) and why in error_text(result)
+    assert (await aclient.get_balances(customer_id))["USD"].balance == 8_766
+    whole = await wallet(target, "reverse", customer_id, charge.id, "0")
+    assert whole.exit_code == 0, whole.output
+    assert "Refunded $12.34 (1234 minor units)" in whole.stdout

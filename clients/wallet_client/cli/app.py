@@ -235,7 +235,9 @@ app.command(
 )(holds.capture)
 app.command("release", help="Close a hold without spending it: its whole amount returns.")(holds.release)
 app.command("holds", help="List the customer's holds, newest first.")(holds.list_holds)
-app.command("reverse", help="Refund a debit or reclaim a credit: at most what is left of it.")(reversals.reverse)
+app.command(
+    "reverse", help="Refund a debit or reclaim a credit: at most what is left of it.", cls=arguments.AmountCommand
+)(reversals.reverse)
 app.command("import", help="Apply a JSONL or CSV file of entries in batches; run it again to resume.")(
     importing.import_entries
 )

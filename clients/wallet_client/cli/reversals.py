@@ -20,7 +20,10 @@ EntryIdArg = Annotated[
 ]
 ReverseAmountArg = Annotated[
     str | None,
-    typer.Argument(help="How much to reverse (100.00, or see --minor-units). Default: everything reversible now."),
+    typer.Argument(
+        help="How much to reverse (1500.50 or 1,500.50, or see --minor-units); 0 or none: all that is left.",
+        callback=arguments.check_amount_form,
+    ),
 ]
 
 
@@ -60,7 +63,13 @@ def reverse(
         original = find_entry(client, customer_id, entry_id)
         attempt.currency = original.currency
         exponent = attempt.exponents.get(original.currency, display.FALLBACK_EXPONENT)
-        minor = arguments.parse_amount(amount, exponent, original.currency, minor_units) if amount is not None else 0
+        minor = (
+            arguments.parse_amount(
+                amount, exponent, original.currency, minor_units, zero_allowed=True, command="reverse"
+            )
+            if amount is not None
+            else 0
+        )
         result = client.reverse(
             customer_id, entry_id, minor, reason=reason, idempotency_key=idempotency_key, metadata=metadata
         )
