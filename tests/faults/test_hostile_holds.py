@@ -254,9 +254,10 @@ def create_hold_requests(draw: st.DrawFn) -> tuple[Drawn, bool]:
     message.metadata.update(fields["metadata"][1])
     verdicts = verdicts_of(fields)
     funded = draw(st.booleans()) and all(verdicts[name] == VALID for name in ("customer_id", "currency", "amount"))
-    # On a wallet just credited with the hold's amount, a valid hold is made, or replayed, or its key was
-    # used before with other parameters; on any other wallet it may also find too little money.
-    outcomes = frozenset({OK, KEY_REUSED} if funded else {OK, KEY_REUSED, INSUFFICIENT})
+    # A valid hold is made, or replayed, or its key was used before with other parameters, or it finds too
+    # little money: on an unfunded wallet now, or on a wallet just credited with its amount when its key was
+    # refused for too little money before (a refusal stored under its key is replayed, top-up or not).
+    outcomes = frozenset({OK, KEY_REUSED, INSUFFICIENT})
     return Drawn(message, verdicts, outcomes), funded
 
 
