@@ -56,7 +56,7 @@ def _authorize(authenticator: Authenticator | None, method: str, context: grpc.a
         method, tuple(context.invocation_metadata() or ()), _certificate_common_names(context)
     )
     if caller is not None:
-        record_caller(caller)
+        record_caller(caller, authenticator.scopes_of(caller))
 
 
 class Instruments:

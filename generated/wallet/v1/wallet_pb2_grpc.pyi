@@ -123,6 +123,12 @@ class WalletServiceStub:
     entries is a bucket of zeros), so a chart drawn from them has no holes.
     More than 1,000 periods is INVALID_ARGUMENT naming period.
     """
+    GetCallerInfo: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetCallerInfoRequest, _wallet_pb2.GetCallerInfoResponse]
+    """Who the service takes the caller to be and the scopes it holds, so that
+    a client (the support console) offers only what the caller may do. Any
+    valid credential may call it, whatever its scopes. With authentication
+    off: auth_enabled false, no name, every scope.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -218,6 +224,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     metadata key. The periods tile the range without gaps (a period without
     entries is a bucket of zeros), so a chart drawn from them has no holes.
     More than 1,000 periods is INVALID_ARGUMENT naming period.
+    """
+    GetCallerInfo: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetCallerInfoRequest, _wallet_pb2.GetCallerInfoResponse]  # type: ignore[assignment]
+    """Who the service takes the caller to be and the scopes it holds, so that
+    a client (the support console) offers only what the caller may do. Any
+    valid credential may call it, whatever its scopes. With authentication
+    off: auth_enabled false, no name, every scope.
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -383,6 +395,18 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         metadata key. The periods tile the range without gaps (a period without
         entries is a bucket of zeros), so a chart drawn from them has no holes.
         More than 1,000 periods is INVALID_ARGUMENT naming period.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCallerInfo(
+        self,
+        request: _wallet_pb2.GetCallerInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetCallerInfoResponse, _abc.Awaitable[_wallet_pb2.GetCallerInfoResponse]]:
+        """Who the service takes the caller to be and the scopes it holds, so that
+        a client (the support console) offers only what the caller may do. Any
+        valid credential may call it, whatever its scopes. With authentication
+        off: auth_enabled false, no name, every scope.
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
