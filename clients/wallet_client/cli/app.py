@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from wallet_client.cli import arguments, display, events, holds, importing, layouts, report
+from wallet_client.cli import arguments, console_command, display, events, holds, importing, layouts, report
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -241,6 +241,9 @@ app.command("report", help="Credits, debits and expirations per hour, day, week 
 )
 app.command("watch", help="Print wallet events as they happen, until Ctrl-C (exit 0). Default: from now on.")(
     events.watch
+)
+app.command("console", help="Serve the support console in the browser (docs/console.md), until Ctrl-C.")(
+    console_command.console
 )
 app.command("threshold", help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.")(
     events.threshold
