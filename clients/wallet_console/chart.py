@@ -16,8 +16,22 @@ from markupsafe import Markup
 from wallet_client import LedgerSummary, SummaryBucket
 from wallet_client.money import format_money
 
-WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 70, 16, 44
+TOP, BOTTOM = 16, 28
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One drawing of the chart: the wide one for desks, the narrow one (same text size) for phones."""
+
+    name: str
+    width: int
+    height: int
+    side: int  # room for each axis's labels
+    labels: int  # period labels shown at most
+
+
+WIDE = Layout("wide", 1000, 300, 80, 10)
+NARROW = Layout("narrow", 380, 260, 64, 4)
 SERIES = (("credited", "Credited"), ("debited", "Debited"), ("expired", "Expired"))
 LABELS = {"day": "%b %d", "week": "W%V", "month": "%b %Y", "hour": "%H:%M"}
 
@@ -56,16 +70,22 @@ def bucket_words(summary: LedgerSummary, bucket: SummaryBucket, label: str) -> s
 
 
 def svg(summary: LedgerSummary, period: str) -> Markup:
+    """Both drawings; the page's style shows the one that suits the screen."""
+    return _svg(summary, period, WIDE) + _svg(summary, period, NARROW)
+
+
+def _svg(summary: LedgerSummary, period: str, layout: Layout) -> Markup:
     buckets = list(summary)
+    WIDTH, HEIGHT, LEFT, RIGHT = layout.width, layout.height, layout.side, layout.side
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     flow_top = _nice(max((max(b.credited, b.debited, b.expired) for b in buckets), default=0))
     balance_top = _nice(max((b.closing_balance for b in buckets), default=0))
     slot = plot_w / max(len(buckets), 1)
     bar_w = max(slot * 0.8 / len(SERIES), 1.0)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{Markup.escape(_title(summary, period))}</title>',
+        f'<svg class="chart {layout.name}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title-{layout.name}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title-{layout.name}">{Markup.escape(_title(summary, period))}</title>',
     ]
     for tick in range(5):
         y = TOP + plot_h - plot_h * tick / 4
@@ -74,7 +94,7 @@ def svg(summary: LedgerSummary, period: str) -> Markup:
         right = Markup.escape(_money(summary, balance_top * tick // 4))
         parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{left}</text>')
         parts.append(f'<text class="axis balance" x="{LEFT + plot_w + 6}" y="{y + 4:.1f}">{right}</text>')
-    every = max(1, len(buckets) // 8)
+    every = max(1, -(-len(buckets) // layout.labels))
     points = []
     for index, bucket in enumerate(buckets):
         x0 = LEFT + slot * index + slot * 0.1

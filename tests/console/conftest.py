@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from server.api.auth import hash_token
 from server.app import WalletServer, create_server
@@ -27,8 +27,8 @@ from server.config import Settings
 from wallet_client import AsyncWalletClient
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=390, height=844)
 WRITER_TOKEN = "console-writer-token-0123456789"
 READER_TOKEN = "console-reader-token-9876543210"
 # A safety bound only: every wait ends as soon as what it waits for is there.
