@@ -68,7 +68,7 @@ async def customer_page(
     except WalletError as error:
         return seen.render("problem.html", status_of(error), customer_id=customer_id, problem=error.message)
     if forms is None:
-        forms = Forms.fresh(next(iter(view.currencies), ""))
+        forms = Forms.fresh(view.chart_query.currency)  # the busiest wallet
     return seen.render(
         "customer.html",
         status_code,
