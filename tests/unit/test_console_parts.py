@@ -1,0 +1,73 @@
+"""The console's parts that need no browser: its settings, periods, money and times, and sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wallet_console.customer_view import PERIODS, HistoryQuery, QueryError, chart_start
+from wallet_console.format import money, time_left
+from wallet_console.sessions import SessionStore
+from wallet_console.settings import ConsoleSettings, SettingsError, is_loopback
+
+NOW = datetime(2026, 12, 7, 1, 30, tzinfo=UTC)  # a Monday
+
+
+def test_the_chart_starts_on_a_local_midnight_monday_or_first_of_the_month() -> None:
+    assert chart_start(NOW, "day", "UTC") == datetime(2026, 11, 8, tzinfo=UTC)
+    assert chart_start(NOW, "week", "UTC") == datetime(2026, 9, 21, tzinfo=UTC)  # 11 Mondays before this one
+    assert chart_start(NOW, "month", "UTC") == datetime(2026, 1, 1, tzinfo=UTC)
+    kolkata = chart_start(NOW, "day", "Asia/Kolkata")
+    assert (kolkata.hour, kolkata.minute, str(kolkata.tzinfo)) == (0, 0, "Asia/Kolkata")
+    assert chart_start(NOW, "day", "Nowhere/Else") == datetime(2026, 11, 8, tzinfo=UTC)  # the service names it
+    assert PERIODS == {"day": 30, "week": 12, "month": 12}
+
+
+def test_money_keeps_its_minor_units_for_hover() -> None:
+    shown = str(money(15_000, "USD", 2, signed="+"))
+    assert shown == '<data class="money" value="15000" title="15000 minor units">+$150.00</data>'
+
+
+def test_time_left_reads_like_a_clock() -> None:
+    assert time_left(NOW + timedelta(minutes=14, seconds=5), NOW) == "14m 05s left"
+    assert time_left(NOW + timedelta(hours=2, minutes=10), NOW) == "2h 10m left"
+    assert time_left(NOW + timedelta(days=3, hours=4), NOW) == "3d 4h left"
+    assert time_left(NOW - timedelta(seconds=1), NOW) == "lapsed"
+
+
+def test_history_dates_are_utc_days_and_until_counts_its_whole_day() -> None:
+    filters = HistoryQuery.of({"since": "2026-12-01", "until": "2026-12-02", "type": "debit"}).filters()
+    assert filters["created_after"] == datetime(2026, 12, 1, tzinfo=UTC)
+    assert filters["created_before"] == datetime(2026, 12, 3, tzinfo=UTC)
+    assert filters["entry_type"] == "debit" and filters["newest_first"] is True
+    with pytest.raises(QueryError, match="From"):
+        HistoryQuery.of({"since": "yesterday"}).filters()
+    assert HistoryQuery.of({"type": "refund"}).entry_type == ""
+
+
+def test_settings_check_the_address_and_the_remote_switch() -> None:
+    assert ConsoleSettings.from_env({}).host_port() == ("127.0.0.1", 8080)
+    assert ConsoleSettings.from_env({"WALLET_CONSOLE_ADDR": "[::1]:0"}).host_port() == ("::1", 0)
+    assert ConsoleSettings.from_env({"WALLET_CONSOLE_ALLOW_REMOTE": "1"}).allow_remote
+    with pytest.raises(SettingsError, match="host:port"):
+        ConsoleSettings(addr="8080").host_port()
+    with pytest.raises(SettingsError, match="use 1 or 0"):
+        ConsoleSettings.from_env({"WALLET_CONSOLE_ALLOW_REMOTE": "maybe"})
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5")
+
+
+def test_sessions_are_random_bounded_and_forgotten() -> None:
+    store = SessionStore(idle_s=3600, limit=2)
+    first, second = store.create(), store.create()
+    assert first.id != second.id and first.csrf != second.csrf and len(first.id) >= 40
+    assert store.get(first.id) is first
+    third = store.create()  # over the limit: the least recently used (second) goes
+    assert store.get(second.id) is None and store.get(third.id) is third
+    store.forget(first)
+    assert store.get(first.id) is None and store.get(None) is None
+    idle = SessionStore(idle_s=0, limit=10)
+    gone = idle.create()
+    gone.last_seen -= 1
+    assert idle.get(gone.id) is None
