@@ -42,6 +42,8 @@ class Plan:
     question: str
     fields: Mapping[str, str]
     run: Callable[[AsyncWalletClient], Awaitable[str]]
+    # The wallet as it stands, for the confirmation to show beside the question.
+    now: str = ""
 
 
 Builder = Callable[[str, Mapping[str, str], Balances, AsyncWalletClient], Awaitable[Plan]]
@@ -88,6 +90,13 @@ def _show(wallet: Wallet, minor: int) -> str:
     return format_money(minor, wallet.currency, wallet.minor_unit_exponent)
 
 
+def _now(wallet: Wallet) -> str:
+    return (
+        f"{wallet.currency} wallet now: balance {_show(wallet, wallet.balance)}, "
+        f"held {_show(wallet, wallet.held_balance)}, available {_show(wallet, wallet.available_balance)}."
+    )
+
+
 def _entry_done(verb: str, result: EntryResult, wallet: Wallet, customer_id: str) -> str:
     entry = result.entry
     if result.idempotent_replay:
@@ -105,7 +114,7 @@ async def credit(customer_id: str, form: Mapping[str, str], balances: Balances, 
         result = await client.credit(customer_id, amount, wallet.currency, reason, key)
         return _entry_done("Credited", result, wallet, customer_id)
 
-    return Plan("credit", f"Credit {_show(wallet, amount)} to {customer_id}?", form, run)
+    return Plan("credit", f"Credit {_show(wallet, amount)} to {customer_id}?", form, run, _now(wallet))
 
 
 async def debit(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
@@ -116,7 +125,7 @@ async def debit(customer_id: str, form: Mapping[str, str], balances: Balances, c
         result = await client.debit(customer_id, amount, wallet.currency, reason, key)
         return _entry_done("Debited", result, wallet, customer_id)
 
-    return Plan("debit", f"Debit {_show(wallet, amount)} from {customer_id}?", form, run)
+    return Plan("debit", f"Debit {_show(wallet, amount)} from {customer_id}?", form, run, _now(wallet))
 
 
 async def hold(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
@@ -135,7 +144,7 @@ async def hold(customer_id: str, form: Mapping[str, str], balances: Balances, cl
         return f"Held {_show(wallet, amount)} of {customer_id}'s {wallet.currency} wallet (hold {result.hold.id})."
 
     question = f"Hold {_show(wallet, amount)} of {customer_id}'s {wallet.currency} wallet for {TTL_WORDS[ttl]}?"
-    return Plan("hold", question, form, run)
+    return Plan("hold", question, form, run, _now(wallet))
 
 
 async def threshold(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
@@ -152,7 +161,7 @@ async def threshold(customer_id: str, form: Mapping[str, str], balances: Balance
         question = f"Set {customer_id}'s {wallet.currency} wallet to count as low below {_show(wallet, amount)}?"
     else:
         question = f"Switch off low-balance alerts for {customer_id}'s {wallet.currency} wallet?"
-    return Plan("threshold", question, form, run)
+    return Plan("threshold", question, form, run, _now(wallet))
 
 
 async def capture(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
@@ -175,7 +184,7 @@ async def capture(customer_id: str, form: Mapping[str, str], balances: Balances,
         if amount
         else f"Capture all {held} of hold {hold_id} from {customer_id}?"
     )
-    return Plan("capture", question, form, run)
+    return Plan("capture", question, form, run, _now(wallet))
 
 
 async def release(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
@@ -190,7 +199,7 @@ async def release(customer_id: str, form: Mapping[str, str], balances: Balances,
         return f"Released hold {hold_id}: {_show(wallet, found.amount)} is available again."
 
     question = f"Release hold {hold_id}, returning {_show(wallet, found.amount)} to {customer_id}'s available balance?"
-    return Plan("release", question, form, run)
+    return Plan("release", question, form, run, _now(wallet))
 
 
 ACTIONS: dict[str, Builder] = {

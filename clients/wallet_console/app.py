@@ -11,6 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wallet_client import WalletError
 from wallet_console import pages, streams
 from wallet_console.settings import ConsoleSettings
 from wallet_console.state import HERE, Console, Forbidden
@@ -71,7 +72,7 @@ def create_app(settings: ConsoleSettings, console: Console | None = None) -> Sta
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={Forbidden: pages.forbidden},
+        exception_handlers={Forbidden: pages.forbidden, WalletError: pages.unavailable},
         lifespan=lifespan,
     )
     app.state.console = console

@@ -154,6 +154,8 @@ async def signin(request: Request) -> Response:
     if not isinstance(seen, Visit):
         return seen
     next_url = _local(request.query_params.get("next", "/"))
+    if not seen.auth_enabled:
+        return seen.redirect(next_url)  # nothing to sign in to
     if request.method == "GET":
         return seen.render("signin.html", next_url=next_url)
     form = await request.form()
@@ -185,4 +187,15 @@ async def forbidden(request: Request, error: Exception) -> Response:
     return Response(f"Refused: {error}\n", status_code=403, media_type="text/plain")
 
 
-__all__ = ["Forbidden", "apply", "confirm", "customer", "forbidden", "home", "lookup", "signin", "signout"]
+async def unavailable(request: Request, error: Exception) -> Response:
+    """A failure of the service where no page could be drawn (it did not answer when asked who may call)."""
+    console: Console = request.app.state.console
+    message = error.message if isinstance(error, WalletError) else str(error)
+    status_code = status_of(error) if isinstance(error, WalletError) else 502
+    text = f"The wallet service at {console.settings.target} could not be asked: {message}\nReload to try again.\n"
+    return Response(text, status_code=status_code, media_type="text/plain")
+
+
+__all__ = [
+    "Forbidden", "apply", "confirm", "customer", "forbidden", "home", "lookup", "signin", "signout", "unavailable",
+]  # fmt: skip

@@ -39,6 +39,7 @@ async def test_a_customer_is_found_by_id_and_their_page_shows_wallets_chart_hold
 ) -> None:
     await seed(aclient, customer_id)
     await open_customer(page, console_url, customer_id)
+    await expect(page.get_by_role("note")).to_contain_text("Caller authentication is off")
     wallets = page.locator("#wallets")
     usd = wallets.get_by_role("row", name=re.compile("USD"))
     await expect(usd).to_contain_text("$2,427.50")  # 2500.00 - 72.50 of debits, the hold still in it
