@@ -7,12 +7,12 @@ from urllib.parse import quote
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from wallet_client import WalletError
 from wallet_console import actions, customer_view
 from wallet_console.customer_view import Forms
-from wallet_console.state import Console, Forbidden, Visit, check_post, visit
+from wallet_console.state import Console, Forbidden, Visit, check_post, set_cookie, visit
 
 # How a refusal of the service maps to the page's status: the page still shows it in the service's words.
 _STATUS = {
@@ -168,8 +168,13 @@ async def signin(request: Request) -> Response:
         caller = await console.client(token).caller_info()
     except WalletError as error:
         return seen.render("signin.html", status_of(error), next_url=next_url, problem=error.message)
-    seen.session.token, seen.session.caller = token, caller
-    return seen.redirect(next_url)
+    # A new session id once signed in: an id known before (planted, or seen on a shared machine) is worth nothing.
+    signed = console.sessions.create()
+    signed.token, signed.caller = token, caller
+    console.sessions.forget(seen.session)
+    response = RedirectResponse(next_url, status_code=303)
+    set_cookie(response, signed)
+    return response
 
 
 async def signout(request: Request) -> Response:

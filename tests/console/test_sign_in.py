@@ -23,6 +23,7 @@ async def test_the_console_asks_for_a_caller_token_and_acts_as_that_caller(
     await page.goto(customer_url)
     await expect(page).to_have_url(re.compile("/signin"))
     await expect(page.get_by_text("Caller authentication is off")).to_have_count(0)
+    before = {c["name"]: c["value"] for c in await page.context.cookies()}["wallet_console_session"]
     await page.get_by_label("Caller token").fill("not-a-token")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#signin-error")).to_be_visible()
@@ -30,6 +31,7 @@ async def test_the_console_asks_for_a_caller_token_and_acts_as_that_caller(
     await expect(page.locator(".who")).to_contain_text("support-agent")
     cookie = next(c for c in await page.context.cookies() if c["name"] == "wallet_console_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and WRITER_TOKEN not in cookie["value"]
+    assert cookie["value"] != before, "signing in starts a new session"
 
     form = page.locator("#form-credit")
     await form.get_by_label("Amount").fill("12.00")
