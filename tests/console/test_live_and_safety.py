@@ -144,3 +144,16 @@ async def test_with_authentication_off_it_refuses_to_listen_beyond_loopback_unle
     stdout, stderr = await asyncio.wait_for(process.communicate(), START_PATIENCE_S)
     assert process.returncode == 2 and stdout == b""
     assert "authenticates no caller" in stderr.decode() and "WALLET_CONSOLE_ALLOW_REMOTE=1" in stderr.decode()
+
+
+async def test_text_from_the_ledger_is_shown_as_text_never_as_markup(
+    page: Page, console_url: str, customer_id: str, aclient: AsyncWalletClient
+) -> None:
+    reason = '<script>window.__owned = 1</script><b onmouseover="x()">bold</b>'
+    await aclient.credit(customer_id, 100, "USD", reason=reason, metadata={"<i>key</i>": "<img src=x>"})
+    await page.goto(f"{console_url}/customers/{customer_id}?key=%3Cb%3E&tz=%3Cscript%3E")
+    row = page.locator("#history-rows tr").first
+    await expect(row).to_contain_text(reason)
+    await expect(row).to_contain_text("<i>key</i>=<img src=x>")
+    assert await page.evaluate("window.__owned") is None
+    assert await page.locator("#history-rows b, #history-rows img, #history-rows i").count() == 0
