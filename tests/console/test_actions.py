@@ -27,6 +27,7 @@ async def test_a_credit_is_confirmed_in_words_and_a_double_clicked_confirm_appli
     await screenshot(page, "confirm")
     await page.set_viewport_size(PHONE)
     await screenshot(page, "confirm")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # Both clicks land before the page changes; scripts off or on, the second one applies nothing new.
     await page.get_by_role("button", name="Confirm").dblclick()
     await expect(page).to_have_url(re.compile(f"/customers/{customer_id}$"))
