@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -83,6 +84,11 @@ class ChartQuery:
     time_zone: str = "UTC"
     key: str = ""
 
+    def params(self) -> dict[str, str]:
+        """The chart's choices as the page's query string keeps them (the defaults left out)."""
+        shown = {"chart_currency": self.currency, "period": self.period, "tz": self.time_zone, "key": self.key}
+        return {k: v for k, v in shown.items() if v and (k, v) not in (("period", "day"), ("tz", "UTC"))}
+
     @classmethod
     def of(cls, params: Mapping[str, str]) -> ChartQuery:
         period = params.get("period", "day")
@@ -131,6 +137,10 @@ class CustomerView:
     def money(self, minor_units: int, currency: str, signed: str = "") -> Markup:
         exponents = {w.currency: w.minor_unit_exponent for w in self.balances}
         return format.money(minor_units, currency, exponents.get(currency, format.FALLBACK_EXPONENT), signed=signed)
+
+    def more_query(self) -> str:
+        """The query string of the next page of history, the chart's choices kept."""
+        return urlencode({**self.history_query.params(after=self.more_after), **self.chart_query.params()})
 
     def breakdown(self) -> list[Any]:
         return chart.periods_with_breakdown(self.summary, self.chart_query.period) if self.summary else []

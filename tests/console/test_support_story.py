@@ -111,3 +111,8 @@ async def test_the_chart_switches_period_and_zone_breaks_debits_down_and_shows_a
     await show_section(page, "#chart")
     await screenshot(page, "chart")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # Filtering the history keeps the chart as it was chosen.
+    await page.locator("#history").get_by_label("Entry type").select_option("debit")
+    await page.locator("#history").get_by_role("button", name="Filter").click()
+    await expect(page).to_have_url(re.compile(r"period=week.*type=debit|type=debit.*period=week"))
+    await expect(page.locator("svg.chart.wide .bucket")).to_have_count(12)
