@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
 
 from server.api.auth import hash_token
 from server.app import WalletServer, create_server
@@ -33,6 +33,8 @@ WRITER_TOKEN = "console-writer-token-0123456789"
 READER_TOKEN = "console-reader-token-9876543210"
 # A safety bound only: every wait ends as soon as what it waits for is there.
 START_PATIENCE_S = 60.0
+# Waits of the page's assertions: bounds for a loaded 2-core machine, not delays (the live test sets its own).
+expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str:
