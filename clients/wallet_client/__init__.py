@@ -11,6 +11,7 @@ Amounts are `int` minor units; see docs/clients.md.
 
 from wallet_client.async_client import AsyncWalletClient
 from wallet_client.batch_calls import BatchEntry, BatchEntryResult
+from wallet_client.caller_calls import CallerInfo
 from wallet_client.connection import DEFAULT_TARGET, TARGET_ENV, ClientSettings
 from wallet_client.errors import (
     AtomicBatchRefused,
@@ -60,6 +61,7 @@ __all__ = [
     "Balances",
     "BatchEntry",
     "BatchEntryResult",
+    "CallerInfo",
     "CaptureExceedsHold",
     "CaptureResult",
     "ClientSettings",

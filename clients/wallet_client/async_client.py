@@ -14,7 +14,16 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
-from wallet_client import batch_calls, calls, event_calls, hold_calls, report_calls, reversal_calls, streams
+from wallet_client import (
+    batch_calls,
+    caller_calls,
+    calls,
+    event_calls,
+    hold_calls,
+    report_calls,
+    reversal_calls,
+    streams,
+)
 from wallet_client.connection import ClientBase, ClientSettings, open_aio_channel
 
 P = ParamSpec("P")
@@ -104,6 +113,7 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     list_holds = _paged(hold_calls.list_holds)
     summarize = _unary(report_calls.summarize)
     reverse = _unary(reversal_calls.reverse)
+    caller_info = _unary(caller_calls.caller_info)
     watch_events = _stream(event_calls.watch_events)
     set_low_balance_threshold = _unary(event_calls.set_low_balance_threshold)
 

@@ -7,7 +7,7 @@ counts as low, which the watch reports as BALANCE_LOW and BALANCE_RECOVERED.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from wallet.v1 import wallet_pb2
 from wallet_client.calls import UnaryCall
@@ -22,6 +22,7 @@ def watch_events(
     event_types: Iterable[EventType | str] = (),
     start_after_cursor: str = "",
     from_oldest: bool = False,
+    on_live: Callable[[], None] | None = None,
 ) -> StreamCall[WalletEvent]:
     """Every event of `customer_id` ("" for every customer) of `event_types` (empty: all), as it commits.
 
@@ -31,10 +32,12 @@ def watch_events(
     a server restart) it is reopened after the last event yielded, so none is
     skipped or repeated. CursorExpired if the cursor is older than the
     events the service retains. A customer's events come in the order their
-    changes were applied; there is no order across customers.
+    changes were applied; there is no order across customers. `on_live` is
+    called once, when the service says the watch is live: from then on no
+    change is missed.
     """
     types = [EventType(t) for t in event_types]
-    return WatchCall(watch_request(customer_id, types, start_after_cursor, from_oldest))
+    return WatchCall(watch_request(customer_id, types, start_after_cursor, from_oldest), on_live)
 
 
 def set_low_balance_threshold(

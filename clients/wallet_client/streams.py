@@ -11,7 +11,7 @@ stream stopped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -112,9 +112,11 @@ class WatchCall(StreamCall[WalletEvent]):
 
     method: ClassVar[str] = "WatchEvents"
     request: wallet_pb2.WatchEventsRequest
+    # Called once the watch is live (the service's first message), before any event is yielded.
+    on_live: Callable[[], None] | None = None
 
     def attempts(self, settings: ClientSettings) -> WatchAttempts:
-        return WatchAttempts(self.request, RetryBudget(settings.retry, READ_RETRY_CODES))
+        return WatchAttempts(self.request, RetryBudget(settings.retry, READ_RETRY_CODES), self.on_live)
 
 
 class WatchAttempts:
@@ -131,9 +133,12 @@ class WatchAttempts:
     # A watch is open for as long as the caller reads it: no deadline.
     timeout_s: float | None = None
 
-    def __init__(self, request: wallet_pb2.WatchEventsRequest, budget: RetryBudget) -> None:
+    def __init__(
+        self, request: wallet_pb2.WatchEventsRequest, budget: RetryBudget, on_live: Callable[[], None] | None = None
+    ) -> None:
         self._request = request
         self._budget = budget
+        self._on_live = on_live
         self._cursor = request.start_after_cursor
         self._live = False
 
@@ -156,6 +161,9 @@ class WatchAttempts:
 
     def items(self, message: wallet_pb2.WatchEventsResponse) -> Iterator[WalletEvent]:
         # The first message says the watch is live, events or not.
+        if self._on_live is not None:
+            on_live, self._on_live = self._on_live, None
+            on_live()
         self._live = True
         for proto in message.events:
             event = WalletEvent.from_proto(proto)

@@ -28,18 +28,38 @@ class AccessLog:
 
     def __init__(self) -> None:
         self._lines: list[str] = []
+        # The current second in ISO 8601, formatted once per second rather than once per call.
+        self._second = 0
+        self._second_text = ""
+
+    def _utc(self, now: float) -> str:
+        """`2026-12-07T01:02:03.456Z`: the call's end in ISO 8601 UTC, to the millisecond."""
+        second = int(now)
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
 
     def record(
-        self, method: str, code: grpc.StatusCode, duration_s: float, caller: str, reason: str, trace_ids: str = ""
+        self,
+        method: str,
+        code: grpc.StatusCode,
+        duration_s: float,
+        caller: str,
+        reason: str,
+        trace_ids: str = "",
+        customer_id: str = "",
     ) -> None:
         """Buffers the call's line; `trace_ids` are ready JSON members (`, "trace_id": ...`) when tracing is on."""
         if not logger.isEnabledFor(logging.INFO):
             return
-        # Method, code and reason are identifiers; only the caller's name needs JSON escaping.
+        now = time.time()
+        # Method, code and reason are identifiers; the caller's name and the customer id need JSON escaping.
         line = (
-            f'{{"ts": {time.time():.3f}, "method": "{method}", "code": "{code.name}",'
+            f'{{"ts": {now:.3f}, "time": "{self._utc(now)}", "method": "{method}", "code": "{code.name}",'
             f' "duration_ms": {duration_s * 1000:.3f}'
         )
+        if customer_id:
+            line += f', "customer_id": {json.dumps(customer_id)}'
         if caller:
             line += f', "caller": {json.dumps(caller)}'
         if reason:

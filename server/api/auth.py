@@ -33,6 +33,8 @@ from server.domain.errors import PermissionDenied, Unauthenticated
 READ_SCOPE = "wallet.read"
 WRITE_SCOPE = "wallet.write"
 KNOWN_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
+# A method any authenticated caller may call, whatever its scopes.
+ANY_CALLER = ""
 
 METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/GetBalances": READ_SCOPE,
@@ -48,11 +50,15 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/SetLowBalanceThreshold": WRITE_SCOPE,
     "/wallet.v1.WalletService/SummarizeLedger": READ_SCOPE,
     "/wallet.v1.WalletService/ReverseLedgerEntry": WRITE_SCOPE,
+    # Any authenticated caller, whatever its scopes: it only tells the caller about itself.
+    "/wallet.v1.WalletService/GetCallerInfo": ANY_CALLER,
 }
 _BEARER = "bearer "
 
 # The authorized caller of the RPC running in this task ("" when auth is off).
 _caller: ContextVar[str] = ContextVar("wallet_caller", default="")
+# ... and the scopes it holds.
+_scopes: ContextVar[frozenset[str]] = ContextVar("wallet_caller_scopes", default=frozenset())
 
 
 def authenticated_caller() -> str:
@@ -60,9 +66,15 @@ def authenticated_caller() -> str:
     return _caller.get()
 
 
-def record_caller(name: str) -> None:
+def authenticated_scopes() -> frozenset[str]:
+    """The scopes of the authorized caller of the current RPC (empty when authentication is off)."""
+    return _scopes.get()
+
+
+def record_caller(name: str, scopes: frozenset[str] = frozenset()) -> None:
     """Called by the interceptor once it has authorized the current RPC."""
     _caller.set(name)
+    _scopes.set(scopes)
 
 
 class AuthConfigError(ValueError):
@@ -119,6 +131,7 @@ class Authenticator:
     def __init__(self, callers: Sequence[Caller]) -> None:
         self._token_callers = [c for c in callers if c.token_sha256 is not None]
         self._certificate_callers = {c.certificate_common_name: c for c in callers if c.certificate_common_name}
+        self._scopes = {c.name: c.scopes for c in callers}
 
     def authorize(
         self, method: str, metadata: Sequence[tuple[str, str | bytes]], certificate_common_names: Sequence[str]
@@ -134,9 +147,13 @@ class Authenticator:
         caller = self._by_token(metadata) or self._by_certificate(certificate_common_names)
         if caller is None:
             raise Unauthenticated("A valid credential is required: a bearer token or a client certificate")
-        if scope not in caller.scopes:
+        if scope != ANY_CALLER and scope not in caller.scopes:
             raise PermissionDenied(f"Caller {caller.name} lacks the {scope} scope", {"scope": scope})
         return caller.name
+
+    def scopes_of(self, name: str) -> frozenset[str]:
+        """The scopes of the configured caller named `name`."""
+        return self._scopes.get(name, frozenset())
 
     def _by_token(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller | None:
         token = next((v for k, v in metadata if k == "authorization" and isinstance(v, str)), None)

@@ -56,7 +56,7 @@ def _authorize(authenticator: Authenticator | None, method: str, context: grpc.a
         method, tuple(context.invocation_metadata() or ()), _certificate_common_names(context)
     )
     if caller is not None:
-        record_caller(caller)
+        record_caller(caller, authenticator.scopes_of(caller))
 
 
 class Instruments:
@@ -150,6 +150,15 @@ class CallScope:
             self._span = None
             trace_ids = log_ids(span)
             MethodTracer.end(span, self._token if restore_context else None, code, reason)
-        self._access_log.record(self._method, code, duration_s, authenticated_caller(), reason, trace_ids)
+        customer_id = getattr(self._request, "customer_id", "")
+        self._access_log.record(
+            self._method,
+            code,
+            duration_s,
+            authenticated_caller(),
+            reason,
+            trace_ids,
+            customer_id if isinstance(customer_id, str) else "",
+        )
         if self._instruments.metrics is not None:
             self._instruments.metrics.ended(code, duration_s, reason)

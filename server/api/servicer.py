@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, parse_reversals, render, status
-from server.api.auth import authenticated_caller
+from server.api.auth import KNOWN_SCOPES, authenticated_caller, authenticated_scopes
 from server.config import Settings
 from server.domain.entry_batches import EntryBatch
 from server.domain.errors import WalletError
@@ -155,6 +155,15 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             original=render.entry_to_proto(reversed_.original),
             wallet=render.wallet_to_proto(reversed_.wallet, self._currencies),
             idempotent_replay=reversed_.idempotent_replay,
+        )
+
+    async def GetCallerInfo(
+        self, request: wallet_pb2.GetCallerInfoRequest, context: grpc.aio.ServicerContext
+    ) -> wallet_pb2.GetCallerInfoResponse:
+        if self._settings.auth_file is None:
+            return wallet_pb2.GetCallerInfoResponse(scopes=sorted(KNOWN_SCOPES), auth_enabled=False)
+        return wallet_pb2.GetCallerInfoResponse(
+            name=authenticated_caller(), scopes=sorted(authenticated_scopes()), auth_enabled=True
         )
 
     def _entry_response(self, applied: Applied) -> wallet_pb2.CreateLedgerEntryResponse:

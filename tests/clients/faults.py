@@ -94,6 +94,7 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
     GetHold = _pass_through("GetHold", write=False)
     ListHolds = _pass_through("ListHolds", write=False)
     SummarizeLedger = _pass_through("SummarizeLedger", write=False)
+    GetCallerInfo = _pass_through("GetCallerInfo", write=False)
 
     async def stream(self, method: str, request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         """The upstream stream's messages, cut short with UNAVAILABLE when told to."""

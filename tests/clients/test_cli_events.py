@@ -157,6 +157,7 @@ async def test_watch_refuses_an_unknown_type_and_two_starting_points(target: str
     assert both.exit_code == 2 and "give --from-oldest or --after, not both" in both.output
     bad_cursor = await wallet(target, "watch", "--after", "nonsense")
     assert bad_cursor.exit_code == 2
+    assert bad_cursor.stdout == "", "no table before the error"
     assert bad_cursor.stderr.splitlines() == [
         "Watching events of every customer after nonsense; Ctrl-C to stop.",
         "Invalid request: start_after_cursor is not a cursor this service issued",

@@ -30,16 +30,20 @@ async def test_report_prints_a_table_in_money_and_a_chart_of_credits_and_debits_
     seed_history(database_url, customer_id, HISTORY)
     result = await wallet(target, "report", customer_id, "--currency", "usd", *RANGE, "--by-metadata", "model")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
     table = next(line for line in lines if "2025-03-04 Tue" in line)
-    for cell in ("$87.50", "$0.00", "$7.50", "$80.00", "small: $2.50"):
+    for cell in ("$87.50", "$0.00", "$7.50", "$80.00"):
         assert cell in table
-    assert "large: $12.50" in result.stdout and "(none): $5.00" in result.stdout
-    assert "Credits █ and debits █ per day" in result.stdout
-    chart = [line for line in lines if "█" in line and "+$" in line]
+    # The breakdown has a table of its own: one row per day and value.
+    breakdown = lines[lines.index("Debits by model") :]
+    for day, value, amount in (("2025-03-04 Tue", "small", "$2.50"), ("2025-03-03 Mon", "large", "$12.50")):
+        assert any(line.split()[:4] == [*day.split(), value, amount] for line in breakdown), breakdown
+    assert any("(none)" in line and "$5.00" in line for line in breakdown)
+    chart_start = lines.index("Credits █ and debits █ per day")
+    chart = [line for line in lines[chart_start:] if "█" in line and "+$" in line]
     # Monday: credits of $100.00 fill the chart's width; the other days have none.
     assert chart[0].count("█") == 40 and "+$100.00" in chart[0]
-    assert [line[:14] for line in lines if line.startswith("2025-03-0")] == [
+    assert [line[:14] for line in lines[chart_start:] if line.startswith("2025-03-0")] == [
         "2025-03-03 Mon",
         "2025-03-04 Tue",
         "2025-03-05 Wed",

@@ -33,7 +33,12 @@ async def test_reverse_refunds_part_then_the_rest_and_says_how_much_is_reversed(
     assert f'"reverses_entry_id":"{charge.id}"' in history.stdout
     assert '"reversed_amount":2500' in history.stdout
     table = await wallet(target, "history", customer_id)
-    assert f"(reverses {charge.id})" in table.stdout.replace("\n", "") or refund_id in table.stdout
+    assert table.exit_code == 0, table.output
+    # Every id whole on its line: the debit's, then each refund's with the debit it reverses under it (and once
+    # more in the default reason of the second refund, "Reversal of <id>").
+    lines = [line.strip(" │") for line in table.stdout.splitlines()]
+    assert sum(charge.id in line for line in lines) == 4 and any(refund_id in line for line in lines), table.stdout
+    assert "reversed $25.00" in table.stdout and table.stdout.count("reverses") == 2
 
     nothing = await wallet(target, "reverse", customer_id, charge.id, "0.01")
     assert_explained(nothing, 3, f"Nothing of entry {charge.id} is left to reverse")

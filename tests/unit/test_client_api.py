@@ -45,9 +45,10 @@ HISTORY_PARAMETERS = (
 )
 WATCH_PARAMETERS = (
     "customer_id: 'str' = '', event_types: 'Iterable[EventType | str]' = (), start_after_cursor: 'str' = '', "
-    "from_oldest: 'bool' = False"
+    "from_oldest: 'bool' = False, on_live: 'Callable[[], None] | None' = None"
 )
 SIGNATURES = {
+    "caller_info": "(self, *, timeout_s: 'float | None' = None) -> 'CallerInfo'",
     "get_balances": (
         "(self, customer_id: 'str', *, as_of: 'datetime | None' = None, timeout_s: 'float | None' = None) -> 'Balances'"
     ),

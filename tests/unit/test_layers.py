@@ -87,3 +87,15 @@ def test_only_the_store_the_verifier_and_the_health_probe_execute_sql() -> None:
         if ".execute(" in path.read_text() and path.relative_to(SERVER).parts[0] not in SQL_MODULES
     }
     assert executing == set()
+
+
+def test_the_console_is_a_client_it_imports_no_server_and_no_database_driver() -> None:
+    console = SERVER.parent / "clients" / "wallet_console"
+    forbidden = ("server", "psycopg", "psycopg_pool", "sqlalchemy", "alembic")
+    wrong = {
+        f"{path.name}: {name}"
+        for path in console.rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[0] in forbidden
+    }
+    assert wrong == set()

@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from wallet_client.cli import arguments, display, events, holds, importing, report, reversals
+from wallet_client.cli import (
+    arguments,
+    console_command,
+    display,
+    events,
+    holds,
+    importing,
+    layouts,
+    report,
+    reversals,
+)
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -25,8 +34,9 @@ from wallet_client.cli.arguments import (
     ReasonOpt,
 )
 from wallet_client.cli.context import Options, amount_in, explained_errors
+from wallet_client.cli.help_text import WalletGroup
 from wallet_client.cli.history import OutputFormat, run_history
-from wallet_client.connection import default_target
+from wallet_client.connection import DEFAULT_TARGET, default_target
 from wallet_client.models import EntryResult, EntryType
 from wallet_client.requests import HistoryFilter
 
@@ -35,6 +45,7 @@ app = typer.Typer(
     help="Customer wallets from the command line: balances, credits, debits, holds, exports, reports and events.",
     no_args_is_help=True,
     add_completion=False,
+    cls=WalletGroup,
     # Errors are explained in one sentence by the commands; a crash must not dump locals.
     pretty_exceptions_enable=False,
 )
@@ -56,7 +67,13 @@ def options(
     ctx: typer.Context,
     target: Annotated[
         str | None,
-        typer.Option("--target", "-t", help="host:port of the wallet service [env: WALLET_ADDR; 127.0.0.1:50051]"),
+        typer.Option(
+            "--target",
+            "-t",
+            envvar="WALLET_ADDR",
+            show_default=False,
+            help=f"host:port of the wallet service. Default: {DEFAULT_TARGET}.",
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Deadline of each call, in seconds.", min=0.1)] = 10.0,
 ) -> None:
@@ -101,7 +118,7 @@ def balances(
         shown = {"customer_id": result.customer_id, "as_of": moment.isoformat() if moment else None, "wallets": rows}
         typer.echo(json.dumps(shown, ensure_ascii=False))
         return
-    Console(soft_wrap=True).print(display.balances_table(result, moment))
+    layouts.print_balances(result, moment)
 
 
 ExpiresAtOpt = Annotated[
@@ -194,7 +211,7 @@ def history(
     newest_first: Annotated[bool, typer.Option("--newest-first", help="Most recent entries first.")] = False,
     fmt: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="table (terminal), jsonl or csv. Default: table, or by FILE's suffix."),
+        typer.Option("--format", "-f", help="table, json, jsonl or csv. Default: table, or by FILE's suffix."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Export to FILE (streamed, constant memory).")
@@ -246,6 +263,9 @@ app.command("report", help="Credits, debits and expirations per hour, day, week 
 )
 app.command("watch", help="Print wallet events as they happen, until Ctrl-C (exit 0). Default: from now on.")(
     events.watch
+)
+app.command("console", help="Serve the support console in the browser (docs/console.md), until Ctrl-C.")(
+    console_command.console
 )
 app.command(
     "threshold",

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import datetime
 
 import grpc
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from wallet_client import errors
 from wallet_client.cli.reversal_messages import REVERSAL_REFUSALS, reversal_message
-from wallet_client.models import Balances, Hold, LedgerEntry, Wallet
+from wallet_client.models import Wallet
 from wallet_client.money import format_money
-
-Row = TypeVar("Row")
 
 # Exit codes, documented in docs/clients.md.
 EXIT_OK = 0
@@ -32,8 +25,6 @@ EXIT_INTERRUPTED = 130
 
 # Exponent assumed for a currency the server did not describe (it always does for its own).
 FALLBACK_EXPONENT = 2
-# Rows per printed table: a listing stays in constant memory however long it is.
-TABLE_PAGE_ROWS = 500
 
 
 @dataclass
@@ -72,93 +63,6 @@ def wallet_line(wallet: Wallet) -> str:
         f"{wallet.currency} balance: {wallet_money(wallet, wallet.balance)}, held {held}, "
         f"available {available} ({wallet.available_balance} minor units)"
     )
-
-
-def balances_table(balances: Balances, as_of: datetime | None = None) -> Table:
-    # Held is money reserved by active holds (still in the balance); available = balance - held.
-    title = f"Wallets of {balances.customer_id}" + (f" as of {when(as_of.astimezone(UTC))}" if as_of else "")
-    table = Table(title=title)
-    table.add_column("Currency", no_wrap=True)
-    table.add_column("Balance", justify="right", no_wrap=True)
-    table.add_column("Held", justify="right", no_wrap=True)
-    table.add_column("Available", justify="right", no_wrap=True)
-    table.add_column("Minor units (balance/held/available)", justify="right", no_wrap=True)
-    table.add_column("Low below", justify="right", no_wrap=True)
-    table.add_column("Updated", no_wrap=True)
-    for wallet in balances:
-        shown = [wallet_money(wallet, m) for m in (wallet.balance, wallet.held_balance, wallet.available_balance)]
-        minor = f"{wallet.balance}/{wallet.held_balance}/{wallet.available_balance}"
-        # The threshold in force (the wallet's own, or the service's default); low while available is below it.
-        low = wallet_money(wallet, wallet.low_balance_threshold) if wallet.low_balance_threshold else "off"
-        table.add_row(wallet.currency, *shown, minor, low, when(wallet.updated_at))
-    return table
-
-
-def print_tables(rows: Iterator[Row], table: Callable[[list[Row], str], Table], title: str, empty: str) -> None:
-    """Prints `rows` as tables of TABLE_PAGE_ROWS rows each, titled `title` (page 2, ...); `empty` if none."""
-    console = Console(soft_wrap=True)
-    page_number = 0
-    while page := list(itertools.islice(rows, TABLE_PAGE_ROWS)):
-        page_number += 1
-        console.print(table(page, title + (f" (page {page_number})" if page_number > 1 else "")))
-    if page_number == 0:
-        console.print(empty)
-
-
-def holds_table(holds: list[Hold], exponents: Mapping[str, int], title: str) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Hold id", overflow="fold", min_width=12)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Captured", justify="right", no_wrap=True)
-    table.add_column("Expires / closed (UTC)", no_wrap=True)
-    table.add_column("Reason", ratio=1, min_width=6)
-    for hold in holds:
-        captured = money(hold.captured_amount, hold.currency, exponents) if hold.capture_entry_id else ""
-        ends = hold.closed_at or hold.expire_time
-        table.add_row(
-            hold.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            hold.id,
-            money(hold.amount, hold.currency, exponents),
-            hold.status.value,
-            captured,
-            ends.strftime("%Y-%m-%d %H:%M:%S"),
-            hold.reason,
-        )
-    return table
-
-
-def history_table(entries: Iterable[LedgerEntry], exponents: Mapping[str, int], title: str) -> Table:
-    # Light borders and no type column (the sign says it) so that a history fits 80 columns.
-    # Money and times are never cut or wrapped; the reason wraps and the id folds instead.
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Minor units", justify="right", no_wrap=True)
-    table.add_column("Balance after", justify="right", no_wrap=True)
-    table.add_column("Reason", ratio=1, min_width=6)
-    table.add_column("Entry id", overflow="fold", min_width=12)
-    for entry in entries:
-        sign = "+" if entry.entry_type.value == "credit" else "-"
-        table.add_row(
-            entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            sign + money(entry.amount, entry.currency, exponents),
-            f"{sign}{entry.amount}",
-            money(entry.after_balance, entry.currency, exponents),
-            _reason_with_reversals(entry, exponents),
-            entry.id,
-        )
-    return table
-
-
-def _reason_with_reversals(entry: LedgerEntry, exponents: Mapping[str, int]) -> str:
-    """The reason, and what links the entry to reversals: the entry it reverses, or how much of it was reversed."""
-    if entry.reverses_entry_id:
-        return f"{entry.reason} (reverses {entry.reverses_entry_id})"
-    if entry.reversed_amount:
-        return f"{entry.reason} (reversed {money(entry.reversed_amount, entry.currency, exponents)})"
-    return entry.reason
 
 
 @dataclass(frozen=True)

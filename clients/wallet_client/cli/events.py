@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from wallet_client.cli import arguments, display
 from wallet_client.cli.arguments import CurrencyArg, CustomerArg, MinorUnitsOpt
@@ -25,6 +26,8 @@ from wallet_client.retry import RetryPolicy
 WATCH_RETRY = RetryPolicy(max_attempts=200, initial_backoff_s=0.2, max_backoff_s=5.0, total_timeout_s=300.0)
 # Widths of the table's columns: time, event, customer, change, wallet after it.
 _ROW = "{:<19}  {:<17}  {:<20}  {:>16}  {}"
+# Narrower than this, each event takes several lines (whole amounts, ids and cursors) and there is no header.
+WIDE = 180
 
 
 class WatchFormat(enum.StrEnum):
@@ -67,12 +70,16 @@ def watch(
     shown = _Shown(after)
     with opts.client(retry=WATCH_RETRY) as client, explained_errors(opts, display.Attempt()), shown.whole_lines():
         events = client.watch_events(customer_id, event_types, after, from_oldest)
+        width = Console().width
         try:
-            if fmt is WatchFormat.table:
-                typer.echo(_ROW.format("Occurred (UTC)", "Event", "Customer", "Change", "Wallet after / cursor"))
             for event in events:
-                as_json = fmt is WatchFormat.jsonl
-                shown.print(json.dumps(event_record(event), ensure_ascii=False) if as_json else event_row(event), event)
+                if fmt is WatchFormat.jsonl:
+                    shown.print(json.dumps(event_record(event), ensure_ascii=False), event)
+                    continue
+                if not shown.count and width >= WIDE:
+                    # Only once the stream answered: a refused cursor is explained before any table.
+                    typer.echo(_ROW.format("Occurred (UTC)", "Event", "Customer", "Change", "Wallet after / cursor"))
+                shown.print(event_row(event, width), event)
         except KeyboardInterrupt:
             resume = f"; continue with --after {shown.last}" if shown.last else ""
             typer.echo(f"Stopped after {shown.count} event{'s' if shown.count != 1 else ''}{resume}.", err=True)
@@ -130,8 +137,13 @@ def _event_type(name: str) -> EventType:
         raise typer.BadParameter(f"{name!r} is not an event type ({known})", param_hint="--type") from None
 
 
-def event_row(event: WalletEvent) -> str:
-    """One line of the table: when, what, whose, by how much, and the wallet right after."""
+def event_row(event: WalletEvent, width: int = WIDE) -> str:
+    """The event for the table: one line when `width` allows, else its parts over whole lines.
+
+    When, what, whose and by how much come first; the wallet right after and
+    the cursor follow, indented, on as few lines as fit. An amount, an id or
+    a cursor is never split over two lines.
+    """
     wallet = event.wallet
     if event.entry is not None:
         sign = "+" if event.entry.entry_type.value == "credit" else "-"
@@ -143,9 +155,31 @@ def event_row(event: WalletEvent) -> str:
     else:
         below = "below" if event.event_type is EventType.BALANCE_LOW else "not below"
         change = f"{below} {display.wallet_money(wallet, event.threshold)}"
-    after = f"{display.wallet_line(wallet)}  {event.cursor}"
     moment = event.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
-    return _ROW.format(moment, event.event_type.value, event.customer_id, change, after)
+    line = _ROW.format(moment, event.event_type.value, event.customer_id, change, display.wallet_line(wallet))
+    line += f"  {event.cursor}"
+    if len(line) <= width:
+        return line
+    parts = [
+        f"{wallet.currency} balance {display.wallet_money(wallet, wallet.balance)},",
+        f"held {display.wallet_money(wallet, wallet.held_balance)},",
+        f"available {display.wallet_money(wallet, wallet.available_balance)}",
+        f"({wallet.available_balance} minor units)",
+        f"cursor {event.cursor}",
+    ]
+    head = _whole_lines([f"{moment}  {event.event_type.value}", event.customer_id, change], width, "")
+    return "\n".join([*head, *_whole_lines(parts, width, "    ")])
+
+
+def _whole_lines(parts: list[str], width: int, indent: str) -> list[str]:
+    """`parts` joined by spaces into lines of at most `width` where they fit; a part is never split."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] += " " + part
+        else:
+            lines.append(indent + part)
+    return lines
 
 
 def event_record(event: WalletEvent) -> dict[str, Any]:

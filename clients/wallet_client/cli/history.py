@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from wallet_client.cli import display, export
+from wallet_client.cli import display, export, layouts
 from wallet_client.errors import WalletError
 from wallet_client.models import LedgerEntry
 from wallet_client.requests import HistoryFilter
@@ -27,6 +27,7 @@ FLUSH_EVERY = 1_000
 
 class OutputFormat(enum.StrEnum):
     table = "table"
+    json = "json"
     jsonl = "jsonl"
     csv = "csv"
 
@@ -44,8 +45,10 @@ def _choose_format(fmt: OutputFormat | None, output: Path | None) -> OutputForma
         if output is None:
             return OutputFormat.table
         return OutputFormat.csv if output.suffix.lower() == ".csv" else OutputFormat.jsonl
-    if fmt is OutputFormat.table and output is not None:
-        raise typer.BadParameter("table is for the terminal; export to a file as jsonl or csv", param_hint="--format")
+    if fmt in (OutputFormat.table, OutputFormat.json) and output is not None:
+        raise typer.BadParameter(
+            f"{fmt.value} is for standard output; export to a file as jsonl or csv (resumable)", param_hint="--format"
+        )
     return fmt
 
 
@@ -70,15 +73,18 @@ def run_history(
         raise typer.BadParameter("--resume continues an export: give its --output FILE", param_hint="--resume")
     if chosen is OutputFormat.table:
         exponents.update({w.currency: w.minor_unit_exponent for w in client.get_balances(query.customer_id)})
-        display.print_tables(
+        layouts.print_tables(
             _entries(client, query),
-            lambda page, title: display.history_table(page, exponents, title),
+            layouts.history_layouts(exponents),
             f"History of {query.customer_id}",
             f"No entries for {query.customer_id}.",
         )
         return display.EXIT_OK
     if output is None:
         try:
+            if chosen is OutputFormat.json:
+                _write_array(_entries(client, query))
+                return display.EXIT_OK
             sys.stdout.write(export.header(chosen.value))
             LineWriter(sys.stdout, chosen.value).write_all(_entries(client, query), None)
         except KeyboardInterrupt:
@@ -89,6 +95,16 @@ def run_history(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return display.EXIT_OK
     return _export(client, query, chosen.value, output, resume=resume, overwrite=overwrite)
+
+
+def _write_array(entries: Iterator[LedgerEntry]) -> None:
+    """One JSON array, written element by element as the entries arrive (constant memory)."""
+    separator = "[\n"
+    for entry in entries:
+        sys.stdout.write(separator + export.line("jsonl", entry).rstrip("\n"))
+        separator = ",\n"
+    sys.stdout.write("[]\n" if separator == "[\n" else "\n]\n")
+    sys.stdout.flush()
 
 
 def _open_export(

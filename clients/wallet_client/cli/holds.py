@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import typer
 
-from wallet_client.cli import arguments, display
+from wallet_client.cli import arguments, display, layouts
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -19,7 +21,7 @@ from wallet_client.cli.arguments import (
     ReasonOpt,
 )
 from wallet_client.cli.context import Options, amount_in, checked_currency, explained_errors, exponents
-from wallet_client.models import HoldStatus, Wallet
+from wallet_client.models import Hold, HoldStatus, Wallet
 
 TtlOpt = Annotated[
     str | None,
@@ -144,11 +146,40 @@ def release(ctx: typer.Context, customer_id: CustomerArg, hold_id: HoldIdArg) ->
     )
 
 
+class ListFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+def hold_record(hold: Hold) -> dict[str, Any]:
+    """A hold as one JSON object: amounts in minor units, times in ISO 8601 UTC."""
+    return {
+        "id": hold.id,
+        "customer_id": hold.customer_id,
+        "currency": hold.currency,
+        "amount": hold.amount,
+        "status": hold.status.value,
+        "captured_amount": hold.captured_amount,
+        "capture_entry_id": hold.capture_entry_id or None,
+        "reason": hold.reason,
+        "idempotency_key": hold.idempotency_key,
+        "metadata": dict(sorted(hold.metadata.items())),
+        "created_by": hold.created_by,
+        "created_at": hold.created_at.isoformat(),
+        "expire_time": hold.expire_time.isoformat(),
+        "closed_at": hold.closed_at.isoformat() if hold.closed_at else None,
+    }
+
+
 def list_holds(
     ctx: typer.Context,
     customer_id: CustomerArg,
-    currency: Annotated[str | None, typer.Option(help="Only this currency.")] = None,
+    currency: Annotated[str | None, typer.Option(metavar="CURRENCY", help="Only this currency.")] = None,
     status: Annotated[StatusFilter | None, typer.Option(help="Only holds in this status.")] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="table (terminal), json (one array) or jsonl (one per line).")
+    ] = ListFormat.table,
 ) -> None:
     """List the customer's holds, newest first (every page, read as it is printed)."""
     opts: Options = ctx.obj
@@ -160,9 +191,26 @@ def list_holds(
             currency=checked_currency(currency, attempt.exponents) if currency else None,
             status=HoldStatus(status.value) if status else None,
         )
-        display.print_tables(
-            found,
-            lambda page, title: display.holds_table(page, attempt.exponents, title),
-            f"Holds of {customer_id}",
-            f"No holds for {customer_id}.",
-        )
+        if fmt is ListFormat.table:
+            layouts.print_tables(
+                found,
+                layouts.holds_layouts(attempt.exponents),
+                f"Holds of {customer_id}",
+                f"No holds for {customer_id}.",
+            )
+        else:
+            _print_json(found, fmt)
+
+
+def _print_json(holds: Iterator[Hold], fmt: ListFormat) -> None:
+    """Each hold as it is read: one per line (jsonl), or the elements of one array (json)."""
+    separator = "[\n"
+    for found in holds:
+        line = json.dumps(hold_record(found), ensure_ascii=False)
+        if fmt is ListFormat.jsonl:
+            typer.echo(line)
+        else:
+            typer.echo(separator + line, nl=False)
+            separator = ",\n"
+    if fmt is ListFormat.json:
+        typer.echo("[]" if separator == "[\n" else "\n]")

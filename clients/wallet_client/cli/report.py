@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import io
 import json
 import sys
 import zoneinfo
@@ -18,15 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
-from wallet_client.cli import arguments, display
+from wallet_client.cli import arguments, display, report_view
 from wallet_client.cli.arguments import CustomerArg
 from wallet_client.cli.context import Options, explained_errors
 from wallet_client.models import LedgerSummary, Period, SummaryBucket
-from wallet_client.money import format_money
 
 
 class ReportPeriod(enum.StrEnum):
@@ -49,14 +47,6 @@ _DEFAULT_SPANS = {
     ReportPeriod.week: timedelta(weeks=12),
     ReportPeriod.month: timedelta(days=365),
 }
-_LABELS = {
-    ReportPeriod.hour: "%Y-%m-%d %H:%M",
-    ReportPeriod.day: "%Y-%m-%d %a",
-    ReportPeriod.week: "%G-W%V",
-    ReportPeriod.month: "%Y-%m",
-}
-CHART_WIDTH = 40
-_BAR = "█"
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -118,58 +108,13 @@ def report(
     elif fmt is ReportFormat.csv:
         write_csv(summary, by_metadata)
     else:
-        picture = Group(summary_table(summary, period, by_metadata), trend_chart(summary, period))
-        console = Console(soft_wrap=True, record=svg is not None)
-        console.print(picture)
+        report_view.print_report(Console(soft_wrap=True), summary, period.value, by_metadata)
         if svg is not None:
-            console.save_svg(str(svg), title=f"wallet report {customer_id} {summary.currency}")
+            # Drawn at a width of its own, whatever the terminal's: the same picture from any terminal or a pipe.
+            picture = Console(width=report_view.SVG_WIDTH, record=True, file=io.StringIO(), force_terminal=True)
+            report_view.print_report(picture, summary, period.value, by_metadata)
+            picture.save_svg(str(svg), title=f"wallet report {customer_id} {summary.currency}")
             typer.echo(f"Saved {svg}", err=True)
-
-
-def _money(summary: LedgerSummary, minor_units: int) -> str:
-    return format_money(minor_units, summary.currency, summary.minor_unit_exponent)
-
-
-def _label(summary: LedgerSummary, bucket: SummaryBucket, period: ReportPeriod) -> str:
-    return bucket.start_time.astimezone(zoneinfo.ZoneInfo(summary.time_zone)).strftime(_LABELS[period])
-
-
-def summary_table(summary: LedgerSummary, period: ReportPeriod, by_metadata: str | None) -> Table:
-    title = f"{summary.currency} wallet of {summary.customer_id} per {period.value} ({summary.time_zone})"
-    table = Table(title=title, show_footer=False)
-    table.add_column(period.value.capitalize(), no_wrap=True)
-    for name in ("Opening", "Credited", "Debited", "Expired", "Closing"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Entries", justify="right", no_wrap=True)
-    if by_metadata:
-        table.add_column(f"Debits by {by_metadata}", min_width=12)
-    for bucket in summary:
-        amounts = (bucket.opening_balance, bucket.credited, bucket.debited, bucket.expired, bucket.closing_balance)
-        cells = [_label(summary, bucket, period), *(_money(summary, a) for a in amounts)]
-        cells.append(str(bucket.credit_count + bucket.debit_count + bucket.expiration_count))
-        if by_metadata:
-            cells.append("\n".join(f"{r.value}: {_money(summary, r.amount)}" for r in bucket.debits_by_metadata))
-        table.add_row(*cells)
-    return table
-
-
-def trend_chart(summary: LedgerSummary, period: ReportPeriod) -> Table:
-    """Two bars per period, credits in green above debits in red, on one scale for the whole chart."""
-    largest = max((max(b.credited, b.debited) for b in summary), default=0)
-    chart = Table.grid(padding=(0, 1))
-    chart.title = f"Credits [green]{_BAR}[/] and debits [red]{_BAR}[/] per {period.value}"
-    chart.add_column(no_wrap=True)
-    chart.add_column(no_wrap=True, width=CHART_WIDTH)
-    chart.add_column(justify="right", no_wrap=True)
-    for bucket in summary:
-        bars = Text()
-        for amount, style in ((bucket.credited, "green"), (bucket.debited, "red")):
-            width = 0 if not amount else max(1, round(CHART_WIDTH * amount / largest))
-            bars.append(_BAR * width + "\n", style=style)
-        bars.rstrip()
-        shown = f"+{_money(summary, bucket.credited)}\n-{_money(summary, bucket.debited)}"
-        chart.add_row(_label(summary, bucket, period), bars, shown)
-    return chart
 
 
 def _bucket_fields(bucket: SummaryBucket) -> dict[str, Any]:

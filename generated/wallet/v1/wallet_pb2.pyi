@@ -2059,3 +2059,54 @@ class ReverseLedgerEntryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReverseLedgerEntryResponse: _TypeAlias = ReverseLedgerEntryResponse  # noqa: Y015
+
+@_typing.final
+class GetCallerInfoRequest(_message.Message):
+    """Asks who the caller is; it has no fields."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallerInfoRequest: _TypeAlias = GetCallerInfoRequest  # noqa: Y015
+
+@_typing.final
+class GetCallerInfoResponse(_message.Message):
+    """The authenticated caller."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SCOPES_FIELD_NUMBER: _builtins.int
+    AUTH_ENABLED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The caller's name in the service's auth file (what entries record as
+    created_by); empty with authentication off.
+    """
+    auth_enabled: _builtins.bool
+    """Whether the service authenticates callers (WALLET_AUTH_FILE is set)."""
+    @_builtins.property
+    def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The scopes the caller holds, sorted: "wallet.read", "wallet.write"."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        scopes: _abc.Iterable[_builtins.str] | None = ...,
+        auth_enabled: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_enabled", b"auth_enabled", "name", b"name", "scopes", b"scopes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallerInfoResponse: _TypeAlias = GetCallerInfoResponse  # noqa: Y015

@@ -119,6 +119,11 @@ class WalletServiceStub:
                 request_serializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.SerializeToString,
                 response_deserializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.FromString,
                 _registered_method=True)
+        self.GetCallerInfo = channel.unary_unary(
+                '/wallet.v1.WalletService/GetCallerInfo',
+                request_serializer=wallet_dot_v1_dot_wallet__pb2.GetCallerInfoRequest.SerializeToString,
+                response_deserializer=wallet_dot_v1_dot_wallet__pb2.GetCallerInfoResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -290,6 +295,16 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCallerInfo(self, request, context):
+        """Who the service takes the caller to be and the scopes it holds, so that
+        a client (the support console) offers only what the caller may do. Any
+        valid credential may call it, whatever its scopes. With authentication
+        off: auth_enabled false, no name, every scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -357,6 +372,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ReverseLedgerEntry,
                     request_deserializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.FromString,
                     response_serializer=wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.SerializeToString,
+            ),
+            'GetCallerInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCallerInfo,
+                    request_deserializer=wallet_dot_v1_dot_wallet__pb2.GetCallerInfoRequest.FromString,
+                    response_serializer=wallet_dot_v1_dot_wallet__pb2.GetCallerInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -730,6 +750,33 @@ class WalletService:
             '/wallet.v1.WalletService/ReverseLedgerEntry',
             wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryRequest.SerializeToString,
             wallet_dot_v1_dot_wallet__pb2.ReverseLedgerEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCallerInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wallet.v1.WalletService/GetCallerInfo',
+            wallet_dot_v1_dot_wallet__pb2.GetCallerInfoRequest.SerializeToString,
+            wallet_dot_v1_dot_wallet__pb2.GetCallerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

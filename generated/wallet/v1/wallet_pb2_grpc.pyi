@@ -146,6 +146,12 @@ class WalletServiceStub:
     NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
     CreateLedgerEntry, in the same key space as entries and holds.
     """
+    GetCallerInfo: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetCallerInfoRequest, _wallet_pb2.GetCallerInfoResponse]
+    """Who the service takes the caller to be and the scopes it holds, so that
+    a client (the support console) offers only what the caller may do. Any
+    valid credential may call it, whatever its scopes. With authentication
+    off: auth_enabled false, no name, every scope.
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -264,6 +270,12 @@ class WalletServiceAsyncStub(WalletServiceStub):
     FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
     NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
     CreateLedgerEntry, in the same key space as entries and holds.
+    """
+    GetCallerInfo: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetCallerInfoRequest, _wallet_pb2.GetCallerInfoResponse]  # type: ignore[assignment]
+    """Who the service takes the caller to be and the scopes it holds, so that
+    a client (the support console) offers only what the caller may do. Any
+    valid credential may call it, whatever its scopes. With authentication
+    off: auth_enabled false, no name, every scope.
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -458,6 +470,18 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         FAILED_PRECONDITION ENTRY_NOT_REVERSIBLE (an expiration or a reversal),
         NOT_FOUND ENTRY_NOT_FOUND, INVALID_ARGUMENT naming the field. Keyed like
         CreateLedgerEntry, in the same key space as entries and holds.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCallerInfo(
+        self,
+        request: _wallet_pb2.GetCallerInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetCallerInfoResponse, _abc.Awaitable[_wallet_pb2.GetCallerInfoResponse]]:
+        """Who the service takes the caller to be and the scopes it holds, so that
+        a client (the support console) offers only what the caller may do. Any
+        valid credential may call it, whatever its scopes. With authentication
+        off: auth_enabled false, no name, every scope.
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

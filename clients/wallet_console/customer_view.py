@@ -1,0 +1,235 @@
+"""What a customer's page shows, read from the service: wallets, chart, holds and a page of history.
+
+The reads run side by side. The history is one page (newest first, from a
+cursor, filtered); the chart's own failure (an unknown time zone, say) is
+shown in the chart's place without hiding the rest of the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from wallet_client import AsyncWalletClient, Balances, Hold, HoldStatus, LedgerEntry, LedgerSummary, WalletError
+from wallet_console import chart, format
+from wallet_console.settings import ConsoleSettings
+
+# How many periods the chart shows, the current one included.
+PERIODS = {"day": 30, "week": 12, "month": 12}
+ENTRY_TYPES = ("credit", "debit", "expiration")
+ACTION_FORMS = ("credit", "debit", "hold", "threshold")
+
+
+class QueryError(ValueError):
+    """A filter of the page's address that cannot be used."""
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    currency: str = ""
+    entry_type: str = ""
+    since: str = ""
+    until: str = ""
+    after: str = ""
+
+    @classmethod
+    def of(cls, params: Mapping[str, str]) -> HistoryQuery:
+        return cls(
+            currency=params.get("currency", "").strip().upper(),
+            entry_type=params.get("type", "") if params.get("type", "") in ENTRY_TYPES else "",
+            since=params.get("since", "").strip(),
+            until=params.get("until", "").strip(),
+            after=params.get("after", "").strip(),
+        )
+
+    def filters(self) -> dict[str, Any]:
+        """The arguments of `iter_entries` (newest first), or QueryError naming a bad date."""
+        return {
+            "currency": self.currency or None,
+            "entry_type": self.entry_type or None,
+            "created_after": _moment(self.since, "From"),
+            "created_before": _moment(self.until, "Until", end_of_day=True),
+            "newest_first": True,
+        }
+
+    def params(self, **changes: str) -> dict[str, str]:
+        shown = {"currency": self.currency, "type": self.entry_type, "since": self.since, "until": self.until}
+        return {k: v for k, v in {**shown, **changes}.items() if v}
+
+
+def _moment(text: str, name: str, *, end_of_day: bool = False) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(f"{name}: {text!r} is not a date such as 2026-12-01") from None
+    if end_of_day and len(text) == 10:
+        moment += timedelta(days=1)  # a date until which the whole day counts
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ChartQuery:
+    currency: str = ""
+    period: str = "day"
+    time_zone: str = "UTC"
+    key: str = ""
+
+    def params(self) -> dict[str, str]:
+        """The chart's choices as the page's query string keeps them (the defaults left out)."""
+        shown = {"chart_currency": self.currency, "period": self.period, "tz": self.time_zone, "key": self.key}
+        return {k: v for k, v in shown.items() if v and (k, v) not in (("period", "day"), ("tz", "UTC"))}
+
+    @classmethod
+    def of(cls, params: Mapping[str, str]) -> ChartQuery:
+        period = params.get("period", "day")
+        return cls(
+            currency=params.get("chart_currency", "").strip().upper(),
+            period=period if period in PERIODS else "day",
+            time_zone=params.get("tz", "").strip() or "UTC",
+            key=params.get("key", "").strip(),
+        )
+
+
+@dataclass
+class Forms:
+    """The action forms' values (each with its idempotency key, fixed now) and any error to show by one."""
+
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, default_currency: str) -> Forms:
+        values = {
+            name: {"idempotency_key": f"console-{uuid.uuid4()}", "currency": default_currency, "ttl": "15m"}
+            for name in ACTION_FORMS
+        }
+        return cls(values=values)
+
+
+@dataclass
+class CustomerView:
+    customer_id: str
+    balances: Balances
+    history: list[LedgerEntry]
+    more_after: str
+    holds: list[Hold]
+    summary: LedgerSummary | None
+    chart_svg: str
+    chart_error: str
+    history_query: HistoryQuery
+    chart_query: ChartQuery
+    history_error: str = ""
+
+    @property
+    def currencies(self) -> list[str]:
+        return [w.currency for w in self.balances]
+
+    def money(self, minor_units: int, currency: str, signed: str = "") -> Markup:
+        exponents = {w.currency: w.minor_unit_exponent for w in self.balances}
+        return format.money(minor_units, currency, exponents.get(currency, format.FALLBACK_EXPONENT), signed=signed)
+
+    def more_query(self) -> str:
+        """The query string of the next page of history, the chart's choices kept."""
+        return urlencode({**self.history_query.params(after=self.more_after), **self.chart_query.params()})
+
+    def breakdown(self) -> list[Any]:
+        return chart.periods_with_breakdown(self.summary, self.chart_query.period) if self.summary else []
+
+
+async def _history(
+    client: AsyncWalletClient, customer_id: str, query: HistoryQuery, page: int
+) -> tuple[list[LedgerEntry], str, str]:
+    try:
+        filters = query.filters()
+    except QueryError as error:
+        return [], "", str(error)
+    if query.after:
+        filters["start_after_id"] = query.after
+    found = [e async for e in client.iter_entries(customer_id, limit=page + 1, **filters)]
+    more_after = found[page - 1].id if len(found) > page else ""
+    return found[:page], more_after, ""
+
+
+async def _holds(client: AsyncWalletClient, customer_id: str, limit: int) -> list[Hold]:
+    found: list[Hold] = []
+    async for one in client.list_holds(customer_id):
+        found.append(one)
+        if len(found) >= limit:
+            break
+    active = sorted((h for h in found if h.status is HoldStatus.ACTIVE), key=lambda h: h.expire_time)
+    return active + [h for h in found if h.status is not HoldStatus.ACTIVE]
+
+
+async def _summary(client: AsyncWalletClient, customer_id: str, query: ChartQuery) -> tuple[LedgerSummary | None, str]:
+    end = datetime.now(UTC)
+    try:
+        summary = await client.summarize(
+            customer_id,
+            query.currency,
+            chart_start(end, query.period, query.time_zone),
+            end,
+            period=query.period,
+            time_zone=query.time_zone,
+            group_by_metadata_key=query.key or None,
+        )
+    except WalletError as error:
+        return None, error.message
+    return summary, ""
+
+
+def chart_start(now: datetime, period: str, time_zone: str) -> datetime:
+    """The start of the first period shown: local midnight, Monday or the 1st, PERIODS[period] - 1 periods ago."""
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")  # the service names the bad zone in its answer
+    today = now.astimezone(zone).date()
+    count = PERIODS[period]
+    if period == "day":
+        first = today - timedelta(days=count - 1)
+    elif period == "week":
+        first = today - timedelta(days=today.weekday(), weeks=count - 1)
+    else:
+        months = today.year * 12 + today.month - 1 - (count - 1)
+        first = date(months // 12, months % 12 + 1, 1)
+    return datetime.combine(first, time(), tzinfo=zone)
+
+
+async def load(
+    client: AsyncWalletClient, customer_id: str, params: Mapping[str, str], settings: ConsoleSettings
+) -> CustomerView:
+    """Everything the page shows; WalletError when the customer cannot be read at all."""
+    balances = await client.get_balances(customer_id)
+    history_query, chart_query = HistoryQuery.of(params), ChartQuery.of(params)
+    currencies = [w.currency for w in balances]
+    if chart_query.currency not in currencies:
+        busiest = max(balances, key=lambda w: (w.version, -currencies.index(w.currency)))
+        chart_query = ChartQuery(busiest.currency, chart_query.period, chart_query.time_zone, chart_query.key)
+    (history, more_after, history_error), holds, (summary, chart_error) = await asyncio.gather(
+        _history(client, customer_id, history_query, settings.history_page),
+        _holds(client, customer_id, settings.holds_shown),
+        _summary(client, customer_id, chart_query),
+    )
+    return CustomerView(
+        customer_id=customer_id,
+        balances=balances,
+        history=history,
+        more_after=more_after,
+        holds=holds,
+        summary=summary,
+        chart_svg=chart.svg(summary, chart_query.period) if summary else "",
+        chart_error=chart_error,
+        history_query=history_query,
+        chart_query=chart_query,
+        history_error=history_error,
+    )
