@@ -4,8 +4,8 @@ Every action is a form posted to /customers/<id>/confirm, which answers with
 the change in words ("Credit $150.00 to cus_1?") and a Confirm button; that
 posts the same fields to /customers/<id>/apply. The idempotency key is fixed
 when the form is first rendered, so a double click, a resubmitted form or a
-retried Confirm applies once. A new action (Reverse, once the service has
-it) is one more builder in ACTIONS and one more form in the page.
+retried Confirm applies once. Each action is one builder in ACTIONS and one
+form in the page (Reverse sits on each entry of the history).
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from wallet_client import AsyncWalletClient, Balances, EntryResult, Wallet
+from wallet_client import AsyncWalletClient, Balances, EntryResult, EntryType, ReversalExceedsEntry, Wallet, WalletError
 from wallet_client.money import AmountError, format_money, parse_amount
+from wallet_console.entries import NoSuchEntry, find_entry
 
 # What a hold may be placed for, as the form offers it.
 HOLD_TTLS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 TTL_WORDS = {"15m": "15 minutes", "1h": "1 hour", "1d": "1 day", "7d": "7 days"}
 # Fields an action form may carry; anything else is ignored.
-FIELDS = ("action", "amount", "currency", "reason", "ttl", "hold_id", "idempotency_key")
+# `page`: the query string of the history page a Reverse form was on, to show it again with a refusal.
+FIELDS = ("action", "amount", "currency", "reason", "ttl", "hold_id", "entry_id", "page", "idempotency_key")
 REASON_MAX = 500
 
 
@@ -44,6 +46,8 @@ class Plan:
     run: Callable[[AsyncWalletClient], Awaitable[str]]
     # The wallet as it stands, for the confirmation to show beside the question.
     now: str = ""
+    # A refusal of the service in its own words, and what the console adds to it (money as a person writes it).
+    explain: Callable[[WalletError], str] = lambda error: error.message
 
 
 Builder = Callable[[str, Mapping[str, str], Balances, AsyncWalletClient], Awaitable[Plan]]
@@ -60,12 +64,10 @@ def _wallet(form: Mapping[str, str], balances: Balances) -> Wallet:
 
 def _amount(form: Mapping[str, str], wallet: Wallet, *, zero_ok: bool = False) -> int:
     text = form.get("amount", "").strip()
-    if zero_ok and text.replace(".", "").strip("0") == "" and text:
-        return 0
     if not text:
         raise FormError("amount", "Enter an amount, e.g. 150.00.")
     try:
-        return parse_amount(text, wallet.minor_unit_exponent, wallet.currency)
+        return parse_amount(text, wallet.minor_unit_exponent, wallet.currency, zero_allowed=zero_ok)
     except AmountError as error:
         raise FormError("amount", f"{error}.") from None
 
@@ -202,6 +204,44 @@ async def release(customer_id: str, form: Mapping[str, str], balances: Balances,
     return Plan("release", question, form, run, _now(wallet))
 
 
+async def reverse(customer_id: str, form: Mapping[str, str], balances: Balances, client: AsyncWalletClient) -> Plan:
+    """A refund of a debit or a reclaim of a credit: the amount typed, or (empty) all that may be reversed."""
+    entry_id = form.get("entry_id", "")
+    try:
+        entry = await find_entry(client, customer_id, entry_id)
+    except NoSuchEntry:
+        raise FormError("form", f"{entry_id!r} is not one of {customer_id}'s entries.") from None
+    wallet = _wallet({"currency": entry.currency}, balances)
+    amount = _amount(form, wallet, zero_ok=True) if form.get("amount", "").strip() else 0
+    reason, key = _reason(form), _key(form)
+    refund = entry.entry_type is EntryType.DEBIT
+    left = _show(wallet, entry.amount - entry.reversed_amount)
+
+    async def run(client: AsyncWalletClient) -> str:
+        result = await client.reverse(customer_id, entry_id, amount, reason=reason, idempotency_key=key)
+        if result.idempotent_replay:
+            return f"Already applied as entry {result.entry.id}; nothing new was written."
+        done = "Refunded" if refund else "Reclaimed"
+        balance = _show(wallet, result.wallet.balance)
+        return (
+            f"{done} {_show(wallet, result.entry.amount)} of {entry_id} ({customer_id}, entry {result.entry.id}). "
+            f"{wallet.currency} balance: {balance}."
+        )
+
+    def explain(error: WalletError) -> str:
+        if isinstance(error, ReversalExceedsEntry):
+            return f"{error.message} (minor units). What may be reversed now: {_show(wallet, error.reversible)}."
+        return error.message
+
+    if refund:
+        shown = _show(wallet, amount) if amount else f"all {left} left"
+        question = f"Refund {shown} of {entry_id} to {customer_id}?"
+    else:
+        shown = _show(wallet, amount) if amount else f"all that is unspent (at most {left})"
+        question = f"Reclaim {shown} of {entry_id} from {customer_id}?"
+    return Plan("reverse", question, form, run, _now(wallet), explain)
+
+
 ACTIONS: dict[str, Builder] = {
     "credit": credit,
     "debit": debit,
@@ -209,4 +249,5 @@ ACTIONS: dict[str, Builder] = {
     "threshold": threshold,
     "capture": capture,
     "release": release,
+    "reverse": reverse,
 }

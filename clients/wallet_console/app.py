@@ -67,6 +67,7 @@ def create_app(settings: ConsoleSettings, console: Console | None = None) -> Sta
             Route(customer, pages.customer),
             Route(customer + "/confirm", pages.confirm, methods=["POST"]),
             Route(customer + "/apply", pages.apply, methods=["POST"]),
+            Route(customer + "/entries/{entry_id}", pages.entry),
             Route(customer + "/history.{fmt}", streams.download),
             Route(customer + "/live", streams.live),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -1,7 +1,8 @@
 """The spending chart: SummarizeLedger's periods as an SVG bar chart, drawn on the server.
 
-Per period three bars side by side (credited, debited, expired) on one
-scale, and the closing balance as a line on a scale of its own (its axis on
+Per period five bars side by side (credited, debited, expired, refunded,
+reclaimed: SummarizeLedger counts reversals apart from credits and debits) on
+one scale, and the closing balance as a line on a scale of its own (its axis on
 the right). Each period is a focusable group whose <title> gives its numbers,
 so hovering or tabbing to a bar shows them, with or without scripts.
 """
@@ -32,7 +33,13 @@ class Layout:
 
 WIDE = Layout("wide", 1000, 300, 80, 10)
 NARROW = Layout("narrow", 380, 260, 64, 4)
-SERIES = (("credited", "Credited"), ("debited", "Debited"), ("expired", "Expired"))
+SERIES = (
+    ("credited", "Credited"),
+    ("debited", "Debited"),
+    ("expired", "Expired"),
+    ("refunded", "Refunded"),
+    ("reclaimed", "Reclaimed"),
+)
 LABELS = {"day": "%b %d", "week": "W%V", "month": "%b %Y", "hour": "%H:%M"}
 
 
@@ -78,7 +85,7 @@ def _svg(summary: LedgerSummary, period: str, layout: Layout) -> Markup:
     buckets = list(summary)
     WIDTH, HEIGHT, LEFT, RIGHT = layout.width, layout.height, layout.side, layout.side
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    flow_top = _nice(max((max(b.credited, b.debited, b.expired) for b in buckets), default=0))
+    flow_top = _nice(max((max(getattr(b, key) for key, _ in SERIES) for b in buckets), default=0))
     balance_top = _nice(max((b.closing_balance for b in buckets), default=0))
     slot = plot_w / max(len(buckets), 1)
     bar_w = max(slot * 0.8 / len(SERIES), 1.0)
@@ -126,7 +133,7 @@ def _svg(summary: LedgerSummary, period: str, layout: Layout) -> Markup:
 
 def _title(summary: LedgerSummary, period: str) -> str:
     return (
-        f"{summary.currency} credited, debited and expired per {period} ({summary.time_zone}), "
+        f"{summary.currency} credited, debited, expired, refunded and reclaimed per {period} ({summary.time_zone}), "
         "with the closing balance as a line"
     )
 

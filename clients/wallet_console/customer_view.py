@@ -115,6 +115,18 @@ class Forms:
         }
         return cls(values=values)
 
+    def reverse(self, entry_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The Reverse form of one entry: what was sent and its errors if it was just refused, else a fresh key."""
+        sent = self.values.get("reverse", {})
+        if sent.get("entry_id") == entry_id:
+            return sent, self.errors.get("reverse", {})
+        return {"idempotency_key": f"console-{uuid.uuid4()}"}, {}
+
+    def reverse_orphan(self, shown: list[LedgerEntry]) -> str:
+        """The id of a refused Reverse form whose entry is not on the page shown (it is then drawn on its own)."""
+        entry_id = self.values.get("reverse", {}).get("entry_id", "")
+        return entry_id if entry_id and all(e.id != entry_id for e in shown) else ""
+
 
 @dataclass
 class CustomerView:
@@ -137,6 +149,10 @@ class CustomerView:
     def money(self, minor_units: int, currency: str, signed: str = "") -> Markup:
         exponents = {w.currency: w.minor_unit_exponent for w in self.balances}
         return format.money(minor_units, currency, exponents.get(currency, format.FALLBACK_EXPONENT), signed=signed)
+
+    def page_query(self) -> str:
+        """The query string of this page of history (a Reverse form carries it, to come back to it if refused)."""
+        return urlencode({**self.history_query.params(after=self.history_query.after), **self.chart_query.params()})
 
     def more_query(self) -> str:
         """The query string of the next page of history, the chart's choices kept."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import grpc
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wallet_client import WalletError
-from wallet_console import actions, customer_view
+from wallet_console import actions, customer_view, entries
 from wallet_console.customer_view import Forms
 from wallet_console.state import Console, Forbidden, Visit, check_post, set_cookie, visit
 
@@ -24,6 +25,17 @@ _STATUS = {
     grpc.StatusCode.UNAUTHENTICATED: 401,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+# Refusals after which the write may have applied: the form keeps its idempotency key, so sending it again
+# cannot apply twice. After any other refusal the service decided and wrote nothing (and may have stored the
+# refusal under the key, docs/errors.md): the form gets a new key, so that sending it again, corrected or after
+# a top-up, is decided afresh rather than answered with the stored refusal.
+_OUTCOME_UNKNOWN = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
 }
 
 
@@ -107,6 +119,7 @@ async def _posted_action(request: Request, *, apply: bool) -> Response:
         problem = f"{seen.caller.name or 'This caller'} may not change wallets (it lacks the wallet.write scope)."
         return seen.render("problem.html", 403, customer_id=customer_id, problem=problem)
     client = seen.client()
+    plan: actions.Plan | None = None
     try:
         balances = await client.get_balances(customer_id)
         plan = await build(customer_id, fields, balances, client)
@@ -116,7 +129,10 @@ async def _posted_action(request: Request, *, apply: bool) -> Response:
     except actions.FormError as error:
         return await _refused(seen, customer_id, fields, error.field, error.message, 422)
     except WalletError as error:
-        return await _refused(seen, customer_id, fields, "form", error.message, status_of(error))
+        if error.code not in _OUTCOME_UNKNOWN:
+            fields["idempotency_key"] = f"console-{uuid.uuid4()}"
+        message = plan.explain(error) if plan else error.message
+        return await _refused(seen, customer_id, fields, "form", message, status_of(error))
     return seen.redirect(customer_url(customer_id))
 
 
@@ -132,7 +148,9 @@ async def _refused(
     forms = Forms.fresh(fields.get("currency", ""))
     forms.values[name] = fields
     forms.errors[name] = {field: message}
-    return await customer_page(seen, customer_id, {}, forms, status_code=status_code)
+    # A Reverse form sits on an entry of the history: the page it was on is shown again, the entry in it.
+    params = dict(parse_qsl(fields["page"])) if name == "reverse" else {}
+    return await customer_page(seen, customer_id, params, forms, status_code=status_code)
 
 
 async def confirm(request: Request) -> Response:
@@ -141,6 +159,24 @@ async def confirm(request: Request) -> Response:
 
 async def apply(request: Request) -> Response:
     return await _posted_action(request, apply=True)
+
+
+async def entry(request: Request) -> Response:
+    """`/customers/<id>/entries/<entry id>`: the page of history that starts with that entry (a link that lasts)."""
+    console: Console = request.app.state.console
+    seen = await visit(request, console)
+    if not isinstance(seen, Visit):
+        return seen
+    customer_id, entry_id = request.path_params["customer_id"], request.path_params["entry_id"]
+    try:
+        newer = await entries.newer_id(seen.client(), customer_id, entry_id)
+    except entries.NoSuchEntry:
+        problem = f"{entry_id} is not one of {customer_id}'s entries."
+        return seen.render("problem.html", 404, customer_id=customer_id, problem=problem)
+    except WalletError as error:
+        return seen.render("problem.html", status_of(error), customer_id=customer_id, problem=error.message)
+    query = f"?after={quote(newer, safe='')}" if newer else ""
+    return seen.redirect(f"{customer_url(customer_id)}{query}#entry-{quote(entry_id, safe='')}")
 
 
 def _local(target: str) -> str:
@@ -202,5 +238,6 @@ async def unavailable(request: Request, error: Exception) -> Response:
 
 
 __all__ = [
-    "Forbidden", "apply", "confirm", "customer", "forbidden", "home", "lookup", "signin", "signout", "unavailable",
+    "Forbidden", "apply", "confirm", "customer", "entry", "forbidden", "home", "lookup", "signin", "signout",
+    "unavailable",
 ]  # fmt: skip

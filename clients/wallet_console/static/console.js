@@ -1,7 +1,8 @@
 // Enhancements only: every page works without this file.
 // - a form marked data-once disables its button once submitted (the idempotency key makes a repeat harmless anyway);
 // - "Load more" appends the next page of history in place;
-// - the customer page follows the customer's events (server-sent events) and refreshes its figures;
+// - the customer page follows the customer's events (server-sent events) and refreshes its figures
+//   (the history too, unless more of it was loaded or a Reverse form is open);
 // - hovering or focusing a chart bar writes its numbers under the chart.
 "use strict";
 (function () {
@@ -41,7 +42,12 @@
       fetchPage(more.href).then(function (page) {
         var rows = page.getElementById("history-rows");
         var target = document.getElementById("history-rows");
-        if (rows && target) { Array.from(rows.children).forEach(function (row) { target.appendChild(row); }); }
+        if (rows && target) {
+          Array.from(rows.children).forEach(function (row) {
+            target.appendChild(row);
+            row.querySelectorAll("form[data-once]").forEach(disableOnSubmit);
+          });
+        }
         var next = page.getElementById("load-more");
         if (next) { more.href = next.href; more.removeAttribute("aria-busy"); } else { more.parentNode.remove(); }
       });
@@ -60,7 +66,13 @@
         if (fresh && old) { old.replaceWith(fresh); }
       });
       var list = document.getElementById("history-list"), freshList = page.getElementById("history-list");
-      if (!loadedMore && list && freshList) { list.replaceWith(freshList); wireLoadMore(); }
+      // A Reverse form opened (perhaps half filled in) keeps the history as it is.
+      var reversing = list && list.querySelector("details.reverse[open]");
+      if (!loadedMore && !reversing && list && freshList) {
+        list.replaceWith(freshList);
+        wireLoadMore();
+        freshList.querySelectorAll("form[data-once]").forEach(disableOnSubmit);
+      }
       document.querySelectorAll("#holds form[data-once]").forEach(disableOnSubmit);
       wireChart(document);
       live.setAttribute("data-refreshed", String(Date.now()));
