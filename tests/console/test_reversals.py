@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import Locator, Page, expect
 
-from tests.console.conftest import READER_TOKEN, WRITER_TOKEN
+from tests.console.conftest import DESKTOP, PHONE, READER_TOKEN, WRITER_TOKEN, screenshot
 from tests.console.test_sign_in import sign_in
 from wallet_client import AsyncWalletClient, LedgerEntry
 
@@ -74,6 +74,17 @@ async def test_part_of_a_debit_is_refunded_and_the_history_balances_chart_and_do
         await page.get_by_role("link", name="Download CSV").click()
     header = (await (await csv_download.value).path()).read_text().splitlines()[0]
     assert header.endswith(",reverses_entry_id,reversed_amount")
+
+    # The history with a refund and a Reverse form open, for docs/console/.
+    await open_reverse(page, debit.id)
+    await page.locator(f"#entry-{debit.id}").get_by_label("Amount").fill("5.00")
+    await page.evaluate("window.scrollTo(0, document.querySelector('#history').offsetTop - 8)")
+    await screenshot(page, "history")
+    await page.set_viewport_size(PHONE)
+    await page.evaluate("window.scrollTo(0, document.querySelector('#history-table').offsetTop - 8)")
+    await screenshot(page, "history")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(DESKTOP)
 
 
 async def test_a_refund_beyond_what_is_left_is_refused_in_the_services_words_and_the_form_is_kept(

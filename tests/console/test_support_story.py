@@ -81,9 +81,16 @@ async def show_section(page: Page, selector: str) -> None:
 
 
 async def test_the_chart_switches_period_and_zone_breaks_debits_down_and_shows_a_bars_numbers(
-    page: Page, console_url: str, customer_id: str, database_url: str
+    page: Page, console_url: str, customer_id: str, database_url: str, aclient: AsyncWalletClient
 ) -> None:
     await asyncio.to_thread(seed_history, database_url, customer_id, month_of_usage())
+    # Today, a refund of the last debit and a reclaim of the last credit: series of their own.
+    latest = [e async for e in aclient.iter_entries(customer_id, newest_first=True, limit=10)]
+    last_debit = next(e for e in latest if e.entry_type.value == "debit")
+    await aclient.reverse(customer_id, last_debit.id, 1_500, reason="Failed call")
+    credits = [e async for e in aclient.iter_entries(customer_id, entry_type="credit", newest_first=True, limit=2)]
+    last_credit = next(e for e in credits if not e.reverses_entry_id)
+    await aclient.reverse(customer_id, last_credit.id, 5_000, reason="Goodwill withdrawn")
     await page.goto(f"{console_url}/customers/{customer_id}")
     await expect(page.locator("svg.chart.wide .bucket")).to_have_count(30)
     chart = page.locator("#chart")
@@ -99,6 +106,7 @@ async def test_the_chart_switches_period_and_zone_breaks_debits_down_and_shows_a
     last = page.locator("svg.chart.wide .bucket").last
     await last.hover()
     await expect(page.locator("#chart-tip")).to_contain_text(re.compile(r"Credited \$[\d,.]+, Debited \$[\d,.]+"))
+    await expect(page.locator("#chart-tip")).to_contain_text(re.compile(r"Refunded \$15\.00, Reclaimed \$50\.00"))
     await expect(last.locator("title")).to_contain_text("closing balance $")
     await page.get_by_label("Time zone").fill("Mars/Olympus")
     await page.get_by_role("button", name="Show").click()
