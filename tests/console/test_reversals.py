@@ -190,3 +190,40 @@ async def test_a_read_only_caller_sees_no_reverse_and_cannot_post_one(
     assert answer.status == 403
     async with AsyncWalletClient(auth_server, metadata=(("authorization", f"Bearer {READER_TOKEN}"),)) as client:
         assert not [e async for e in client.iter_entries(customer_id) if e.reverses_entry_id]
+
+
+async def test_a_reverse_form_being_filled_in_survives_a_live_update(
+    page: Page, console_url: str, customer_id: str, aclient: AsyncWalletClient
+) -> None:
+    await aclient.credit(customer_id, 10_000, "USD", reason="top-up")
+    debit = (await aclient.debit(customer_id, 1_000, "USD", reason="API usage")).entry
+    await page.goto(f"{console_url}/customers/{customer_id}")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))  # the watch is live
+    form = await open_reverse(page, debit.id)
+    await form.get_by_label("Amount").fill("3.00")
+    await form.get_by_label("Reason").fill("Half typed")
+    await aclient.credit(customer_id, 500, "USD", reason="made elsewhere")
+    await expect(page.locator("#wallets").get_by_role("row", name=re.compile("USD"))).to_contain_text("$95.00")
+    form = page.locator(f"#entry-{debit.id} form.reverse-form")
+    await expect(form.get_by_label("Amount")).to_have_value("3.00")
+    await expect(form.get_by_label("Reason")).to_have_value("Half typed")
+
+
+async def test_a_refusal_of_an_entry_no_longer_on_its_page_is_shown_with_its_form_above_the_history(
+    page: Page, console_url: str, customer_id: str, aclient: AsyncWalletClient
+) -> None:
+    await aclient.credit(customer_id, 10_000, "USD", reason="top-up")
+    debit = (await aclient.debit(customer_id, 1_000, "USD", reason="API usage")).entry
+    await page.goto(f"{console_url}/customers/{customer_id}")
+    form = await open_reverse(page, debit.id)
+    # As if the page had moved on: the history page the form comes back to no longer holds the entry.
+    await form.locator("input[name=page]").evaluate(f"e => e.value = 'after={debit.id}'")
+    await form.get_by_label("Amount").fill("99.00")
+    await form.get_by_label("Reason").fill("Too much")
+    await form.get_by_role("button", name="Reverse").click()
+    await page.get_by_role("button", name="Confirm").click()
+    orphan = page.locator(".orphan")
+    await expect(orphan).to_contain_text(debit.id)
+    await expect(orphan.locator(".refusal")).to_contain_text("What may be reversed now: $10.00.")
+    await expect(orphan.get_by_label("Amount")).to_have_value("99.00")
+    await expect(page.locator("#history-rows tr")).to_have_count(1)  # the top-up only

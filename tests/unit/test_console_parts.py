@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
+from wallet_client import Balances, LedgerSummary, SummaryBucket, Wallet
+from wallet_console import actions, chart
 from wallet_console.customer_view import PERIODS, HistoryQuery, QueryError, chart_start
 from wallet_console.format import money, time_left
 from wallet_console.sessions import SessionStore
@@ -71,3 +75,38 @@ def test_sessions_are_random_bounded_and_forgotten() -> None:
     gone = idle.create()
     gone.last_seen -= 1
     assert idle.get(gone.id) is None
+
+
+def _summary(**flows: int) -> LedgerSummary:
+    bucket = SummaryBucket(
+        start_time=NOW, end_time=NOW + timedelta(days=1), opening_balance=0, closing_balance=2_500,
+        credited=10_000, debited=4_000, expired=0, credit_count=1, debit_count=1, expiration_count=0, **flows,
+    )  # fmt: skip
+    return LedgerSummary("cus_1", "USD", "UTC", 2, (bucket,))
+
+
+def test_the_chart_draws_refunds_and_reclaims_as_series_of_their_own_and_says_them() -> None:
+    summary = _summary(refunded=1_234, reclaimed=500, refund_count=1, reclaim_count=1)
+    words = chart.bucket_words(summary, summary.buckets[0], "Dec 07")
+    assert words == (
+        "Dec 07: Credited $100.00, Debited $40.00, Expired $0.00, Refunded $12.34, Reclaimed $5.00; "
+        "closing balance $25.00"
+    )
+    drawn = str(chart.svg(summary, "day"))
+    assert drawn.count('class="bar refunded"') == 2 and drawn.count('class="bar reclaimed"') == 2  # wide, narrow
+    assert "refunded and reclaimed per day" in drawn
+
+
+def _threshold(amount: str) -> actions.Plan:
+    wallet = Wallet("cus_1", "USD", 1_000, 2, None, None, available_balance=1_000)
+    form = {"currency": "USD", "amount": amount}
+    return asyncio.run(actions.threshold("cus_1", form, Balances("cus_1", (wallet,)), cast(Any, None)))
+
+
+def test_amounts_typed_in_the_console_are_read_by_the_strict_parser_zero_only_where_it_means_something() -> None:
+    assert _threshold("0").question == "Switch off low-balance alerts for cus_1's USD wallet?"
+    assert _threshold("0.00").question.startswith("Switch off")
+    assert _threshold("1,500.00").question.endswith("low below $1,500.00?")
+    for text in ("...", "0.0.0", "1,50", "-5", "0x10"):
+        with pytest.raises(actions.FormError, match="is not an amount"):
+            _threshold(text)
