@@ -77,16 +77,17 @@ def test_sessions_are_random_bounded_and_forgotten() -> None:
     assert idle.get(gone.id) is None
 
 
-def _summary(**flows: int) -> LedgerSummary:
+def _summary(refunded: int, reclaimed: int) -> LedgerSummary:
     bucket = SummaryBucket(
         start_time=NOW, end_time=NOW + timedelta(days=1), opening_balance=0, closing_balance=2_500,
-        credited=10_000, debited=4_000, expired=0, credit_count=1, debit_count=1, expiration_count=0, **flows,
+        credited=10_000, debited=4_000, expired=0, credit_count=1, debit_count=1, expiration_count=0,
+        refunded=refunded, reclaimed=reclaimed, refund_count=1, reclaim_count=1,
     )  # fmt: skip
     return LedgerSummary("cus_1", "USD", "UTC", 2, (bucket,))
 
 
 def test_the_chart_draws_refunds_and_reclaims_as_series_of_their_own_and_says_them() -> None:
-    summary = _summary(refunded=1_234, reclaimed=500, refund_count=1, reclaim_count=1)
+    summary = _summary(refunded=1_234, reclaimed=500)
     words = chart.bucket_words(summary, summary.buckets[0], "Dec 07")
     assert words == (
         "Dec 07: Credited $100.00, Debited $40.00, Expired $0.00, Refunded $12.34, Reclaimed $5.00; "
