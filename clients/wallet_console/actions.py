@@ -239,7 +239,9 @@ async def reverse(customer_id: str, form: Mapping[str, str], balances: Balances,
     else:
         shown = _show(wallet, amount) if amount else f"all that is unspent (at most {left})"
         question = f"Reclaim {shown} of {entry_id} from {customer_id}?"
-    return Plan("reverse", question, form, run, _now(wallet), explain)
+    so_far = f"{_show(wallet, entry.reversed_amount)} {'refunded' if refund else 'reclaimed'} so far"
+    about = f"{entry_id} is a {entry.entry_type.value} of {_show(wallet, entry.amount)} ({entry.reason}); {so_far}. "
+    return Plan("reverse", question, form, run, about + _now(wallet), explain)
 
 
 ACTIONS: dict[str, Builder] = {

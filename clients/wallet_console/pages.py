@@ -81,6 +81,8 @@ async def customer_page(
         return seen.render("problem.html", status_of(error), customer_id=customer_id, problem=error.message)
     if forms is None:
         forms = Forms.fresh(view.chart_query.currency)  # the busiest wallet
+    for values in forms.values.values():
+        values["currency"] = values.get("currency") or view.chart_query.currency  # (a Reverse form has none)
     return seen.render(
         "customer.html",
         status_code,

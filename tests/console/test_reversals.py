@@ -36,6 +36,12 @@ async def test_part_of_a_debit_is_refunded_and_the_history_balances_chart_and_do
     await form.get_by_role("button", name="Reverse").click()
     await expect(page.locator(".question")).to_have_text(f"Refund $12.34 of {debit.id} to {customer_id}?")
     await expect(page.locator(".confirm")).to_contain_text("Reason: “Failed API call”")
+    await expect(page.locator(".confirm")).to_contain_text(f"{debit.id} is a debit of $40.00 (API usage)")
+    await screenshot(page, "confirm-reverse")
+    await page.set_viewport_size(PHONE)
+    await screenshot(page, "confirm-reverse")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(DESKTOP)
     await page.get_by_role("button", name="Confirm").click()
     await expect(page).to_have_url(re.compile(f"/customers/{customer_id}$"))
     await expect(page.locator(".flash")).to_contain_text(f"Refunded $12.34 of {debit.id}")
