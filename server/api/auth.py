@@ -32,7 +32,8 @@ from server.domain.errors import PermissionDenied, Unauthenticated
 
 READ_SCOPE = "wallet.read"
 WRITE_SCOPE = "wallet.write"
-KNOWN_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
+WEBHOOKS_SCOPE = "webhooks.admin"
+KNOWN_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE, WEBHOOKS_SCOPE})
 
 METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/GetBalances": READ_SCOPE,
@@ -47,6 +48,13 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/WatchEvents": READ_SCOPE,
     "/wallet.v1.WalletService/SetLowBalanceThreshold": WRITE_SCOPE,
     "/wallet.v1.WalletService/SummarizeLedger": READ_SCOPE,
+    # Endpoints receive every event of every customer: their own scope.
+    "/wallet.v1.WebhookService/CreateWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/GetWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/ListWebhookEndpoints": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/DeleteWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/RotateWebhookSecret": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/ListWebhookDeliveries": WEBHOOKS_SCOPE,
 }
 _BEARER = "bearer "
 

@@ -311,3 +311,6 @@ APPEND_ONLY_TRIGGERS = {
     "ledger_entries": ("ledger_entries_append_only", "ledger_entries_no_truncate"),
     "credit_draws": ("credit_draws_append_only", "credit_draws_no_truncate"),
 }
+
+# The sinks' tables join `metadata` (imported last: that module builds on this one's metadata).
+from server.store import sink_schema as _sink_schema  # noqa: E402, F401

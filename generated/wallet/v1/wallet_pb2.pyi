@@ -267,6 +267,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     FAILED_PRECONDITION; start again with from_oldest (events were missed).
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
+    WEBHOOK_ENDPOINT_NOT_FOUND: _ErrorReason.ValueType  # 21
+    """The webhook endpoint id names no endpoint (it never existed or was
+    deleted). Status NOT_FOUND.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
@@ -352,6 +357,11 @@ CURSOR_EXPIRED: ErrorReason.ValueType  # 16
 """The start_after_cursor names an event older than the retention period;
 metadata oldest_cursor is where the retained events begin. Status
 FAILED_PRECONDITION; start again with from_oldest (events were missed).
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+WEBHOOK_ENDPOINT_NOT_FOUND: ErrorReason.ValueType  # 21
+"""The webhook endpoint id names no endpoint (it never existed or was
+deleted). Status NOT_FOUND.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -1,0 +1,38 @@
+"""The server's event sinks, built from its settings: the webhook dispatcher and its admin, the NATS relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from server.config import Settings
+from server.delivery.render import event_renderer
+from server.delivery.webhook_dispatcher import WebhookDispatcher
+from server.ledger import Ledger
+from server.ledger.webhooks import WebhookAdmin
+from server.observability.sink_metrics import SinkMetrics
+from server.store.secret_box import secret_box
+
+
+class Sinks:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        ledger: Ledger,
+        settings: Settings,
+        metrics: SinkMetrics | None,
+    ) -> None:
+        box = secret_box(settings.webhook_secret_key, settings.data_dir)
+        render = event_renderer(settings.currencies)
+        self.dispatcher = WebhookDispatcher(pool, ledger.events, box, settings, render, metrics=metrics)
+        self.webhooks = WebhookAdmin(
+            pool, box, allow_private=settings.webhook_allow_private_urls, on_change=self.dispatcher.endpoints_changed
+        )
+
+    def start(self) -> None:
+        self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
