@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wallet_client.cli import arguments, display, events, holds, importing, report
+from wallet_client.cli import arguments, display, events, holds, importing, report, webhooks
 from wallet_client.cli.arguments import (
     AmountArg,
     CurrencyArg,
@@ -238,6 +238,8 @@ app.command("watch", help="Print wallet events as they happen, until Ctrl-C (exi
 app.command("threshold", help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.")(
     events.threshold
 )
+
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:
