@@ -17,6 +17,7 @@ from server.app import WalletServer, create_server
 from server.config import Settings
 from server.store.db import create_pool
 from tests.database import throwaway_database
+from tests.nats_server import nats_server
 from wallet.v1 import wallet_pb2_grpc
 
 
@@ -24,6 +25,13 @@ from wallet.v1 import wallet_pb2_grpc
 def database_url() -> Iterator[str]:
     """URL of a migrated PostgreSQL database private to this test session."""
     with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """A NATS server with JetStream for this session (tests/nats_server.py), started on first use."""
+    with nats_server() as url:
         yield url
 
 

@@ -8,6 +8,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
+from server.delivery.nats_relay import NatsRelay
 from server.delivery.render import event_renderer
 from server.delivery.webhook_dispatcher import WebhookDispatcher
 from server.ledger import Ledger
@@ -30,9 +31,14 @@ class Sinks:
         self.webhooks = WebhookAdmin(
             pool, box, allow_private=settings.webhook_allow_private_urls, on_change=self.dispatcher.endpoints_changed
         )
+        self.relay = NatsRelay(pool, ledger.events, settings, render, metrics=metrics) if settings.nats_url else None
 
     def start(self) -> None:
         self.dispatcher.start()
+        if self.relay is not None:
+            self.relay.start()
 
     async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
         await self.dispatcher.stop()
