@@ -27,7 +27,7 @@ async def stored_messages(url: str, stream: str) -> list[Stored]:
         found = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             message = await js.get_msg(stream, seq)
-            found.append(Stored(message.subject, dict(message.headers or {}), json.loads(message.data or b"{}")))
+            found.append(Stored(message.subject or "", dict(message.headers or {}), json.loads(message.data or b"{}")))
         return found
     finally:
         await nc.close()
