@@ -11,6 +11,7 @@ import grpc
 import psycopg
 import pytest
 import pytest_asyncio
+from cryptography.fernet import Fernet
 from psycopg_pool import AsyncConnectionPool
 
 from server.app import WalletServer, create_server
@@ -55,6 +56,8 @@ def settings() -> Settings:
         shutdown_grace_s=1.0,
         db_pool_timeout_s=10.0,
         expirer_interval_s=0,
+        # Webhook secrets sealed with a key of the session's, not one generated under the repository's .data/.
+        webhook_secret_key=Fernet.generate_key().decode(),
     )
 
 

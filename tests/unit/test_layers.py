@@ -30,7 +30,7 @@ ALLOWED = {
     },
 }
 # Modules that may execute SQL: the store, the verifier, and the wiring's health probe.
-SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "app.py"}
+SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "verify_sinks.py", "app.py"}
 
 
 def _modules() -> list[Path]:
