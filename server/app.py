@@ -27,6 +27,7 @@ from server.api.interceptors import ErrorAndLogInterceptor
 from server.api.servicer import WalletServicer
 from server.api.webhook_servicer import WebhookServicer
 from server.config import Settings
+from server.delivery.clock import Clock
 from server.delivery.sinks import Sinks
 from server.ledger import Ledger
 from server.observability.telemetry import Telemetry
@@ -163,11 +164,16 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def create_server(
-    settings: Settings, database_url: str, *, tracer_provider: TracerProvider | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    sink_clock: Clock | None = None,
 ) -> tuple[WalletServer, int]:
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port.
 
-    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter).
+    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter);
+    `sink_clock` the clock webhook retries are scheduled by (tests move it instead of waiting).
     """
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
     credentials = _server_credentials(settings)
@@ -197,7 +203,7 @@ async def create_server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, settings), grpc_server)
-    sinks = Sinks(pool, ledger, settings, telemetry.sink_metrics)
+    sinks = Sinks(pool, ledger, settings, telemetry.sink_metrics, clock=sink_clock)
     webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(sinks.webhooks), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)

@@ -8,6 +8,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
+from server.delivery.clock import Clock
 from server.delivery.nats_relay import NatsRelay
 from server.delivery.render import event_renderer
 from server.delivery.webhook_dispatcher import WebhookDispatcher
@@ -24,10 +25,12 @@ class Sinks:
         ledger: Ledger,
         settings: Settings,
         metrics: SinkMetrics | None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         box = secret_box(settings.webhook_secret_key, settings.data_dir)
         render = event_renderer(settings.currencies)
-        self.dispatcher = WebhookDispatcher(pool, ledger.events, box, settings, render, metrics=metrics)
+        self.dispatcher = WebhookDispatcher(pool, ledger.events, box, settings, render, metrics=metrics, clock=clock)
         self.webhooks = WebhookAdmin(
             pool, box, allow_private=settings.webhook_allow_private_urls, on_change=self.dispatcher.endpoints_changed
         )
