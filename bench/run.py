@@ -662,7 +662,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "8": lambda: batches.scenario_8(ctx),
             "9": lambda: batches.scenario_9(ctx),
             "10": lambda: _scenario_10(ctx),
-            "11": lambda: ctx.results["scenarios"].update({"11": sinks.scenario_11(ctx, write_mix)}),
+            "11": lambda: ctx.results["scenarios"].update({"11": sinks.scenario_11(ctx, write_mix, env)}),
             "12": lambda: ctx.results["scenarios"].update({"12": sinks.scenario_12(ctx, write_mix, env)}),
         }
         for key in args.scenarios:

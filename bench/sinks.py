@@ -13,21 +13,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 from aiohttp import web
 
-from bench.infra import start_wallet_server
+from bench.infra import REPO, start_wallet_server, stop_process
 from tests.nats_server import nats_server
 from wallet.v1 import webhooks_pb2, webhooks_pb2_grpc
 
 # Loopback receivers are "private" addresses: the bench's servers allow them.
 SINK_ENV = {"WALLET_WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
+
+
+@dataclass(frozen=True)
+class _Pid:
+    """A process whose CPU the measurement counts with the server's."""
+
+    pid: int
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -156,11 +168,47 @@ def _scenario(ctx: Any, title: str, arrivals: Arrivals, load: Callable[[], Any],
     }
 
 
-def scenario_11(ctx: Any, write_mix: Callable[[list[str]], Any]) -> dict[str, Any]:
-    """A webhook endpoint answering at once, while the write mix runs against the main server."""
+@contextlib.contextmanager
+def sinks_process(database_url: str, log_dir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m server sinks`, once it leads the webhook dispatcher (the API servers run with WALLET_SINKS=off)."""
+    log_path = log_dir / "wallet-sinks.log"
+    full_env = {**os.environ, **env, "DATABASE_URL": database_url, "WALLET_METRICS_ADDR": "", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "sinks"], cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "webhook dispatcher: leading" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the sinks process did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def scenario_11(ctx: Any, write_mix: Callable[[list[str]], Any], env: dict[str, str]) -> dict[str, Any]:
+    """A webhook endpoint answering at once, while the write mix runs against the main server.
+
+    With WALLET_SINKS=off in the environment, a `python -m server sinks` process delivers instead of the server.
+    """
     assert ctx.server is not None
-    print("  service: write mix with a webhook endpoint answering at once ...", flush=True)
+    separate = env.get("WALLET_SINKS", "on").lower() in ("0", "off", "false", "no")
+    where = "a separate sinks process" if separate else "the server"
+    print(f"  service: write mix with a webhook endpoint answering at once, delivered by {where} ...", flush=True)
     arrivals = Arrivals()
+    with contextlib.ExitStack() as stack:
+        sinks = stack.enter_context(sinks_process(ctx.db.url, ctx.log_dir, env)) if separate else None
+        result = _scenario_11(ctx, write_mix, arrivals, sinks)
+        result["notes"].append(f"delivered by {where}")
+        return result
+
+
+def _scenario_11(
+    ctx: Any, write_mix: Callable[[list[str]], Any], arrivals: Arrivals, sinks: subprocess.Popen[bytes] | None
+) -> dict[str, Any]:
+    servers = [ctx.server] if sinks is None else [ctx.server, _Pid(sinks.pid)]
     with http_receiver(arrivals) as url, grpc.insecure_channel(ctx.server.address) as channel:
         hooks = webhooks_pb2_grpc.WebhookServiceStub(channel)
         created = hooks.CreateWebhookEndpoint(webhooks_pb2.CreateWebhookEndpointRequest(url=url), timeout=10)
@@ -169,7 +217,7 @@ def scenario_11(ctx: Any, write_mix: Callable[[list[str]], Any]) -> dict[str, An
                 ctx,
                 "events POSTed to a webhook endpoint, under the write mix",
                 arrivals,
-                lambda: ctx.load(write_mix([ctx.server.address]), [ctx.server]),
+                lambda: ctx.load(write_mix([ctx.server.address]), servers),
                 "signed and POSTed",
             )
         finally:

@@ -203,7 +203,7 @@ async def create_server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, settings), grpc_server)
-    sinks = Sinks(pool, ledger, settings, telemetry.sink_metrics, clock=sink_clock)
+    sinks = Sinks(pool, ledger.events, settings, telemetry.sink_metrics, clock=sink_clock)
     webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(sinks.webhooks), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)

@@ -174,6 +174,8 @@ class Settings:
     webhook_allow_private_urls: bool = False
     # Fernet key(s) sealing the signing secrets; None: a key generated under data_dir.
     webhook_secret_key: str | None = None
+    # Whether this process delivers (webhooks, the relay); off when a `python -m server sinks` process does.
+    sinks_enabled: bool = True
     # The NATS JetStream relay: off unless nats_url is set.
     nats_url: str | None = None
     nats_stream: str = "WALLET_EVENTS"
@@ -263,6 +265,7 @@ class Settings:
             webhook_allow_private_urls=env.get("WALLET_WEBHOOK_ALLOW_PRIVATE_URLS", "").strip().lower()
             in ("1", "true", "on", "yes"),
             webhook_secret_key=env.get("WALLET_WEBHOOK_SECRET_KEY") or None,
+            sinks_enabled=env.get("WALLET_SINKS", "on").strip().lower() not in ("0", "off", "false", "no"),
             nats_url=env.get("WALLET_NATS_URL") or None,
             nats_stream=env.get("WALLET_NATS_STREAM") or defaults.nats_stream,
             nats_duplicate_window_s=number(

@@ -12,7 +12,7 @@ from server.delivery.clock import Clock
 from server.delivery.nats_relay import NatsRelay
 from server.delivery.render import event_renderer
 from server.delivery.webhook_dispatcher import WebhookDispatcher
-from server.ledger import Ledger
+from server.ledger.events_feed import EventFeed
 from server.ledger.webhooks import WebhookAdmin
 from server.observability.sink_metrics import SinkMetrics
 from server.store.secret_box import secret_box
@@ -22,7 +22,7 @@ class Sinks:
     def __init__(
         self,
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
-        ledger: Ledger,
+        feed: EventFeed,
         settings: Settings,
         metrics: SinkMetrics | None,
         *,
@@ -30,13 +30,19 @@ class Sinks:
     ) -> None:
         box = secret_box(settings.webhook_secret_key, settings.data_dir)
         render = event_renderer(settings.currencies)
-        self.dispatcher = WebhookDispatcher(pool, ledger.events, box, settings, render, metrics=metrics, clock=clock)
+        self.dispatcher = WebhookDispatcher(pool, feed, box, settings, render, metrics=metrics, clock=clock)
         self.webhooks = WebhookAdmin(
             pool, box, allow_private=settings.webhook_allow_private_urls, on_change=self.dispatcher.endpoints_changed
         )
-        self.relay = NatsRelay(pool, ledger.events, settings, render, metrics=metrics) if settings.nats_url else None
+        self.relay = NatsRelay(pool, feed, settings, render, metrics=metrics) if settings.nats_url else None
+
+        # WALLET_SINKS=off: this process serves the API (endpoints included) but delivers nothing;
+        # a `python -m server sinks` process does (docs/webhooks.md).
+        self._deliver = settings.sinks_enabled
 
     def start(self) -> None:
+        if not self._deliver:
+            return
         self.dispatcher.start()
         if self.relay is not None:
             self.relay.start()

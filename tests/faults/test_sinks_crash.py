@@ -13,6 +13,10 @@ and the stream ends up holding every event exactly once, in order per customer.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +31,7 @@ from tests.database import scratch_database
 from tests.e2e.helpers import entry_request
 from tests.faults.servers import FAST_RECONNECT, ServerProcess, server_process
 from tests.jetstream import delete_stream, message_count, stored_messages
+from tests.processes import ROOT
 from tests.receivers import Receiver, receiving
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
@@ -174,3 +179,32 @@ async def test_a_sigkilled_relay_leader_is_replaced_within_seconds_and_the_strea
         assert json_format.ParseDict(message.event, wallet_pb2.WalletEvent()).cursor == message.headers["Nats-Msg-Id"]
     print(f"relay taken over {takeover_s:.2f} s after the leader's SIGKILL")
     assert takeover_s < 10
+
+
+async def test_a_separate_sinks_process_delivers_for_api_servers_that_do_not(
+    own_database: str, customers: list[str], tmp_path: Path
+) -> None:
+    log_path = tmp_path / "sinks.log"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"DATABASE_URL": own_database, "WALLET_METRICS_ADDR": "127.0.0.1:0", **WEBHOOK_ENV})
+    async with receiving(Receiver()) as receiver:
+        api = ServerProcess(own_database, tmp_path / "api.log", WALLET_SINKS="off", **WEBHOOK_ENV)
+        await asyncio.to_thread(api.start)
+        with log_path.open("wb") as log:
+            sinks = subprocess.Popen(
+                [sys.executable, "-m", "server", "sinks"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            async with grpc.aio.insecure_channel(api.address) as channel:
+                created = await webhooks_pb2_grpc.WebhookServiceStub(channel).CreateWebhookEndpoint(
+                    webhooks_pb2.CreateWebhookEndpointRequest(url=receiver.url)
+                )
+            await _write(api.address, customers, 5, "sinks")
+            await receiver.wait_for(lambda r: len(r.unique_events()) >= 20, timeout_s=60)
+        finally:
+            sinks.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(sinks.wait, 30) == 0
+            await asyncio.to_thread(api.stop)
+    receiver.verified(created.signing_secret)
+    assert "webhook dispatcher: leading" in log_path.read_text()
+    assert "webhook dispatcher: leading" not in api.log()
