@@ -243,3 +243,16 @@ async def test_unknown_event_types_and_bad_page_tokens_are_refused_naming_the_fi
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await service.hooks.ListWebhookEndpoints(webhooks_pb2.ListWebhookEndpointsRequest(page_token="nope"))
     assert field_violations(refused.value) == ["page_token"]
+
+
+async def test_a_redirect_is_not_followed_but_retried_as_a_failure(service: Service, customer_id: str) -> None:
+    async with receiving(Receiver(status=302)) as receiver:
+        created = await service.add(receiver.url)
+        await service.wallet.CreateLedgerEntry(entry_request(customer_id, 3))
+        await receiver.wait_for(lambda r: len(r.received) >= 2)
+        page = await service.hooks.ListWebhookDeliveries(
+            webhooks_pb2.ListWebhookDeliveriesRequest(endpoint_id=created.endpoint.id, page_size=1)
+        )
+        (newest,) = page.deliveries
+        assert (newest.http_status, newest.error, newest.delivered) == (302, "HTTP 302", False)
+        await service.hooks.DeleteWebhookEndpoint(webhooks_pb2.DeleteWebhookEndpointRequest(id=created.endpoint.id))

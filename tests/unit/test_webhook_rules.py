@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from server.delivery.http_sender import AddressNotAllowed, CheckingResolver
 from server.domain.webhooks import address_allowed, new_secret, retry_delay_s, sign, url_violations
 
 
@@ -70,3 +71,17 @@ def test_retry_delays_start_at_the_first_delay_double_and_stay_within_the_jitter
     for attempt, base in [(1, 5.0), (2, 10.0), (3, 20.0), (10, 2560.0), (30, 3600.0)]:
         delay = retry_delay_s(attempt, 5.0, rng)
         assert 0.8 * base <= delay <= 1.2 * base
+
+
+async def test_the_delivery_resolver_refuses_a_host_that_resolves_to_a_private_address() -> None:
+    resolver = CheckingResolver(allow_private=False)
+    try:
+        with pytest.raises(AddressNotAllowed):
+            await resolver.resolve("localhost", 443)
+    finally:
+        await resolver.close()
+    allowing = CheckingResolver(allow_private=True)
+    try:
+        assert {r["host"] for r in await allowing.resolve("localhost", 443)} <= {"127.0.0.1", "::1"}
+    finally:
+        await allowing.close()
