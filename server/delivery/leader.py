@@ -56,7 +56,8 @@ async def lead_while_holding(
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            logger.warning("%s: stopped leading (%s); trying again", name, type(error).__name__)
+            # The database or the sink is unreachable (or the job failed): say what, and try again.
+            logger.warning("%s: stopped leading (%s: %s); trying again", name, type(error).__name__, str(error)[:200])
             await asyncio.sleep(retry_s)
         finally:
             if conn is not None:

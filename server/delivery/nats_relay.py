@@ -104,7 +104,7 @@ class NatsRelay:
         finally:
             self.pending_since = None
             with contextlib.suppress(Exception):
-                await nc.close()
+                await asyncio.wait_for(nc.close(), 5)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         try:
