@@ -34,8 +34,9 @@ async def lead_while_holding(
     name: str,
     retry_s: float = 1.0,
     check_s: float = 1.0,
+    leading: Callable[[bool], None] = lambda _: None,
 ) -> None:
-    """Runs `job` whenever this process holds the lock, until cancelled."""
+    """Runs `job` whenever this process holds the lock, until cancelled; tells `leading` when that changes."""
     while True:
         conn: psycopg.AsyncConnection[Any] | None = None
         try:
@@ -43,6 +44,7 @@ async def lead_while_holding(
             while not await webhooks.try_lead(conn, key):
                 await asyncio.sleep(retry_s)
             logger.info("%s: leading", name)
+            leading(True)
             work = asyncio.create_task(job())
             try:
                 while not work.done():
@@ -60,6 +62,7 @@ async def lead_while_holding(
             logger.warning("%s: stopped leading (%s: %s); trying again", name, type(error).__name__, str(error)[:200])
             await asyncio.sleep(retry_s)
         finally:
+            leading(False)
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()

@@ -70,12 +70,17 @@ class NatsRelay:
         self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self.pending_since: datetime | None = None
-        if metrics is not None:
-            metrics.track_age(SINK, self.oldest_pending_age_s)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(lead_while_holding(self._pool, NATS_LOCK, self._lead, name="nats relay"))
+        if self._task is not None:
+            return
+        if self._metrics is None:
+            job = lead_while_holding(self._pool, NATS_LOCK, self._lead, name="nats relay")
+        else:
+            self._metrics.track_age(SINK, self.oldest_pending_age_s)
+            leading = self._metrics.leader_changed(SINK)
+            job = lead_while_holding(self._pool, NATS_LOCK, self._lead, name="nats relay", leading=leading)
+        self._task = asyncio.create_task(job)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -137,6 +142,8 @@ class NatsRelay:
         position = await self._start_position()
         while not self._feed.stopping:
             await self._feed.wait_beyond(position)
+            # Behind from now at least, until the batch read says since when.
+            self.pending_since = self.pending_since or datetime.now(UTC)
             upto = self._feed.last_position
             async with self._pool.connection() as conn:
                 batch = await events.read_events(
@@ -144,7 +151,7 @@ class NatsRelay:
                 )
             end = batch[-1].position if len(batch) == BATCH_MAX else upto
             if batch:
-                self.pending_since = batch[0].occurred_at
+                self.pending_since = min(self.pending_since, batch[0].occurred_at)
                 await self._publish(js, batch)
             async with self._pool.connection() as conn:
                 await store.set_sink_position(conn, SINK, end)

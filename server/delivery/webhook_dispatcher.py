@@ -66,13 +66,18 @@ class WebhookDispatcher:
         self._changed = asyncio.Event()
         self._workers: dict[str, tuple[EndpointWorker, asyncio.Task[None]]] = {}
         self._task: asyncio.Task[None] | None = None
-        if metrics is not None:
-            metrics.track_age("webhook", self.oldest_pending_age_s)
+        self._metrics = metrics
+        self._leading: Callable[[bool], None] = lambda _: None
 
     def start(self) -> None:
+        if self._metrics is not None:
+            self._metrics.track_age("webhook", self.oldest_pending_age_s)
+            self._leading = self._metrics.leader_changed("webhook")
         if self._task is None:
             self._task = asyncio.create_task(
-                lead_while_holding(self._pool, WEBHOOK_LOCK, self._lead, name="webhook dispatcher")
+                lead_while_holding(
+                    self._pool, WEBHOOK_LOCK, self._lead, name="webhook dispatcher", leading=self._leading
+                )
             )
 
     async def stop(self) -> None:

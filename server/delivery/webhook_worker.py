@@ -89,6 +89,8 @@ class EndpointWorker:
         while not feed.stopping:
             await feed.wait_beyond(position)
             upto = feed.last_position
+            # Behind from now at least (say, while the database does not answer), until a batch says since when.
+            self.pending_since = self.pending_since or datetime.now(UTC)
             try:
                 batch, end, history, signing = await self._read(position, upto)
             except Exception as error:
@@ -96,9 +98,10 @@ class EndpointWorker:
                 await asyncio.sleep(DB_RETRY_S)
                 continue
             if batch:
-                self.pending_since = batch[0].occurred_at
+                self.pending_since = min(self.pending_since, batch[0].occurred_at)
                 await self._deliver(batch, history, signing, sender)
             elif self._ctx.clock.now() - saved_at < IDLE_SAVE_S:
+                self.pending_since = None
                 position = end  # nothing of its types: saved later, or with the next batch
                 continue
             await self._save(end)

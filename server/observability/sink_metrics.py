@@ -37,6 +37,13 @@ class SinkMetrics:
             ("sink",),
             registry=registry,
         )
+        # Set (to 0 or 1) only for the sinks this process runs: a sink nobody leads has no 1 anywhere.
+        self.leading = Gauge(
+            "wallet_sink_leading",
+            "1 while this process leads the sink (delivers for it), 0 while it waits to take over.",
+            ("sink",),
+            registry=registry,
+        )
         self.endpoints_disabled = Counter(
             "wallet_webhook_endpoints_disabled_total",
             "Webhook endpoints disabled, by reason: gone (410), retries_exhausted.",
@@ -52,3 +59,8 @@ class SinkMetrics:
 
     def track_age(self, sink: str, age_s: Callable[[], float]) -> None:
         self.oldest_age.labels(sink).set_function(age_s)
+
+    def leader_changed(self, sink: str) -> Callable[[bool], None]:
+        gauge = self.leading.labels(sink)
+        gauge.set(0)
+        return lambda leading: gauge.set(1 if leading else 0)

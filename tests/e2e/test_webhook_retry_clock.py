@@ -107,3 +107,4 @@ async def test_each_retry_waits_for_the_clock_and_the_endpoint_is_disabled_when_
         assert metrics.deliveries.labels("webhook", "failed")._value.get() == 2
         assert metrics.deliveries.labels("webhook", "gave_up")._value.get() == 1
         assert metrics.endpoints_disabled.labels("retries_exhausted")._value.get() == 1
+        assert metrics.leading.labels("webhook")._value.get() == 1  # the only process on its database leads

@@ -63,6 +63,7 @@ def test_the_alerting_rules_cover_errors_latency_the_write_queue_the_pool_readin
         "WalletDbPoolSaturated",
         "WalletNotServing",
         "WalletSinkBehind",
+        "WalletSinkNotLed",
         "WalletSinkDeliveriesFailing",
         "WalletWebhookEndpointDisabled",
     ]
