@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 BATCH_MAX = 500
 # With nothing of its types in the stream, the position is saved at most this often.
 IDLE_SAVE_S = 5.0
+# How often the endpoint's log drops the attempts at events that retention removed.
+PRUNE_S = 600.0
 DB_RETRY_S = 1.0
 
 
@@ -85,7 +87,8 @@ class EndpointWorker:
     async def _follow(self, sender: Sender) -> None:
         feed = self._ctx.feed
         position = self.endpoint.last_delivered_position
-        saved_at = self._ctx.clock.now()
+        saved_at = pruned_at = self._ctx.clock.now()
+        await self._prune()
         while not feed.stopping:
             await feed.wait_beyond(position)
             upto = feed.last_position
@@ -108,6 +111,9 @@ class EndpointWorker:
             self.pending_since = None
             position = end
             saved_at = self._ctx.clock.now()
+            if saved_at - pruned_at >= PRUNE_S:
+                pruned_at = saved_at
+                await self._prune()
 
     async def _read(
         self, position: int, upto: int
@@ -125,6 +131,13 @@ class EndpointWorker:
         still = previous is not None and until is not None and until.timestamp() > self._ctx.clock.now()
         signing = Signing(self._ctx.box.open(current), self._ctx.box.open(previous) if still and previous else None)
         return batch, end, history, signing
+
+    async def _prune(self) -> None:
+        try:
+            async with self._ctx.pool.connection() as conn:
+                await store.prune_deliveries(conn, self.endpoint.id)
+        except Exception as error:  # the next pass tries again
+            logger.warning("webhook %s: pruning its log failed (%s)", self.endpoint.id, type(error).__name__)
 
     async def _save(self, end: int) -> None:
         while True:
