@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
-PROTO := protos/wallet/v1/wallet.proto
+PROTO := protos/wallet/v1/wallet.proto protos/wallet/v1/webhooks.proto
 PYTEST_ARGS ?=
 
 .PHONY: audit browser help install run migrate test test-console test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \

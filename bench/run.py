@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import batches, export, pgbench, reports, seed
+from bench import batches, export, pgbench, reports, seed, sinks
 from bench.events import EventWatcher
 from bench.infra import (
     REPO,
@@ -69,7 +69,7 @@ class Mode:
     pgbench_batches: tuple[int, ...]
     export_entries: int
     target_rate_run: bool = True
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
     # Scenario 6: one customer's year of entries, summarised and read as of instants.
     report_entries: int = 1_000_000
 
@@ -588,7 +588,7 @@ def _server_env(ctx: Context) -> dict[str, str]:
     Never the fixed metrics port: a developer's `make run` may hold it, and scenario 5's two servers would collide.
     """
     inherited = {k: v for k, v in os.environ.items() if k.startswith("WALLET_") and k != "WALLET_LISTEN_ADDR"}
-    return {**inherited, **VARIANTS[ctx.args.observability]}
+    return {**inherited, **sinks.SINK_ENV, **VARIANTS[ctx.args.observability]}
 
 
 def _effective_settings(env: dict[str, str]) -> dict[str, Any]:
@@ -647,6 +647,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         expected_balance, year = _seed_all(ctx)
         print("starting the wallet server ...", flush=True)
         ctx.server = start_wallet_server(stack, db.url, log_dir, "wallet-server", env)
+
+        def write_mix(targets: list[str]) -> LoadSpec:
+            return ctx.spec("write_mix", targets, customer_prefix="sa-", customers=CUSTOMERS)
+
         scenarios: dict[str, Callable[[], None]] = {
             "1": lambda: scenario_1(ctx),
             "2": lambda: scenario_2(ctx),
@@ -658,6 +662,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "8": lambda: batches.scenario_8(ctx),
             "9": lambda: batches.scenario_9(ctx),
             "10": lambda: _scenario_10(ctx),
+            "11": lambda: ctx.results["scenarios"].update({"11": sinks.scenario_11(ctx, write_mix, env)}),
+            "12": lambda: ctx.results["scenarios"].update({"12": sinks.scenario_12(ctx, write_mix, env)}),
         }
         for key in args.scenarios:
             print(f"scenario {key}:", flush=True)
@@ -715,7 +721,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1-10 (default: the mode's)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-12 (default: the mode's)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers in all, split over the processes")
     parser.add_argument("--client-processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="bound per load process")
@@ -732,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = MODES[args.mode]
     args.scenarios = args.scenarios.split(",") if args.scenarios else list(mode.scenarios)
-    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
+    unknown = set(args.scenarios) - {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
     if unknown or args.concurrency < args.client_processes or args.client_processes < 1:
         parser.error(f"bad --scenarios {sorted(unknown)} or --concurrency/--client-processes")
     args.profile = args.mode == "profile"

@@ -1,4 +1,4 @@
-"""`python -m server [serve|migrate]`: run the wallet service, or only apply migrations.
+"""`python -m server [serve|migrate|sinks]`: run the wallet service, only apply migrations, or only deliver events.
 
 Serving resolves the database (DATABASE_URL, or the private PostgreSQL under
 .data/), applies migrations, serves until SIGTERM or SIGINT, drains in-flight
@@ -17,6 +17,7 @@ from server.api.auth import AuthConfigError, hash_token
 from server.app import AddressInUse, create_server
 from server.config import ConfigError, Settings
 from server.runtime import event_loop_factory, tune_garbage_collector
+from server.sinks_process import run_sinks
 from server.store.db import EmbeddedPostgresMissing, migrate, resolve_database_url
 
 logger = logging.getLogger("wallet.server")
@@ -45,7 +46,7 @@ async def serve(settings: Settings, database_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wallet-server", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", choices=("serve", "migrate", "hash-token"), default="serve")
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate", "sinks", "hash-token"), default="serve")
     args = parser.parse_args(argv)
     if args.command == "hash-token":
         # Reads the token from standard input so it never lands in shell history.
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return 0
         with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
-            runner.run(serve(settings, database_url))
+            runner.run(run_sinks(settings, database_url) if args.command == "sinks" else serve(settings, database_url))
     except ConfigError as error:
         print(f"wallet-server: configuration error: {error}", file=sys.stderr)
         return 2

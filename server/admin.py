@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import UTC, datetime
 
 from server.config import ConfigError, Settings
 from server.store.db import EmbeddedPostgresMissing, libpq_url, resolve_database_url
 from server.verify import verify
+from server.verify_sinks import sink_standings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wallet-admin: {error}", file=sys.stderr)
         return 2
     report = verify(url, problems_max=max(1, args.max_problems))
+    now = datetime.now(UTC)
+    for standing in sink_standings(url):
+        print(f"sink {standing.describe(now)}")
     if report.ok:
         print(f"ledger OK: {report.wallets} wallets, {report.entries} entries, every balance equals its entries")
         return 0

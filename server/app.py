@@ -25,15 +25,19 @@ from server.api.access_log import AccessLog
 from server.api.auth import Authenticator, load_callers
 from server.api.interceptors import ErrorAndLogInterceptor
 from server.api.servicer import WalletServicer
+from server.api.webhook_servicer import WebhookServicer
 from server.config import Settings
+from server.delivery.clock import Clock
+from server.delivery.sinks import Sinks
 from server.ledger import Ledger
 from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
-from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"].full_name
+WEBHOOK_SERVICE_NAME = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name
 HEALTH_CHECK_INTERVAL_S = 1.0
 HEALTH_PROBE_TIMEOUT_S = 2
 SEND_MESSAGE_BYTES_MIN = 8 << 20
@@ -55,7 +59,9 @@ class WalletServer:
         database_url: str,
         access_log: AccessLog,
         telemetry: Telemetry,
+        sinks: Sinks,
     ) -> None:
+        self.sinks = sinks
         self._database_url = database_url
         self.telemetry = telemetry
         self.access_log = access_log
@@ -76,6 +82,7 @@ class WalletServer:
         self.telemetry.start()
         await self.grpc_server.start()
         self.ledger.start()
+        self.sinks.start()
         self._monitor = asyncio.create_task(self._watch_database())
         self._access_log_task = asyncio.create_task(self.access_log.run())
 
@@ -88,6 +95,7 @@ class WalletServer:
             # Bounded: one probe and one interval at most, even if the cancel was swallowed.
             await asyncio.wait({self._monitor}, timeout=HEALTH_PROBE_TIMEOUT_S + HEALTH_CHECK_INTERVAL_S + 1)
         await self.grpc_server.stop(grace_s)
+        await self.sinks.stop()
         await self.ledger.close()
         if self._access_log_task is not None:
             self._access_log_task.cancel()
@@ -156,11 +164,16 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def create_server(
-    settings: Settings, database_url: str, *, tracer_provider: TracerProvider | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    sink_clock: Clock | None = None,
 ) -> tuple[WalletServer, int]:
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port.
 
-    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter).
+    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter);
+    `sink_clock` the clock webhook retries are scheduled by (tests move it instead of waiting).
     """
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
     credentials = _server_credentials(settings)
@@ -190,12 +203,16 @@ async def create_server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
     wallet_pb2_grpc.add_WalletServiceServicer_to_server(WalletServicer(ledger, settings), grpc_server)
+    sinks = Sinks(pool, ledger.events, settings, telemetry.sink_metrics, clock=sink_clock)
+    webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(sinks.webhooks), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if settings.reflection:
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, WEBHOOK_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
+        )
     try:
         if credentials is None:
             port = grpc_server.add_insecure_port(settings.listen_addr)
@@ -207,7 +224,7 @@ async def create_server(
     if port == 0:
         telemetry.stop()
         raise AddressInUse(_listen_error(settings))
-    return WalletServer(grpc_server, pool, ledger, health_servicer, database_url, access_log, telemetry), port
+    return WalletServer(grpc_server, pool, ledger, health_servicer, database_url, access_log, telemetry, sinks), port
 
 
 def _listen_error(settings: Settings) -> str:

@@ -166,6 +166,22 @@ class Settings:
     traces_exporter: str = "none"
     otlp_protocol: str = "grpc"
     service_name: str = "wallet-server"
+    # Event sinks (docs/webhooks.md, docs/nats.md). Webhook retries: the first after retry_first_s,
+    # doubling (with jitter), for up to retry_for_s, then the endpoint is disabled.
+    webhook_retry_first_s: float = 5.0
+    webhook_retry_for_s: float = 3 * 86_400
+    # A 2xx within this long delivers an event.
+    webhook_timeout_s: float = 10.0
+    # http:// URLs and private, loopback and link-local addresses (tests, closed networks).
+    webhook_allow_private_urls: bool = False
+    # Fernet key(s) sealing the signing secrets; None: a key generated under data_dir.
+    webhook_secret_key: str | None = None
+    # Whether this process delivers (webhooks, the relay); off when a `python -m server sinks` process does.
+    sinks_enabled: bool = True
+    # The NATS JetStream relay: off unless nats_url is set.
+    nats_url: str | None = None
+    nats_stream: str = "WALLET_EVENTS"
+    nats_duplicate_window_s: float = 600.0
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -248,4 +264,16 @@ class Settings:
                 env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
             ).strip(),
             service_name=env.get("OTEL_SERVICE_NAME") or defaults.service_name,
+            webhook_retry_first_s=number("WALLET_WEBHOOK_RETRY_FIRST_S", defaults.webhook_retry_first_s, 0.01, 86_400),
+            webhook_retry_for_s=number("WALLET_WEBHOOK_RETRY_FOR_S", defaults.webhook_retry_for_s, 0.1, 30 * 86_400),
+            webhook_timeout_s=number("WALLET_WEBHOOK_TIMEOUT_S", defaults.webhook_timeout_s, 0.1, 60),
+            webhook_allow_private_urls=env.get("WALLET_WEBHOOK_ALLOW_PRIVATE_URLS", "").strip().lower()
+            in ("1", "true", "on", "yes"),
+            webhook_secret_key=env.get("WALLET_WEBHOOK_SECRET_KEY") or None,
+            sinks_enabled=env.get("WALLET_SINKS", "on").strip().lower() not in ("0", "off", "false", "no"),
+            nats_url=env.get("WALLET_NATS_URL") or None,
+            nats_stream=env.get("WALLET_NATS_STREAM") or defaults.nats_stream,
+            nats_duplicate_window_s=number(
+                "WALLET_NATS_DUPLICATE_WINDOW_S", defaults.nats_duplicate_window_s, 120, 7 * 86_400
+            ),
         )

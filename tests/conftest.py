@@ -11,12 +11,14 @@ import grpc
 import psycopg
 import pytest
 import pytest_asyncio
+from cryptography.fernet import Fernet
 from psycopg_pool import AsyncConnectionPool
 
 from server.app import WalletServer, create_server
 from server.config import Settings
 from server.store.db import create_pool
 from tests.database import throwaway_database
+from tests.nats_server import nats_server
 from wallet.v1 import wallet_pb2_grpc
 
 
@@ -24,6 +26,13 @@ from wallet.v1 import wallet_pb2_grpc
 def database_url() -> Iterator[str]:
     """URL of a migrated PostgreSQL database private to this test session."""
     with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """A NATS server with JetStream for this session (tests/nats_server.py), started on first use."""
+    with nats_server() as url:
         yield url
 
 
@@ -47,6 +56,8 @@ def settings() -> Settings:
         shutdown_grace_s=1.0,
         db_pool_timeout_s=10.0,
         expirer_interval_s=0,
+        # Webhook secrets sealed with a key of the session's, not one generated under the repository's .data/.
+        webhook_secret_key=Fernet.generate_key().decode(),
     )
 
 

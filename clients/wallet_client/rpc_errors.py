@@ -55,6 +55,8 @@ EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
     _reason(wallet_pb2.UNAUTHENTICATED): WalletError,
     _reason(wallet_pb2.MISSING_SCOPE): WalletError,
     _reason(wallet_pb2.INTERNAL): WalletError,
+    # WebhookService (administration, through the `wallet webhooks` command): `.reason` tells it apart.
+    _reason(wallet_pb2.WEBHOOK_ENDPOINT_NOT_FOUND): WalletError,
 }
 
 

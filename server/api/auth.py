@@ -32,7 +32,8 @@ from server.domain.errors import PermissionDenied, Unauthenticated
 
 READ_SCOPE = "wallet.read"
 WRITE_SCOPE = "wallet.write"
-KNOWN_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
+WEBHOOKS_SCOPE = "webhooks.admin"
+KNOWN_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE, WEBHOOKS_SCOPE})
 # A method any authenticated caller may call, whatever its scopes.
 ANY_CALLER = ""
 
@@ -52,6 +53,13 @@ METHOD_SCOPES: Mapping[str, str] = {
     "/wallet.v1.WalletService/ReverseLedgerEntry": WRITE_SCOPE,
     # Any authenticated caller, whatever its scopes: it only tells the caller about itself.
     "/wallet.v1.WalletService/GetCallerInfo": ANY_CALLER,
+    # Endpoints receive every event of every customer: their own scope.
+    "/wallet.v1.WebhookService/CreateWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/GetWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/ListWebhookEndpoints": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/DeleteWebhookEndpoint": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/RotateWebhookSecret": WEBHOOKS_SCOPE,
+    "/wallet.v1.WebhookService/ListWebhookDeliveries": WEBHOOKS_SCOPE,
 }
 _BEARER = "bearer "
 

@@ -157,6 +157,14 @@ class CursorExpired(WalletError, code="FAILED_PRECONDITION", reason="CURSOR_EXPI
         )
 
 
+class WebhookEndpointNotFound(WalletError, code="NOT_FOUND", reason="WEBHOOK_ENDPOINT_NOT_FOUND"):
+    """The webhook endpoint id names no endpoint (never created, or deleted)."""
+
+    def __init__(self, *, endpoint_id: str) -> None:
+        shown = endpoint_id[:64].replace("\x00", "\\0")
+        super().__init__(f"Webhook endpoint {shown} not found", {"endpoint_id": shown})
+
+
 class DatabaseUnavailable(WalletError, code="UNAVAILABLE", reason="DATABASE_UNAVAILABLE", retryable=True):
     """The database cannot be reached or dropped the connection; safe to retry."""
 
@@ -202,6 +210,7 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     EntryNotReversible,
     EntryNotFound,
     CursorExpired,
+    WebhookEndpointNotFound,
     DatabaseUnavailable,
     ServerBusy,
     LockTimeout,

@@ -19,6 +19,7 @@ from server.config import Settings
 from server.observability.endpoint import MetricsEndpoint
 from server.observability.ledger_metrics import LedgerMetrics
 from server.observability.rpc_metrics import RpcMetrics
+from server.observability.sink_metrics import SinkMetrics
 from server.observability.tracing import INSTRUMENTATION_NAME
 from server.observability.tracing_setup import tracer_provider as configured_tracer_provider
 
@@ -28,6 +29,7 @@ class Telemetry:
     registry: CollectorRegistry | None = None
     rpc_metrics: RpcMetrics | None = None
     ledger_metrics: LedgerMetrics | None = None
+    sink_metrics: SinkMetrics | None = None
     endpoint: MetricsEndpoint | None = None
     tracer_provider: TracerProvider | None = None
     tracer: Tracer | None = None
@@ -46,6 +48,7 @@ class Telemetry:
             GCCollector(registry=registry)
             telemetry.rpc_metrics = RpcMetrics(registry)
             telemetry.ledger_metrics = LedgerMetrics(registry)
+            telemetry.sink_metrics = SinkMetrics(registry)
             telemetry.serving = Gauge(
                 "wallet_serving",
                 "1 while the server reports SERVING (its database answers), else 0.",

@@ -44,3 +44,6 @@ APPEND_ONLY_TRIGGERS = {
     "credit_draws": ("credit_draws_append_only", "credit_draws_no_truncate"),
     "credit_returns": ("credit_returns_append_only", "credit_returns_no_truncate"),
 }
+
+# The sinks' tables join `metadata` (imported last: that module builds on this one's metadata).
+from server.store import sink_schema as _sink_schema  # noqa: E402, F401

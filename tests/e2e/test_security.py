@@ -21,10 +21,11 @@ from server.app import create_server
 from server.config import Settings
 from tests.certificates import CertificateAuthority
 from tests.e2e.helpers import entry_request, error_info
-from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
 WRITER_TOKEN = "writer-secret-token-0123456789"
 READER_TOKEN = "reader-secret-token-9876543210"
+WEBHOOKS_TOKEN = "webhooks-secret-token-5555555555"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def auth_file(tmp_path_factory: pytest.TempPathFactory) -> str:
             "token_sha256": hash_token(WRITER_TOKEN),
         },
         {"name": "dashboard", "scopes": ["wallet.read"], "token_sha256": hash_token(READER_TOKEN)},
+        {"name": "integrations", "scopes": ["webhooks.admin"], "token_sha256": hash_token(WEBHOOKS_TOKEN)},
         {"name": "refund-service", "scopes": ["wallet.write", "wallet.read"], "certificate_common_name": "refunds"},
     ]
     path.write_text(json.dumps({"callers": callers}))
@@ -88,6 +90,18 @@ async def test_a_read_only_caller_may_read_but_not_write(token_server: str, cust
             await stub.CreateLedgerEntry(entry_request(customer_id, 100), metadata=bearer(READER_TOKEN))
         assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert error_info(raised.value).metadata["scope"] == "wallet.write"
+
+
+async def test_webhook_endpoints_need_the_webhooks_admin_scope_which_wallet_write_does_not_give(
+    token_server: str,
+) -> None:
+    async with grpc.aio.insecure_channel(token_server) as channel:
+        hooks = webhooks_pb2_grpc.WebhookServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await hooks.ListWebhookEndpoints(webhooks_pb2.ListWebhookEndpointsRequest(), metadata=bearer(WRITER_TOKEN))
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error_info(raised.value).metadata["scope"] == "webhooks.admin"
+        await hooks.ListWebhookEndpoints(webhooks_pb2.ListWebhookEndpointsRequest(), metadata=bearer(WEBHOOKS_TOKEN))
 
 
 async def test_each_entry_records_the_caller_that_created_it(token_server: str, customer_id: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from server.api.auth import METHOD_SCOPES, AuthConfigError, Authenticator, Caller, hash_token, load_callers
 from server.domain.errors import PermissionDenied, Unauthenticated
-from wallet.v1 import wallet_pb2
+from wallet.v1 import wallet_pb2, webhooks_pb2
 
 CREATE = "/wallet.v1.WalletService/CreateLedgerEntry"
 READ = "/wallet.v1.WalletService/GetBalances"
@@ -67,7 +67,15 @@ def test_a_malformed_auth_file_is_refused_at_start(tmp_path: Path, document: dic
         load_callers(str(path))
 
 
-def test_every_wallet_service_method_needs_a_scope() -> None:
-    service = wallet_pb2.DESCRIPTOR.services_by_name["WalletService"]
-    methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+def test_every_wallet_service_and_webhook_service_method_needs_a_scope() -> None:
+    services = [
+        wallet_pb2.DESCRIPTOR.services_by_name["WalletService"],
+        webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+    ]
+    methods = {f"/{service.full_name}/{method.name}" for service in services for method in service.methods}
     assert methods == set(METHOD_SCOPES)
+
+
+def test_webhook_methods_need_the_webhooks_admin_scope_not_wallet_write() -> None:
+    webhook_scopes = {scope for method, scope in METHOD_SCOPES.items() if "/wallet.v1.WebhookService/" in method}
+    assert webhook_scopes == {"webhooks.admin"}

@@ -49,6 +49,8 @@ def _example(cls: type[WalletError]) -> WalletError:
         return errors.EntryNotFound(entry_id="le_1")
     if cls is errors.CursorExpired:
         return errors.CursorExpired(cursor="ev_1", oldest_cursor="ev_5")
+    if cls is errors.WebhookEndpointNotFound:
+        return errors.WebhookEndpointNotFound(endpoint_id="we_1")
     return cls("something happened")
 
 
@@ -59,6 +61,7 @@ EXPECTED = {
     "BalanceOverflow": (grpc.StatusCode.FAILED_PRECONDITION, "BALANCE_OVERFLOW", False),
     "IdempotencyKeyReused": (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", False),
     "HoldNotFound": (grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND", False),
+    "WebhookEndpointNotFound": (grpc.StatusCode.NOT_FOUND, "WEBHOOK_ENDPOINT_NOT_FOUND", False),
     "HoldNotActive": (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", False),
     "CaptureExceedsHold": (grpc.StatusCode.FAILED_PRECONDITION, "CAPTURE_EXCEEDS_HOLD", False),
     "CursorExpired": (grpc.StatusCode.FAILED_PRECONDITION, "CURSOR_EXPIRED", False),

@@ -19,9 +19,18 @@ ALLOWED = {
     "observability": {"server.domain", "server.config"},
     "ledger": {"server.domain", "server.store", "server.config", "server.observability"},
     "api": {"server.domain", "server.ledger", "server.config", "server.observability"},
+    # The event sinks: an outgoing edge (events rendered as the API renders them), reading the outbox by position.
+    "delivery": {
+        "server.domain",
+        "server.ledger",
+        "server.store",
+        "server.config",
+        "server.observability",
+        "server.api",
+    },
 }
 # Modules that may execute SQL: the store, the verifier, and the wiring's health probe.
-SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "app.py"}
+SQL_MODULES = {"store", "verify.py", "verify_credits.py", "verify_events.py", "verify_sinks.py", "app.py"}
 
 
 def _modules() -> list[Path]:

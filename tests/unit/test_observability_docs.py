@@ -53,7 +53,7 @@ def test_every_metric_the_page_and_the_alerting_rules_name_is_registered() -> No
         assert named - known == set(), path.name
 
 
-def test_the_alerting_rules_cover_errors_latency_the_write_queue_the_pool_and_readiness() -> None:
+def test_the_alerting_rules_cover_errors_latency_the_write_queue_the_pool_readiness_and_the_sinks() -> None:
     rules = (DOCS / "observability" / "alerts.yml").read_text()
     alerts = re.findall(r"^\s+- alert: (\w+)$", rules, re.MULTILINE)
     assert alerts == [
@@ -62,5 +62,9 @@ def test_the_alerting_rules_cover_errors_latency_the_write_queue_the_pool_and_re
         "WalletWriteQueueWaitHigh",
         "WalletDbPoolSaturated",
         "WalletNotServing",
+        "WalletSinkBehind",
+        "WalletSinkNotLed",
+        "WalletSinkDeliveriesFailing",
+        "WalletWebhookEndpointDisabled",
     ]
     assert rules.count("        expr: ") == len(alerts)

@@ -23,6 +23,7 @@ from wallet_client.cli import (
     layouts,
     report,
     reversals,
+    webhooks,
 )
 from wallet_client.cli.arguments import (
     AmountArg,
@@ -272,6 +273,8 @@ app.command(
     help="Set when the customer's wallet counts as low (BALANCE_LOW events); 0: off.",
     cls=arguments.AmountCommand,
 )(events.threshold)
+
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

@@ -283,6 +283,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The entry id is not one of this customer's entries. Status NOT_FOUND.
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
+    WEBHOOK_ENDPOINT_NOT_FOUND: _ErrorReason.ValueType  # 21
+    """The webhook endpoint id names no endpoint (it never existed or was
+    deleted). Status NOT_FOUND.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
@@ -384,6 +389,11 @@ buf:lint:ignore ENUM_VALUE_PREFIX
 """
 ENTRY_NOT_FOUND: ErrorReason.ValueType  # 19
 """The entry id is not one of this customer's entries. Status NOT_FOUND.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+WEBHOOK_ENDPOINT_NOT_FOUND: ErrorReason.ValueType  # 21
+"""The webhook endpoint id names no endpoint (it never existed or was
+deleted). Status NOT_FOUND.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
