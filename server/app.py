@@ -27,6 +27,7 @@ from server.api.interceptors import ErrorAndLogInterceptor
 from server.api.servicer import WalletServicer
 from server.config import Settings
 from server.ledger import Ledger
+from server.ledger.clock import Clock
 from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -156,11 +157,16 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def create_server(
-    settings: Settings, database_url: str, *, tracer_provider: TracerProvider | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    clock: Clock | None = None,
 ) -> tuple[WalletServer, int]:
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port.
 
-    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter).
+    `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter);
+    `clock` is the service's time (`server.ledger.clock`; tests move it, `WalletServer.ledger.clock`).
     """
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
     credentials = _server_credentials(settings)
@@ -170,7 +176,7 @@ async def create_server(
         telemetry = Telemetry.from_settings(settings, tracer_provider)
     except OSError as error:
         raise AddressInUse(str(error)) from error
-    ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer)
+    ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer, clock=clock)
     interceptor = ErrorAndLogInterceptor(
         access_log, authenticator, metrics=telemetry.rpc_metrics, tracer=telemetry.tracer
     )

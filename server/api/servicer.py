@@ -35,7 +35,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.GetBalancesResponse:
-        customer_id, as_of = parse_reports.balances_query(request)
+        customer_id, as_of = parse_reports.balances_query(request, self._ledger.clock.now())
         wallets = await self._ledger.get_balances(customer_id, as_of)
         return wallet_pb2.GetBalancesResponse(
             customer_id=customer_id, wallets=[render.wallet_to_proto(w, self._currencies) for w in wallets]
@@ -44,13 +44,13 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def CreateLedgerEntry(
         self, request: wallet_pb2.CreateLedgerEntryRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CreateLedgerEntryResponse:
-        entry_request = parse.entry_request(request, self._settings, created_by=authenticated_caller())
+        entry_request = parse.entry_request(request, self._settings, authenticated_caller(), self._ledger.clock.now())
         return self._entry_response(await self._ledger.create_entry(entry_request))
 
     async def BatchCreateLedgerEntries(
         self, request: wallet_pb2.BatchCreateLedgerEntriesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.BatchCreateLedgerEntriesResponse:
-        parsed = parse_batches.batch_requests(request, self._settings, created_by=authenticated_caller())
+        parsed = parse_batches.batch_requests(request, self._settings, authenticated_caller(), self._ledger.clock.now())
         valid = tuple(r for r in parsed if isinstance(r, EntryRequest))
         outcomes = await self._ledger.create_entries(EntryBatch(valid, request.atomic)) if valid else []
         # Malformed requests keep their place; the others take their outcomes in order.

@@ -140,6 +140,14 @@ class Coalescer(Generic[RequestT, ResultT]):
             await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _run(self) -> None:
+        try:
+            await self._take_batches()
+        finally:
+            # Leaves the set as it stops, not in a done callback a loop turn later: a request
+            # submitted in that turn would see every runner busy and wait for none.
+            self._runners.discard(asyncio.current_task())
+
+    async def _take_batches(self) -> None:
         carried = 0
         while self._pending:
             if carried >= LINGER_AFTER and self._linger_s and len(self._pending) < self._batch_max:

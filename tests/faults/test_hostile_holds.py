@@ -30,7 +30,6 @@ the properties found it ending INTERNAL once, and a test keeps it fixed.
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ from tests.faults.hostile import (
     values_of,
     verdicts_of,
 )
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -182,7 +182,13 @@ class Setup:
         elif state == RELEASED:
             self.stub.ReleaseHold(wallet_pb2.ReleaseHoldRequest(customer_id=customer_id, hold_id=hold.id), timeout=30)
         elif state == EXPIRED:
-            time.sleep(0.01)  # past its 1 ms ttl: the next call settles it as expired
+            # Real time (a server process has its own clock): past its 1 ms ttl, a read settles it as expired.
+            get = wallet_pb2.GetHoldRequest(customer_id=customer_id, hold_id=hold.id)
+            eventually_blocking(
+                lambda: self.stub.GetHold(get, timeout=30).hold.status == wallet_pb2.HOLD_STATUS_EXPIRED,
+                30,
+                "the 1 ms hold to expire",
+            )
         return hold
 
     def place(self, drawn: Drawn, target: Target) -> None:

@@ -28,7 +28,7 @@ async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
 
 
 async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_starts_after_them() -> None:
-    settings = replace(Settings(), expirer_interval_s=0, event_retention_days=0.0)
+    settings = replace(Settings(), expirer_interval_s=0, event_retention_days=30.0)
     with throwaway_database() as url:
         pool = create_pool(settings, url)
         await pool.open(wait=True)
@@ -38,6 +38,8 @@ async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_star
                 await ledger.apply_batch([EntryRequest("cus_r", "USD", EntryType.CREDIT, amount, "", "", {})])
             async with pool.connection() as conn, conn.transaction():
                 assert (await events.place_events(conn, 100))[0] == 3
+            assert await ledger.prune_events(2) == 0  # all younger than 30 days
+            ledger.clock.advance(timedelta(days=30, seconds=1))
             assert await ledger.prune_events(2) >= 2
             async with pool.connection() as conn:
                 last, oldest = await events.stream_bounds(conn)
