@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from server.verify import verify
+
 # Start balance of every seeded wallet: random ±100 steps never reach zero.
 WALLET_START_BALANCE = 1_000_000_000
 # The hot wallet is debited only: it starts rich enough for any run.
@@ -129,44 +131,12 @@ def entries_per_transaction(url: str, like: str, since: Any) -> float | None:
     return round(row[0] / row[1], 2) if row[1] else None
 
 
-def check_consistency(url: str, like: str) -> dict[str, int]:
-    """Counts violations of the ledger's invariants among customers whose id is LIKE `like`.
+def check_consistency(url: str) -> dict[str, Any]:
+    """The service's own verifier (`server.verify`, what `make verify` runs) over the whole database.
 
-    All counts are zero for a correct ledger: chain breaks (an entry's before
-    is not the previous entry's after), arithmetic errors, seq gaps, heads
-    behind their last entry, and wallets whose balance is not their last
-    entry's after_balance or not the signed sum of their entries.
+    `problems` is empty for a correct ledger: every balance equals its entries,
+    every before/after chain and history position holds, no key applied twice,
+    holds, expiring credits and events agree with the entries.
     """
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            """
-            WITH e AS (
-                SELECT customer_id, currency, seq, entry_type, amount, before_balance, after_balance,
-                       lag(after_balance) OVER w AS previous_after,
-                       row_number() OVER (PARTITION BY customer_id ORDER BY seq) AS position
-                FROM ledger_entries WHERE customer_id LIKE %(like)s
-                WINDOW w AS (PARTITION BY customer_id, currency ORDER BY seq)
-            ), per_wallet AS (
-                SELECT customer_id, currency,
-                       sum(CASE entry_type WHEN 'credit' THEN amount ELSE -amount END) AS signed_sum,
-                       (array_agg(after_balance ORDER BY seq DESC))[1] AS last_after
-                FROM e GROUP BY customer_id, currency
-            ), per_customer AS (
-                SELECT customer_id, max(seq) AS max_seq, count(*) AS n FROM e GROUP BY customer_id
-            )
-            SELECT
-                (SELECT count(*) FROM e WHERE coalesce(previous_after, 0) <> before_balance),
-                (SELECT count(*) FROM e WHERE after_balance <> CASE entry_type WHEN 'credit'
-                     THEN before_balance + amount ELSE before_balance - amount END),
-                (SELECT count(*) FROM e WHERE seq <> position),
-                (SELECT count(*) FROM per_customer p JOIN ledger_heads h USING (customer_id)
-                     WHERE h.last_seq <> p.max_seq),
-                (SELECT count(*) FROM per_wallet p JOIN wallets w USING (customer_id, currency)
-                     WHERE w.balance <> p.last_after OR w.balance <> p.signed_sum),
-                (SELECT count(*) FROM e)
-            """,
-            {"like": like},
-        ).fetchone()
-    assert row is not None
-    names = ("chain_breaks", "arithmetic_errors", "seq_gaps", "stale_heads", "balance_mismatches", "entries")
-    return dict(zip(names, (int(v) for v in row), strict=True))
+    report = verify(url)
+    return {"problems": report.problems, "wallets": report.wallets, "entries": report.entries}

@@ -14,13 +14,13 @@ import grpc
 from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, render, status
 from server.api.auth import authenticated_caller
 from server.config import Settings
+from server.domain.cursors import cursor_of
 from server.domain.entry_batches import EntryBatch
 from server.domain.errors import WalletError
 from server.domain.holds import HoldOutcome
 from server.domain.limits import STREAM_MESSAGE_BYTES_MAX, STREAM_MESSAGE_ENTRIES_MAX
 from server.domain.model import Applied, EntryRequest
 from server.ledger import Ledger
-from server.ledger.watch import cursor_of
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 

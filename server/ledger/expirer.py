@@ -13,19 +13,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
 from server.domain.errors import WalletError
-
-if TYPE_CHECKING:
-    from server.ledger.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
 
 class Expirer:
-    def __init__(self, ledger: Ledger, *, interval_s: float, batch_max: int) -> None:
-        self._ledger = ledger
+    """Runs the three calls it is given: who has something due, settle them, prune old events."""
+
+    def __init__(
+        self,
+        due_customers: Callable[[int], Awaitable[list[str]]],
+        settle: Callable[[Sequence[str]], Awaitable[None]],
+        prune_events: Callable[[int], Awaitable[int]],
+        *,
+        interval_s: float,
+        batch_max: int,
+    ) -> None:
+        self._due_customers = due_customers
+        self._settle = settle
+        self._prune_events = prune_events
         self._interval_s = interval_s
         self._batch_max = batch_max
         self._task: asyncio.Task[None] | None = None
@@ -46,10 +55,10 @@ class Expirer:
 
     async def run_once(self) -> int:
         """Settles up to `batch_max` customers with something due, and prunes old events; returns how many."""
-        customers = await self._ledger.due_customers(self._batch_max)
+        customers = await self._due_customers(self._batch_max)
         if customers:
-            await self._ledger.settle(customers)
-        await self._ledger.prune_events(10 * self._batch_max)
+            await self._settle(customers)
+        await self._prune_events(10 * self._batch_max)
         return len(customers)
 
     async def _run(self) -> None:

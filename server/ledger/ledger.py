@@ -85,7 +85,13 @@ class Ledger:
             linger_s=settings.read_linger_ms / 1000,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
-        self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+        self.expirer = Expirer(
+            self.due_customers,
+            self.settle,
+            self.prune_events,
+            interval_s=settings.expirer_interval_s,
+            batch_max=settings.expirer_batch_max,
+        )
         self.events = EventFeed(pool)
         if metrics is not None:
             metrics.watch_queue(lambda: self.queued_writes)

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from server.admin import main as admin_main
 from server.domain.errors import WalletError
 from server.domain.holds import HoldRequest
 from server.domain.model import EntryRequest, EntryType
 from server.verify import verify
+from server.verify.admin import main as admin_main
 from tests.database import throwaway_database
 from tests.ledgers import ledger_on
 from tests.seeding import seed_credits

@@ -5,9 +5,11 @@ every entry, that it starts where the previous entry of its wallet ended and
 that its after_balance is its before_balance plus or minus its amount; for
 every customer, that history positions run 1, 2, 3… up to the head's last
 position with created_at never decreasing, and that no idempotency key was
-applied twice. Everything is read in one
-REPEATABLE READ snapshot, so a verifier running beside live traffic sees one
-consistent state. Run it with `wallet-admin verify` or `make verify`.
+applied twice. Then the checks of holds, expiring credits (lots) and versions
+(`server.verify.credits`) and of the event outbox (`server.verify.events`).
+Everything is read in one REPEATABLE READ snapshot, so a verifier running
+beside live traffic sees one consistent state. Run it with `wallet-admin
+verify` or `make verify`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from server.verify_credits import credit_and_hold_problems
-from server.verify_events import event_problems
+from server.verify.credits import credit_and_hold_problems
+from server.verify.events import event_problems
 
 # Each check returns offending rows ordered so the first row is the first bad entry.
 _BROKEN_CHAIN = """
