@@ -726,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         "--observability",
         choices=sorted(VARIANTS),
         default="metrics",
-        help="metrics/tracing of the servers of scenarios 1-5 (default: metrics, as shipped); scenario 6 runs all",
+        help="metrics/tracing of the servers of scenarios 1-5 (default: metrics, as shipped); scenario 10 runs all",
     )
     args = parser.parse_args(argv)
     mode = MODES[args.mode]

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.api.access_log import AccessLog
 from server.api.auth import Authenticator, load_callers
-from server.api.interceptors import ErrorAndLogInterceptor
+from server.api.interceptors import CallScopeInterceptor
 from server.api.servicer import WalletServicer
 from server.config import Settings
 from server.ledger import Ledger
@@ -177,7 +177,7 @@ async def create_server(
     except OSError as error:
         raise AddressInUse(str(error)) from error
     ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer, clock=clock)
-    interceptor = ErrorAndLogInterceptor(
+    interceptor = CallScopeInterceptor(
         access_log, authenticator, metrics=telemetry.rpc_metrics, tracer=telemetry.tracer
     )
     grpc_server = grpc.aio.server(
