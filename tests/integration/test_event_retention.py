@@ -15,7 +15,7 @@ from server.domain.model import EntryRequest, EntryType
 from server.ledger import Ledger
 from server.store import events
 from server.store.db import create_pool
-from tests.database import throwaway_database
+from tests.database import scratch_database
 
 
 async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
@@ -27,9 +27,12 @@ async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
         await stream.aclose()
 
 
-async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_starts_after_them() -> None:
+async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_starts_after_them(
+    database_url: str,
+) -> None:
     settings = replace(Settings(), expirer_interval_s=0, event_retention_days=30.0)
-    with throwaway_database() as url:
+    # A database of its own: retention removes a prefix of the whole stream.
+    with scratch_database(database_url) as url:
         pool = create_pool(settings, url)
         await pool.open(wait=True)
         ledger = Ledger(pool, settings)
