@@ -53,7 +53,7 @@ migrate: $(STAMP)
 
 # Checks every balance against its entries and every before/after chain.
 verify: $(STAMP)
-	$(BIN)/python -m server.admin verify
+	$(BIN)/python -m server.verify.admin verify
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

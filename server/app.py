@@ -23,13 +23,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.api.access_log import AccessLog
 from server.api.auth import Authenticator, load_callers
-from server.api.interceptors import ErrorAndLogInterceptor
+from server.api.interceptors import CallScopeInterceptor
 from server.api.servicer import WalletServicer
 from server.api.webhook_servicer import WebhookServicer
 from server.config import Settings
-from server.delivery.clock import Clock
+from server.delivery.clock import Clock as SinkClock
 from server.delivery.sinks import Sinks
 from server.ledger import Ledger
+from server.ledger.clock import Clock
 from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
@@ -168,11 +169,13 @@ async def create_server(
     database_url: str,
     *,
     tracer_provider: TracerProvider | None = None,
-    sink_clock: Clock | None = None,
+    sink_clock: SinkClock | None = None,
+    clock: Clock | None = None,
 ) -> tuple[WalletServer, int]:
     """Builds the server bound to `settings.listen_addr`; returns it with the bound port.
 
     `tracer_provider` replaces the one OTEL_* would configure (tests pass one with an in-memory exporter);
+    `clock` is the service's time (`server.ledger.clock`; tests move it, `WalletServer.ledger.clock`).
     `sink_clock` the clock webhook retries are scheduled by (tests move it instead of waiting).
     """
     authenticator = Authenticator(load_callers(settings.auth_file)) if settings.auth_file else None
@@ -183,8 +186,8 @@ async def create_server(
         telemetry = Telemetry.from_settings(settings, tracer_provider)
     except OSError as error:
         raise AddressInUse(str(error)) from error
-    ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer)
-    interceptor = ErrorAndLogInterceptor(
+    ledger = Ledger(pool, settings, metrics=telemetry.ledger_metrics, tracer=telemetry.tracer, clock=clock)
+    interceptor = CallScopeInterceptor(
         access_log, authenticator, metrics=telemetry.rpc_metrics, tracer=telemetry.tracer
     )
     grpc_server = grpc.aio.server(

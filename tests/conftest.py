@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.app import WalletServer, create_server
 from server.config import Settings
+from server.ledger.clock import Clock
 from server.store.db import create_pool
 from tests.database import throwaway_database
 from tests.nats_server import nats_server
@@ -92,3 +93,12 @@ async def stub(wallet_server: tuple[WalletServer, str]) -> AsyncIterator[wallet_
     """A WalletService stub on a fresh channel to the test server."""
     async with grpc.aio.insecure_channel(wallet_server[1]) as channel:
         yield wallet_pb2_grpc.WalletServiceStub(channel)
+
+
+@pytest.fixture
+def clock(wallet_server: tuple[WalletServer, str]) -> Clock:
+    """The test server's clock: move it forward (`tests.waiting.move_past`) rather than wait for time to pass.
+
+    Other tests share the server and see the time moved; they compute instants from `clock.now()`.
+    """
+    return wallet_server[0].ledger.clock

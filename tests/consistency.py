@@ -3,7 +3,9 @@
 `server.verify` checks every wallet from SQL alone: each balance equals the sum
 of its entries, each entry starts where the previous one of its wallet ended,
 positions run 1..n per customer with the head row at n, and no idempotency key
-was applied twice. It names the first bad entry.
+was applied twice; held balances equal the active holds, each expiring credit's
+lot its amount less its draws (never negative), versions count the changes, and
+every change since events began has exactly its events. It names the first bad entry.
 """
 
 from __future__ import annotations

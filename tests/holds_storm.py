@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import grpc
 import psycopg
 from google.protobuf.duration_pb2 import Duration
 
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 RETRYABLE = frozenset(
@@ -42,8 +44,19 @@ class StormLog:
 
 
 class HoldStorm:
-    def __init__(self, address: str, customer_id: str, *, workers: int = 64, rounds: int = 4, seed: int = 7) -> None:
+    def __init__(
+        self,
+        address: str,
+        customer_id: str,
+        *,
+        workers: int = 64,
+        rounds: int = 4,
+        seed: int = 7,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`now` is the server's time (its clock, for a server in this process)."""
         self.address = address
+        self.now = now
         self.customer_id = customer_id
         self.workers = workers
         self.rounds = rounds
@@ -72,28 +85,33 @@ class HoldStorm:
             idempotency_key=key,
         )
         if expires_in_s is not None:
-            request.expire_time.FromDatetime(datetime.now(UTC) + timedelta(seconds=expires_in_s))
+            request.expire_time.FromDatetime(self.now() + timedelta(seconds=expires_in_s))
         return request
 
     async def _call(self, method: Any, request: Any, kind: str) -> Any:
         """The answer to `request`, resent unchanged after every retryable failure; None if refused."""
-        while True:
+        answers: list[Any] = []
+
+        async def answered() -> bool:
             try:
-                response = await method(request, timeout=10)
+                answers.append(await method(request, timeout=10))
             except grpc.aio.AioRpcError as error:
                 if error.code() in RETRYABLE:
                     self.log.failed_attempts[error.code().name] += 1
-                    await asyncio.sleep(0.05)
-                    continue
+                    return False
                 self.log.outcomes[f"{kind}: {error.code().name}"] += 1
                 if kind == "expiring credit" and error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    assert request.expire_time.ToDatetime(tzinfo=UTC) <= datetime.now(UTC), error.details()
+                    assert request.expire_time.ToDatetime(tzinfo=UTC) <= self.now(), error.details()
                     self.log.late_credits.add(request.idempotency_key)
-                await self._acknowledge()
-                return None
+                answers.append(None)
+                return True
             self.log.outcomes[f"{kind}: OK"] += 1
-            await self._acknowledge()
-            return response
+            return True
+
+        # The pause between attempts is the caller's backoff.
+        await eventually(answered, 120, f"an answer to a {kind}", poll_s=0.05)
+        await self._acknowledge()
+        return answers[0]
 
     async def _acknowledge(self) -> None:
         async with self._progress:

@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.waiting import eventually_blocking
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,31 +44,31 @@ def wait_listening(process: subprocess.Popen[Any], output: Callable[[], str], ti
     Starting includes migrations, and for a private PostgreSQL initdb and
     pg_ctl: on a loaded machine that takes a while, hence the generous bound.
     """
-    deadline = time.monotonic() + timeout_s
-    while (port := listening_port(output())) is None:
-        if process.poll() is not None:
+
+    def listening() -> bool:
+        if listening_port(output()) is None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} while starting:\n{output()[-10_000:]}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"server did not listen within {timeout_s}s:\n{output()[-10_000:]}")
-        time.sleep(0.05)
+        return listening_port(output()) is not None
+
+    eventually_blocking(listening, timeout_s, "the server to log the port it listens on", poll_s=0.05)
+    port = listening_port(output())
+    assert port is not None
     return port
 
 
 def wait_serving(address: str, timeout_s: float = 60.0) -> None:
     """Blocks until the health service at `address` says SERVING."""
-    deadline = time.monotonic() + timeout_s
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        while True:
+
+        def serving() -> bool:
             try:
                 response = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-                if response.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
             except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"server at {address} did not become SERVING")
-            time.sleep(0.1)
+                return False
+            return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+        eventually_blocking(serving, timeout_s, f"the server at {address} to say SERVING", poll_s=0.1)
 
 
 def start_server(

@@ -97,8 +97,8 @@ class AsyncWalletClient(ClientBase[grpc.aio.Channel]):
     Pass `channel` (a grpc.aio channel) to use one you own; `close()` leaves it open.
     """
 
-    # Each RPC of wallet_client.calls and .hold_calls as a coroutine method; iter_entries, list_holds
-    # and watch_events are async generators.
+    # Each RPC of the call modules (calls, batch_calls, hold_calls, report_calls, event_calls) as a coroutine
+    # method; iter_entries, list_holds and watch_events are async generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)

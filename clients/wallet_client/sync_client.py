@@ -87,8 +87,8 @@ class WalletClient(ClientBase[grpc.Channel]):
     Pass `channel` to use a channel you own; it is then not closed by `close()`.
     """
 
-    # Each RPC of wallet_client.calls and .hold_calls as a blocking method; iter_entries, list_holds and
-    # watch_events are generators.
+    # Each RPC of the call modules (calls, batch_calls, hold_calls, report_calls, event_calls) as a blocking
+    # method; iter_entries, list_holds and watch_events are generators.
     get_balances = _unary(calls.get_balances)
     credit = _unary(calls.credit)
     debit = _unary(calls.debit)

@@ -7,10 +7,13 @@ stores, or with its mTLS client certificate (matched on the subject common
 name). The file holds no usable secret: only token hashes. Tokens are compared
 in constant time and never logged.
 
-Reads (GetBalances, ListLedgerEntries, GetHold, ListHolds) need `wallet.read`;
-writes (CreateLedgerEntry, BatchCreateLedgerEntries, CreateHold, CaptureHold,
-ReleaseHold, ReverseLedgerEntry) need `wallet.write`; a unit test holds every WalletService method
-to a scope. Health checking and reflection stay open.
+Reads (GetBalances, ListLedgerEntries, GetHold, ListHolds, WatchEvents,
+SummarizeLedger) need `wallet.read`; writes (CreateLedgerEntry,
+BatchCreateLedgerEntries, CreateHold, CaptureHold, ReleaseHold,
+SetLowBalanceThreshold, ReverseLedgerEntry) need `wallet.write`; the
+WebhookService needs `webhooks.admin`; GetCallerInfo any valid credential
+(METHOD_SCOPES). A unit test holds every method to a scope. Health checking
+and reflection stay open.
 
 The interceptor authorizes each call before its handler runs and records the
 caller's name for the duration of the call; the servicer reads it once with

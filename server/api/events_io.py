@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from server.api.parse import check_currency, check_customer_id
 from server.api.render import entry_to_proto, hold_to_proto, timestamp, wallet_to_proto
 from server.config import Currency
+from server.domain.cursors import cursor_of, position_of
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.events import Event, EventType, ThresholdRequest, WatchQuery
 from server.domain.limits import AMOUNT_MAX
-from server.ledger.watch import cursor_of
 from wallet.v1 import wallet_pb2
 
 EVENT_TYPE_TO_PROTO = {
@@ -24,8 +23,6 @@ EVENT_TYPE_TO_PROTO = {
     EventType.BALANCE_RECOVERED: wallet_pb2.EVENT_TYPE_BALANCE_RECOVERED,
 }
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}
-# What cursor_of makes: a position of at most 18 digits (positions are bigint); ev_0 is before the first event.
-_CURSOR = re.compile(r"ev_(0|[1-9][0-9]{0,17})")
 
 
 def watch_query(request: wallet_pb2.WatchEventsRequest) -> WatchQuery:
@@ -40,11 +37,9 @@ def watch_query(request: wallet_pb2.WatchEventsRequest) -> WatchQuery:
             types.add(_EVENT_TYPES[value])
     start_after: int | None = None
     if request.start_after_cursor:
-        found = _CURSOR.fullmatch(request.start_after_cursor)
-        if found is None:
+        start_after = position_of(request.start_after_cursor)
+        if start_after is None:
             violations.append(FieldViolation("start_after_cursor", "is not a cursor this service issued"))
-        else:
-            start_after = int(found.group(1))
         if request.from_oldest:
             violations.append(FieldViolation("from_oldest", "must not be set with start_after_cursor"))
     if violations:

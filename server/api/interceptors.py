@@ -26,9 +26,8 @@ from server.observability.rpc_metrics import SERVER_STREAM, UNARY, RpcMetrics
 from server.observability.tracing import MethodTracer
 
 
-class ErrorAndLogInterceptor(grpc.aio.ServerInterceptor):
-    """Authorizes each call (when auth is on), maps WalletError to statuses, and logs
-    method, code and duration of each call."""
+class CallScopeInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps each method's handler once so that every call runs inside its `CallScope` (see the module)."""
 
     def __init__(
         self,

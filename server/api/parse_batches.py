@@ -19,7 +19,10 @@ from wallet.v1 import wallet_pb2
 
 
 def batch_requests(
-    request: wallet_pb2.BatchCreateLedgerEntriesRequest, settings: Settings, created_by: str = ""
+    request: wallet_pb2.BatchCreateLedgerEntriesRequest,
+    settings: Settings,
+    created_by: str = "",
+    now: datetime | None = None,
 ) -> list[EntryRequest | InvalidArgument]:
     """Each request validated, in order, or the InvalidArgument that refuses it (non-atomic batches only).
 
@@ -28,7 +31,7 @@ def batch_requests(
     """
     if not 1 <= len(request.requests) <= BATCH_ENTRIES_MAX:
         raise InvalidArgument([FieldViolation("requests", f"must hold 1 to {BATCH_ENTRIES_MAX} requests")])
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     parsed: list[EntryRequest | InvalidArgument] = []
     violations: list[FieldViolation] = []
     for index, message in enumerate(request.requests):

@@ -14,13 +14,13 @@ import grpc
 from server.api import events_io, parse, parse_batches, parse_holds, parse_reports, parse_reversals, render, status
 from server.api.auth import KNOWN_SCOPES, authenticated_caller, authenticated_scopes
 from server.config import Settings
+from server.domain.cursors import cursor_of
 from server.domain.entry_batches import EntryBatch
 from server.domain.errors import WalletError
 from server.domain.holds import HoldOutcome
 from server.domain.limits import STREAM_MESSAGE_BYTES_MAX, STREAM_MESSAGE_ENTRIES_MAX
 from server.domain.model import Applied, EntryRequest
 from server.ledger import Ledger
-from server.ledger.watch import cursor_of
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -35,7 +35,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def GetBalances(
         self, request: wallet_pb2.GetBalancesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.GetBalancesResponse:
-        customer_id, as_of = parse_reports.balances_query(request)
+        customer_id, as_of = parse_reports.balances_query(request, self._ledger.clock.now())
         wallets = await self._ledger.get_balances(customer_id, as_of)
         return wallet_pb2.GetBalancesResponse(
             customer_id=customer_id, wallets=[render.wallet_to_proto(w, self._currencies) for w in wallets]
@@ -44,13 +44,13 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def CreateLedgerEntry(
         self, request: wallet_pb2.CreateLedgerEntryRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CreateLedgerEntryResponse:
-        entry_request = parse.entry_request(request, self._settings, created_by=authenticated_caller())
+        entry_request = parse.entry_request(request, self._settings, authenticated_caller(), self._ledger.clock.now())
         return self._entry_response(await self._ledger.create_entry(entry_request))
 
     async def BatchCreateLedgerEntries(
         self, request: wallet_pb2.BatchCreateLedgerEntriesRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.BatchCreateLedgerEntriesResponse:
-        parsed = parse_batches.batch_requests(request, self._settings, created_by=authenticated_caller())
+        parsed = parse_batches.batch_requests(request, self._settings, authenticated_caller(), self._ledger.clock.now())
         valid = tuple(r for r in parsed if isinstance(r, EntryRequest))
         outcomes = await self._ledger.create_entries(EntryBatch(valid, request.atomic)) if valid else []
         # Malformed requests keep their place; the others take their outcomes in order.

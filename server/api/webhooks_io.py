@@ -7,10 +7,10 @@ import re
 from server.api.events_io import EVENT_TYPE_TO_PROTO
 from server.api.parse import check_text
 from server.api.render import timestamp
+from server.domain.cursors import cursor_of
 from server.domain.errors import FieldViolation, InvalidArgument, WebhookEndpointNotFound
 from server.domain.events import EventType
 from server.domain.webhooks import ACTIVE, DESCRIPTION_MAX, URL_MAX, DeliveryAttempt, NewEndpoint, WebhookEndpoint
-from server.ledger.watch import cursor_of
 from wallet.v1 import webhooks_pb2
 
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}

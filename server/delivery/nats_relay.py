@@ -29,9 +29,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
 from server.delivery.leader import NATS_LOCK, lead_while_holding
+from server.domain.cursors import cursor_of
 from server.domain.events import Event
 from server.ledger.events_feed import EventFeed
-from server.ledger.watch import cursor_of
 from server.observability.sink_metrics import SinkMetrics
 from server.store import events
 from server.store import webhooks as store

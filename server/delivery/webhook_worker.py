@@ -26,10 +26,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.delivery.clock import Clock
 from server.delivery.http_sender import LANES, Answer, Sender
+from server.domain.cursors import cursor_of
 from server.domain.events import Event
 from server.domain.webhooks import DeliveryAttempt, Signing, WebhookEndpoint, retry_delay_s
 from server.ledger.events_feed import EventFeed
-from server.ledger.watch import cursor_of
 from server.observability.sink_metrics import SinkMetrics
 from server.store import events
 from server.store import webhooks as store

@@ -174,7 +174,8 @@ class ServerBusy(WalletError, code="UNAVAILABLE", reason="SERVER_BUSY", retryabl
 
 
 class LockTimeout(WalletError, code="ABORTED", reason="LOCK_TIMEOUT", retryable=True):
-    """The wallet stayed locked longer than the lock timeout; retry with backoff."""
+    """The wallet's transaction could not get its locks: it waited past the lock timeout, or PostgreSQL
+    chose it as a deadlock's victim or found a serialization failure; retry with backoff."""
 
 
 class StatementTimeout(WalletError, code="DEADLINE_EXCEEDED", reason="STATEMENT_TIMEOUT", retryable=True):

@@ -141,16 +141,13 @@ class Coalescer(Generic[RequestT, ResultT]):
 
     async def _run(self) -> None:
         try:
-            await self._serve()
+            await self._take_batches()
         finally:
-            # Leave the runners at once, not in a done callback: that runs only after the callers this
-            # runner answered last, and one of them submitting again at once would find the runner
-            # counted, start none, and wait in the queue until its timeout.
-            task = asyncio.current_task()
-            if task is not None:
-                self._runners.discard(task)
+            # Leaves the set as it stops, not in a done callback a loop turn later: a request
+            # submitted in that turn would see every runner busy and wait for none.
+            self._runners.discard(asyncio.current_task())
 
-    async def _serve(self) -> None:
+    async def _take_batches(self) -> None:
         carried = 0
         while self._pending:
             if carried >= LINGER_AFTER and self._linger_s and len(self._pending) < self._batch_max:

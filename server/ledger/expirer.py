@@ -4,8 +4,8 @@ Reads and writes already settle their own customer before answering, so the
 expirer is not what makes expiry exact; it makes the stored ledger (and
 reports, and events) catch up for idle wallets. It wakes every `interval_s`,
 asks the database who has something due (at most `batch_max` customers) and
-settles them through the ordinary write path; it also removes the events
-older than the retention period. `interval_s` 0 switches it off.
+settles them through the ordinary write path; it also removes the events and
+the stored refusals older than their retention periods. `interval_s` 0 switches it off.
 """
 
 from __future__ import annotations
@@ -13,19 +13,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
 from server.domain.errors import WalletError
-
-if TYPE_CHECKING:
-    from server.ledger.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
 
 class Expirer:
-    def __init__(self, ledger: Ledger, *, interval_s: float, batch_max: int) -> None:
-        self._ledger = ledger
+    """Runs the three calls it is given: who has something due, settle them, prune what is past its retention."""
+
+    def __init__(
+        self,
+        due_customers: Callable[[int], Awaitable[list[str]]],
+        settle: Callable[[Sequence[str]], Awaitable[None]],
+        prune: Callable[[int], Awaitable[int]],
+        *,
+        interval_s: float,
+        batch_max: int,
+    ) -> None:
+        self._due_customers = due_customers
+        self._settle = settle
+        self._prune = prune
         self._interval_s = interval_s
         self._batch_max = batch_max
         self._task: asyncio.Task[None] | None = None
@@ -46,11 +55,10 @@ class Expirer:
 
     async def run_once(self) -> int:
         """Settles up to `batch_max` customers with something due, prunes old events and refusals; returns how many."""
-        customers = await self._ledger.due_customers(self._batch_max)
+        customers = await self._due_customers(self._batch_max)
         if customers:
-            await self._ledger.settle(customers)
-        await self._ledger.prune_events(10 * self._batch_max)
-        await self._ledger.prune_refusals(10 * self._batch_max)
+            await self._settle(customers)
+        await self._prune(10 * self._batch_max)
         return len(customers)
 
     async def _run(self) -> None:

@@ -29,6 +29,7 @@ from server.domain.events import ThresholdRequest, ThresholdSet, WatchQuery
 from server.domain.holds import CaptureRequest, Hold, HoldOutcome, HoldQuery, HoldRequest, ReleaseRequest, SettleRequest
 from server.domain.model import Applied, Entry, EntryRequest, HistoryQuery, ReversalRequest, Reversed, Wallet
 from server.domain.reports import Summary, SummaryQuery, build_buckets
+from server.ledger.clock import Clock
 from server.ledger.coalescer import Coalescer
 from server.ledger.events_feed import EventFeed
 from server.ledger.expirer import Expirer
@@ -58,9 +59,11 @@ class Ledger:
         *,
         metrics: LedgerMetrics | None = None,
         tracer: Tracer | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        """`metrics` and `tracer` are the server's observability (None: that part is off)."""
+        """`metrics` and `tracer` are the server's observability (None: that part is off); `clock` its time."""
         self._pool = pool
+        self.clock = clock or Clock()
         self.currencies = settings.currencies
         self._metrics = metrics
         observe = metrics is not None or tracer is not None
@@ -82,7 +85,13 @@ class Ledger:
             linger_s=settings.read_linger_ms / 1000,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
         )
-        self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
+        self.expirer = Expirer(
+            self.due_customers,
+            self.settle,
+            self.prune,
+            interval_s=settings.expirer_interval_s,
+            batch_max=settings.expirer_batch_max,
+        )
         self.events = EventFeed(pool)
         if metrics is not None:
             metrics.watch_queue(lambda: self.queued_writes)
@@ -160,20 +169,26 @@ class Ledger:
         """An empty update once the watch is live, then each batch of matching events as it is placed."""
         async for update in watch(self._pool, self.events, query):
             if update.events and self._metrics is not None:
-                self._metrics.delivered(update.events)
+                self._metrics.delivered(update.events, self.clock.now())
             yield update
 
     async def prune_events(self, limit: int) -> int:
         """Removes up to about `limit` events older than the retention period; returns how many."""
         with database_errors():
             async with self._pool.connection() as conn, conn.transaction():
-                return await events.delete_events_older_than(conn, self._event_retention, limit)
+                return await events.delete_events_older_than(conn, self._event_retention, limit, self.clock.offset)
 
-    async def prune_refusals(self, limit: int, now: datetime | None = None) -> int:
-        """Removes up to `limit` stored refusals older than their retention as of `now`; returns how many."""
+    async def prune_refusals(self, limit: int) -> int:
+        """Removes up to `limit` stored refusals older than their retention; returns how many."""
         with database_errors():
             async with self._pool.connection() as conn, conn.transaction():
-                return await refusals.delete_refusals_older_than(conn, self._refusal_retention, limit, now)
+                return await refusals.delete_refusals_older_than(
+                    conn, self._refusal_retention, limit, self.clock.offset
+                )
+
+    async def prune(self, limit: int) -> int:
+        """The background pass's pruning: events, then stored refusals, each past its retention."""
+        return await self.prune_events(limit) + await self.prune_refusals(limit)
 
     async def reverse(self, request: ReversalRequest) -> Reversed:
         """Refunds a debit or reclaims a credit (or replays that); raises the WalletError that refused it."""
@@ -207,12 +222,12 @@ class Ledger:
         """Up to `limit` customers with a hold that expired or a credit that lapsed, not yet posted."""
         with database_errors():
             async with self._pool.connection() as conn:
-                return await hold_reads.select_due_customers(conn, limit)
+                return await hold_reads.select_due_customers(conn, limit, self.clock.offset)
 
     async def _settle_if_due(self, customer_id: str) -> None:
         with database_errors():
             async with self._pool.connection() as conn:
-                due = await reads.customer_due(conn, customer_id)
+                due = await reads.customer_due(conn, customer_id, self.clock.offset)
         if due:
             await self.settle([customer_id])
 
@@ -221,11 +236,11 @@ class Ledger:
         unique = sorted(set(customer_ids))
         with database_errors():
             async with self._pool.connection() as conn:
-                stored, due = await reads.select_wallets(conn, unique)
+                stored, due = await reads.select_wallets(conn, unique, self.clock.offset)
             if due:
                 await self.settle(sorted(due))
                 async with self._pool.connection() as conn:
-                    stored, _ = await reads.select_wallets(conn, unique)
+                    stored, _ = await reads.select_wallets(conn, unique, self.clock.offset)
         by_customer: dict[str, dict[str, Wallet]] = {customer_id: {} for customer_id in customer_ids}
         for wallet in stored:
             by_customer[wallet.customer_id][wallet.currency] = wallet
@@ -238,7 +253,7 @@ class Ledger:
 
     async def apply_batch(self, requests: Sequence[Request]) -> list[Outcome]:
         """Applies the requests in order in one transaction; returns one outcome per request."""
-        decision = await apply_in_one_transaction(self._pool, requests, self._default_thresholds)
+        decision = await apply_in_one_transaction(self._pool, requests, self._default_thresholds, self.clock)
         if self._metrics is not None:
             self._metrics.batch_committed(requests, decision)
         if decision.events:

@@ -20,6 +20,7 @@ from server.domain.decide import BatchDecision, Request, decide_batch, single_re
 from server.domain.holds import CaptureRequest, HoldRequest, ReleaseRequest
 from server.domain.ids import new_entry_id
 from server.domain.model import EntryRequest, ReversalRequest
+from server.ledger.clock import Clock
 from server.observability.batches import event
 from server.store import locking, writes
 from server.store.db import database_errors
@@ -29,8 +30,12 @@ async def apply_in_one_transaction(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
     requests: Sequence[Request],
     default_thresholds: Mapping[str, int],
+    clock: Clock,
 ) -> BatchDecision:
-    """Applies the requests in order in one transaction; the decision holds one outcome per request."""
+    """Applies the requests in order in one transaction; the decision holds one outcome per request.
+
+    The batch decides at the database's clock once the locks are held, moved by `clock`'s offset.
+    """
     assert requests
     singles = single_requests(requests)
     customer_ids = sorted({r.customer_id for r in singles})
@@ -48,7 +53,7 @@ async def apply_in_one_transaction(
         # Pipeline mode lets BEGIN travel with the locking reads, and the
         # write with the COMMIT: two round trips per batch in all.
         async with pool.connection() as conn, conn.pipeline(), conn.transaction():
-            state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs, entry_refs)
+            state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs, clock.offset, entry_refs)
             state.default_thresholds = default_thresholds
             event("db.locked", customers=len(customer_ids))
             decision = decide_batch(requests, state, new_entry_id)

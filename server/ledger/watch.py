@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from server.domain.cursors import cursor_of
 from server.domain.errors import CursorExpired, FieldViolation, InvalidArgument
 from server.domain.events import Event, WatchQuery
 from server.ledger.events_feed import PLACE_BATCH_MAX, EventFeed
@@ -26,11 +27,6 @@ from server.store.db import database_errors
 EVENTS_PER_MESSAGE = 1_000
 # How often a watcher whose filters match nothing hears how far the stream got (an empty message).
 PROGRESS_S = 10.0
-
-
-def cursor_of(position: int) -> str:
-    """The opaque cursor of a stream position, as callers see it."""
-    return f"ev_{position}"
 
 
 def _start(query: WatchQuery, last: int, oldest: int | None) -> int:

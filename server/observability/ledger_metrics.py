@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -96,9 +96,8 @@ class LedgerMetrics:
         """Reads the number of open watches at each scrape."""
         self.watchers.set_function(count)
 
-    def delivered(self, events: Sequence[Event]) -> None:
-        """Counts events handed to one watcher's stream, and how long after their changes."""
-        now = datetime.now(UTC)
+    def delivered(self, events: Sequence[Event], now: datetime) -> None:
+        """Counts events handed to one watcher's stream, and how long after their changes (by the service's `now`)."""
         for event in events:
             self.delivery_seconds.observe(max(0.0, (now - event.occurred_at).total_seconds()))
         self.events_delivered.inc(len(events))

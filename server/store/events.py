@@ -94,7 +94,8 @@ _DELETE_OLD = """
 WITH cut AS (
     SELECT max(position) AS upto FROM (
         SELECT position FROM wallet_events
-        WHERE position IS NOT NULL AND occurred_at < now() - %(age)s ORDER BY position LIMIT %(limit)s
+        WHERE position IS NOT NULL AND occurred_at < now() + %(clock_offset)s - %(age)s
+        ORDER BY position LIMIT %(limit)s
     ) old
 ), deleted AS (
     DELETE FROM wallet_events WHERE position <= (SELECT upto FROM cut) RETURNING occurred_at
@@ -158,9 +159,14 @@ async def read_events(
     return [_event_from_row(row) for row in await cursor.fetchall()]
 
 
-async def delete_events_older_than(conn: psycopg.AsyncConnection[Any], age: timedelta, limit: int) -> int:
-    """Deletes up to about `limit` of the oldest events that occurred more than `age` ago; returns how many."""
-    cursor = await conn.execute(_DELETE_OLD, {"age": age, "limit": limit})
+async def delete_events_older_than(
+    conn: psycopg.AsyncConnection[Any], age: timedelta, limit: int, clock_offset: timedelta
+) -> int:
+    """Deletes up to about `limit` of the oldest events that occurred more than `age` ago; returns how many.
+
+    Ago by the database's clock plus the service clock's offset (`server.ledger.clock`).
+    """
+    cursor = await conn.execute(_DELETE_OLD, {"age": age, "limit": limit, "clock_offset": clock_offset})
     row = await cursor.fetchone()
     return 0 if row is None else int(row[0])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -13,11 +14,12 @@ from server.store.rows import HOLD_COLUMN_LIST, hold_from_row
 _SELECT_HOLD = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE customer_id = %(customer_id)s AND id = %(hold_id)s"
 
 # Who has a hold that expired or a credit that lapsed, not yet posted (for the background expirer).
-# now() (stable, unlike clock_timestamp()) lets both scans use their partial expiry indexes.
+# now() (stable, unlike clock_timestamp()) lets both scans use their partial expiry indexes; the offset is
+# the service clock's (server.ledger.clock).
 _SELECT_DUE_CUSTOMERS = """
-SELECT customer_id FROM holds WHERE status = 'active' AND expire_time <= now()
+SELECT customer_id FROM holds WHERE status = 'active' AND expire_time <= now() + %(clock_offset)s
 UNION
-SELECT customer_id FROM credit_lots WHERE remaining > held AND expire_time <= now()
+SELECT customer_id FROM credit_lots WHERE remaining > held AND expire_time <= now() + %(clock_offset)s
 LIMIT %(limit)s
 """
 
@@ -58,6 +60,6 @@ async def list_holds(conn: psycopg.AsyncConnection[Any], query: HoldQuery, limit
     return [hold_from_row(row) for row in await cursor.fetchall()]
 
 
-async def select_due_customers(conn: psycopg.AsyncConnection[Any], limit: int) -> list[str]:
-    cursor = await conn.execute(_SELECT_DUE_CUSTOMERS, {"limit": limit})
+async def select_due_customers(conn: psycopg.AsyncConnection[Any], limit: int, clock_offset: timedelta) -> list[str]:
+    cursor = await conn.execute(_SELECT_DUE_CUSTOMERS, {"limit": limit, "clock_offset": clock_offset})
     return [row[0] for row in await cursor.fetchall()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -69,7 +70,7 @@ _LOCK_HEADS = """
 INSERT INTO ledger_heads (customer_id)
 SELECT customer_id FROM jsonb_array_elements_text(%(customer_ids)s::jsonb) AS customer_id ORDER BY customer_id
 ON CONFLICT (customer_id) DO UPDATE SET last_seq = ledger_heads.last_seq
-RETURNING customer_id, last_seq, last_entry_at, clock_timestamp(), last_event_seq
+RETURNING customer_id, last_seq, last_entry_at, clock_timestamp() + %(clock_offset)s, last_event_seq
 """
 
 # Each locked wallet comes with its open expiring credits (lots) and its
@@ -87,7 +88,7 @@ SELECT {WALLET_COLUMN_LIST},
         (SELECT json_agg(json_build_array({qualified("h", HOLD_COLUMN_LIST)}))
          FROM holds h
          WHERE h.customer_id = w.customer_id AND h.currency = w.currency
-           AND h.status = 'active' AND h.expire_time <= clock_timestamp())
+           AND h.status = 'active' AND h.expire_time <= clock_timestamp() + %(clock_offset)s)
     END
 FROM wallets w WHERE w.customer_id = ANY({_CUSTOMERS})
 ORDER BY w.customer_id, w.currency
@@ -147,15 +148,17 @@ async def lock_batch(
     customer_ids: Sequence[str],
     key_refs: Sequence[tuple[str, str]],
     hold_refs: Sequence[tuple[str, str]],
+    clock_offset: timedelta,
     entry_refs: Sequence[tuple[str, str]] = (),
 ) -> BatchState:
     """Locks the customers' heads (creating them) and wallets; reads lots, holds, keyed originals, refusals.
 
     `key_refs` are the (customer_id, idempotency_key) pairs, `hold_refs` the
     (customer_id, hold_id) pairs and `entry_refs` the (customer_id, entry_id)
-    pairs of entries to reverse that the batch names.
+    pairs of entries to reverse that the batch names; `clock_offset` is the
+    service clock's (`server.ledger.clock`), added to the database's.
     """
-    customers = {"customer_ids": json.dumps(list(customer_ids))}
+    customers = {"customer_ids": json.dumps(list(customer_ids)), "clock_offset": clock_offset}
     keys = {"pairs": json.dumps(list(key_refs))}
     named = {"pairs": json.dumps(list(hold_refs))}
     async with conn.pipeline():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -21,12 +22,14 @@ from server.store.rows import ENTRY_COLUMNS, WALLET_COLUMN_LIST, compile_sql, en
 from server.store.schema import ledger_entries
 
 # Due: something of the customer fell due by now (a hold expired, a credit lapsed) and is not yet posted.
+# Now is the database's clock plus the service clock's offset (server.ledger.clock).
 DUE = """(
     EXISTS (SELECT 1 FROM holds h
-            WHERE h.customer_id = {customer} AND h.status = 'active' AND h.expire_time <= clock_timestamp())
+            WHERE h.customer_id = {customer} AND h.status = 'active'
+              AND h.expire_time <= clock_timestamp() + %(clock_offset)s)
     OR EXISTS (SELECT 1 FROM credit_lots l
                WHERE l.customer_id = {customer} AND l.remaining > 0 AND l.remaining > l.held
-                 AND l.expire_time <= clock_timestamp())
+                 AND l.expire_time <= clock_timestamp() + %(clock_offset)s)
 )"""
 
 # Customer ids travel as one JSON document (psycopg adapts a list element by element),
@@ -47,17 +50,18 @@ _SELECT_ENTRY_SEQ = compile_sql(
 
 
 async def select_wallets(
-    conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str]
+    conn: psycopg.AsyncConnection[Any], customer_ids: Sequence[str], clock_offset: timedelta
 ) -> tuple[list[Wallet], set[str]]:
     """The stored wallets of the customers, by customer and currency, and the customers with something due."""
-    cursor = await conn.execute(_SELECT_WALLETS, {"customer_ids": json.dumps(list(customer_ids))})
+    params = {"customer_ids": json.dumps(list(customer_ids)), "clock_offset": clock_offset}
+    cursor = await conn.execute(_SELECT_WALLETS, params)
     rows = await cursor.fetchall()
     return [wallet_from_row(row) for row in rows], {row[0] for row in rows if row[-1]}
 
 
-async def customer_due(conn: psycopg.AsyncConnection[Any], customer_id: str) -> bool:
+async def customer_due(conn: psycopg.AsyncConnection[Any], customer_id: str, clock_offset: timedelta) -> bool:
     """Whether something of the customer fell due and is not posted yet."""
-    cursor = await conn.execute(_CUSTOMER_DUE, {"customer_id": customer_id})
+    cursor = await conn.execute(_CUSTOMER_DUE, {"customer_id": customer_id, "clock_offset": clock_offset})
     row = await cursor.fetchone()
     return bool(row and row[0])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -11,7 +11,7 @@ import psycopg
 _DELETE_OLD = """
 WITH old AS (
     SELECT customer_id, idempotency_key FROM stored_refusals
-    WHERE created_at < %(cutoff)s
+    WHERE created_at < now() + %(clock_offset)s - %(age)s
     ORDER BY created_at
     LIMIT %(limit)s
 )
@@ -21,13 +21,9 @@ WHERE r.customer_id = old.customer_id AND r.idempotency_key = old.idempotency_ke
 
 
 async def delete_refusals_older_than(
-    conn: psycopg.AsyncConnection[Any], age: timedelta, limit: int, now: datetime | None = None
+    conn: psycopg.AsyncConnection[Any], age: timedelta, limit: int, clock_offset: timedelta
 ) -> int:
-    """Deletes up to `limit` refusals stored more than `age` before `now` (the database's clock if None)."""
-    if now is None:
-        cursor = await conn.execute("SELECT now()")
-        row = await cursor.fetchone()
-        assert row is not None
-        now = row[0]
-    cursor = await conn.execute(_DELETE_OLD, {"cutoff": now - age, "limit": limit})
+    """Deletes up to `limit` refusals stored more than `age` before now (the database's, plus the service
+    clock's offset); returns how many."""
+    cursor = await conn.execute(_DELETE_OLD, {"age": age, "limit": limit, "clock_offset": clock_offset})
     return cursor.rowcount

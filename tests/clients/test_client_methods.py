@@ -7,10 +7,11 @@ runs on this test's event loop, which must keep turning while it waits.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from server.ledger.clock import Clock
 from tests.clients.conftest import FAST_RETRY
 from wallet_client import AsyncWalletClient, Balances, EntryResult, EntryType, LedgerEntry, WalletClient
 
@@ -29,7 +30,7 @@ async def test_async_get_balances_of_a_new_customer_lists_every_supported_curren
 
 
 async def test_async_credit_and_debit_return_typed_entries_and_wallets(
-    aclient: AsyncWalletClient, customer_id: str
+    aclient: AsyncWalletClient, customer_id: str, clock: Clock
 ) -> None:
     credited = await aclient.credit(customer_id, 10_000, "USD", reason="Welcome bonus", metadata={"campaign": "x"})
     assert isinstance(credited, EntryResult)
@@ -44,7 +45,7 @@ async def test_async_credit_and_debit_return_typed_entries_and_wallets(
     assert entry.reason == "Welcome bonus"
     assert dict(entry.metadata) == {"campaign": "x"}
     assert entry.created_at.tzinfo is not None
-    assert abs(datetime.now(UTC) - entry.created_at) < timedelta(minutes=5)
+    assert abs(clock.now() - entry.created_at) < timedelta(minutes=5)
     # The client made up a key, so even this call could have been retried safely.
     assert len(entry.idempotency_key) == 36
     assert not credited.idempotent_replay

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "grpcurl.md"
@@ -104,12 +105,12 @@ def masked(value: Any) -> Any:
 async def wait_until_serving(target: str) -> None:
     async with grpc.aio.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        for _ in range(100):
+
+        async def serving() -> bool:
             response = await stub.Check(health_pb2.HealthCheckRequest())
-            if response.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server never became SERVING")
+            return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+        await eventually(serving, 20, "the server to say SERVING", poll_s=0.1)
 
 
 def test_the_docs_cover_every_rpc_and_health() -> None:

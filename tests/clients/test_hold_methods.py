@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from server.ledger.clock import Clock
 from tests.clients.conftest import FAST_RETRY
+from tests.waiting import move_past
 from wallet_client import (
     AsyncWalletClient,
     CaptureResult,
@@ -96,10 +98,10 @@ async def test_a_hold_sent_again_with_its_key_is_made_once(aclient: AsyncWalletC
     assert (await aclient.get_balances(customer_id))["USD"].held_balance == 600
 
 
-async def test_an_expired_hold_reserves_nothing(aclient: AsyncWalletClient, customer_id: str) -> None:
+async def test_an_expired_hold_reserves_nothing(aclient: AsyncWalletClient, customer_id: str, clock: Clock) -> None:
     await aclient.credit(customer_id, 100, "USD")
     hold = (await aclient.hold(customer_id, 100, "USD", ttl=timedelta(milliseconds=200))).hold
-    await asyncio.sleep(0.4)
+    move_past(clock, hold.expire_time)
     expired = await aclient.get_hold(customer_id, hold.id)
     assert expired.status is HoldStatus.EXPIRED and expired.closed_at == hold.expire_time
     usd = (await aclient.get_balances(customer_id))["USD"]
@@ -129,15 +131,15 @@ async def test_list_holds_walks_every_page_newest_first_with_filters(
 
 
 async def test_a_credit_with_an_expire_time_lapses_by_an_expiration_entry(
-    aclient: AsyncWalletClient, customer_id: str
+    aclient: AsyncWalletClient, customer_id: str, clock: Clock
 ) -> None:
     far = datetime(2030, 1, 1, tzinfo=UTC)
     lasting = await aclient.credit(customer_id, 500, "USD", reason="promo", expire_time=far)
     assert lasting.entry.expire_time == far
-    soon = datetime.now(UTC) + timedelta(seconds=1)
+    soon = clock.now() + timedelta(seconds=10)
     short = await aclient.credit(customer_id, 300, "USD", reason="trial", expire_time=soon)
     await aclient.debit(customer_id, 100, "USD")  # spends the soonest-expiring credit first
-    await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.2)
+    move_past(clock, soon)
     entries = [e async for e in aclient.iter_entries(customer_id)]
     expiration = entries[-1]
     assert (expiration.entry_type, expiration.amount, expiration.expired_entry_id) == (

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from server.ledger.clock import Clock
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request, field_violations
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -90,12 +91,10 @@ async def test_as_of_shows_every_supported_currency_and_zero_for_a_customer_not_
 
 @pytest.mark.parametrize("as_of", [timedelta(hours=1), timedelta(days=3650)])
 async def test_as_of_in_the_future_is_refused_naming_as_of(
-    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, as_of: timedelta
+    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, as_of: timedelta, clock: Clock
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await stub.GetBalances(
-            wallet_pb2.GetBalancesRequest(customer_id=customer_id, as_of=at(datetime.now(UTC) + as_of))
-        )
+        await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id, as_of=at(clock.now() + as_of)))
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(refused.value) == ["as_of"]
 

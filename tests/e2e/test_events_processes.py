@@ -9,6 +9,7 @@ and each customer's in the order they were applied.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -22,9 +23,11 @@ from tests.consistency import assert_ledger_consistent
 from tests.database import scratch_database
 from tests.e2e.helpers import entry_request, error_reason
 from tests.processes import running_server
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
 
 CUSTOMERS = 300
 WRITES_PER_WRITER = 120
@@ -40,14 +43,25 @@ def _write(address: str, writer: int) -> None:
         for i in range(WRITES_PER_WRITER):
             customer = f"cus_ev_{(writer * 37 + i * 11) % CUSTOMERS}"
             request = entry_request(customer, 1 + i % 5, idempotency_key=f"w{writer}-{i}")
-            for attempt in range(20):
-                try:
-                    stub.CreateLedgerEntry(request, timeout=30)
-                    break
-                except grpc.RpcError as error:
-                    if (error.code(), error_reason(error)) not in CONTENTION or attempt == 19:
-                        raise
-                    time.sleep(min(0.05 * 2**attempt, 0.5))
+            # Back off between attempts, as the contract asks.
+            eventually_blocking(
+                lambda: _applied(stub, request),  # noqa: B023 (called before the loop moves on)
+                300,
+                f"writer {writer}'s entry {i} applied",
+                poll_s=0.05,
+                backoff_to_s=0.5,
+            )
+
+
+def _applied(stub: wallet_pb2_grpc.WalletServiceStub, request: wallet_pb2.CreateLedgerEntryRequest) -> bool:
+    """Sends the entry; false if refused for contention (to be retried with the same key)."""
+    try:
+        stub.CreateLedgerEntry(request, timeout=30)
+    except grpc.RpcError as error:
+        if (error.code(), error_reason(error)) not in CONTENTION:
+            raise
+        return False
+    return True
 
 
 def _until_cancelled(call: grpc.Future) -> Iterator[wallet_pb2.WatchEventsResponse]:
@@ -112,15 +126,15 @@ def test_a_watcher_that_reconnects_while_two_processes_write_gets_every_entry_ex
             with psycopg.connect(url) as conn:
                 entries = conn.execute("SELECT customer_id, id, seq FROM ledger_entries").fetchall()
             assert len(entries) == WRITERS * WRITES_PER_WRITER
-            print(f"writes took {time.monotonic() - started:.1f} s; {len(watcher.events)} events so far")
+            logger.info("writes took %.1f s; %d events so far", time.monotonic() - started, len(watcher.events))
             watcher.wanted = len(entries)
-            deadline = time.monotonic() + 120
-            while len(watcher.events) < watcher.wanted and time.monotonic() < deadline and watching.is_alive():
-                watcher.enough.wait(timeout=0.05)
+            eventually_blocking(
+                lambda: len(watcher.events) >= watcher.wanted or not watching.is_alive(), 120, "every event"
+            )
             watcher.stop()
             watching.join(timeout=60)
             assert len(watcher.events) >= len(entries), f"{len(watcher.events)} of {len(entries)} events arrived"
-            print(f"all events after {time.monotonic() - started:.1f} s, {watcher.connections} connections")
+            logger.info("all events after %.1f s, %d connections", time.monotonic() - started, watcher.connections)
         assert watcher.connections >= len(entries) // RECONNECT_EVERY
         cursors = [e.cursor for e in watcher.events]
         assert len(set(cursors)) == len(cursors), "an event was delivered twice"

@@ -1,13 +1,12 @@
 """Expiring credits and expiring holds end to end, with the background expirer switched off.
 
-A credit or hold is made to expire a moment from now; the test waits until
-the clock has passed that instant (the condition, not a guess of how long
-work takes) and then reads: the read itself must post what fell due.
+A credit or hold is made to expire a moment from now; the test moves the
+service's clock past that instant (no waiting) and then reads: the read
+itself must post what fell due.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -15,24 +14,20 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from server.ledger.clock import Clock
 from tests.e2e.helpers import DEBIT, entry_request, error_info, field_violations
+from tests.waiting import move_past
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 Stub = wallet_pb2_grpc.WalletServiceStub
-# Far enough ahead that the writes before it land first even on a loaded machine.
-LEAD = timedelta(seconds=2)
+# Far enough ahead that the writes before it land first even on a loaded machine (the clock moves past it at once).
+LEAD = timedelta(seconds=10)
 
 
 def expiring_credit(customer_id: str, amount: int, at: datetime) -> wallet_pb2.CreateLedgerEntryRequest:
     request = entry_request(customer_id, amount)
     request.expire_time.FromDatetime(at)
     return request
-
-
-async def pass_instant(moment: datetime) -> None:
-    """Returns once this machine's clock (which the database shares) is past `moment`."""
-    while datetime.now(UTC) <= moment:
-        await asyncio.sleep(min(0.05, max((moment - datetime.now(UTC)).total_seconds(), 0.001)))
 
 
 async def usd(stub: Stub, customer_id: str) -> wallet_pb2.Wallet:
@@ -47,14 +42,14 @@ async def history(stub: Stub, customer_id: str) -> list[wallet_pb2.LedgerEntry]:
 
 
 async def test_the_worked_example_credit_100_hold_80_expire_20_capture_30_expire_50(
-    stub: Stub, customer_id: str
+    stub: Stub, customer_id: str, clock: Clock
 ) -> None:
-    t = datetime.now(UTC) + LEAD
+    t = clock.now() + LEAD
     credit = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, t))
     hold = await stub.CreateHold(
         wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=80, ttl=Duration(seconds=600))
     )
-    await pass_instant(t)
+    move_past(clock, t)
     wallet = await usd(stub, customer_id)
     assert (wallet.balance, wallet.held_balance, wallet.available_balance) == (80, 80, 0)
     captured = await stub.CaptureHold(
@@ -73,12 +68,14 @@ async def test_the_worked_example_credit_100_hold_80_expire_20_capture_30_expire
     assert [e.after_balance for e in entries] == [100, 80, 50, 0]
 
 
-async def test_a_read_right_after_expire_time_shows_the_expiration_already_posted(stub: Stub, customer_id: str) -> None:
+async def test_a_read_right_after_expire_time_shows_the_expiration_already_posted(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
     await stub.CreateLedgerEntry(entry_request(customer_id, 40))
-    t = datetime.now(UTC) + LEAD
+    t = clock.now() + LEAD
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 60, t))
     assert (await usd(stub, customer_id)).balance == 100
-    await pass_instant(t)
+    move_past(clock, t)
     wallet = await usd(stub, customer_id)
     assert (wallet.balance, wallet.version) == (40, 3)
     entries = await history(stub, customer_id)
@@ -86,10 +83,12 @@ async def test_a_read_right_after_expire_time_shows_the_expiration_already_poste
     assert entries[-1].after_balance == wallet.balance
 
 
-async def test_expired_money_cannot_be_spent_by_a_debit_made_right_after_expiry(stub: Stub, customer_id: str) -> None:
-    t = datetime.now(UTC) + LEAD
+async def test_expired_money_cannot_be_spent_by_a_debit_made_right_after_expiry(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
+    t = clock.now() + LEAD
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 60, t))
-    await pass_instant(t)
+    move_past(clock, t)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.CreateLedgerEntry(entry_request(customer_id, 1, DEBIT))
     assert error_info(raised.value).reason == "INSUFFICIENT_WALLET_FUNDS"
@@ -100,12 +99,14 @@ async def test_expired_money_cannot_be_spent_by_a_debit_made_right_after_expiry(
     ]
 
 
-async def test_a_hold_past_its_expire_time_shows_expired_and_frees_its_money(stub: Stub, customer_id: str) -> None:
+async def test_a_hold_past_its_expire_time_shows_expired_and_frees_its_money(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
     await stub.CreateLedgerEntry(entry_request(customer_id, 100))
     hold = await stub.CreateHold(
         wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=70, ttl=Duration(seconds=2))
     )
-    await pass_instant(hold.hold.expire_time.ToDatetime(tzinfo=UTC))
+    move_past(clock, hold.hold.expire_time.ToDatetime(tzinfo=UTC))
     fetched = await stub.GetHold(wallet_pb2.GetHoldRequest(customer_id=customer_id, hold_id=hold.hold.id))
     assert fetched.hold.status == wallet_pb2.HOLD_STATUS_EXPIRED
     assert fetched.hold.closed_at == fetched.hold.expire_time
@@ -117,13 +118,13 @@ async def test_a_hold_past_its_expire_time_shows_expired_and_frees_its_money(stu
     assert error_info(raised.value).metadata["status"] == "HOLD_STATUS_EXPIRED"
 
 
-async def test_debits_spend_the_soonest_expiring_credit_first(stub: Stub, customer_id: str) -> None:
-    soon = datetime.now(UTC) + LEAD
+async def test_debits_spend_the_soonest_expiring_credit_first(stub: Stub, customer_id: str, clock: Clock) -> None:
+    soon = clock.now() + LEAD
     await stub.CreateLedgerEntry(entry_request(customer_id, 100))
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 50, soon + timedelta(days=1)))
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 30, soon))
     await stub.CreateLedgerEntry(entry_request(customer_id, 40, DEBIT))
-    await pass_instant(soon)
+    move_past(clock, soon)
     # The 40 came from the credit of 30 (all of it) and 10 of the credit of 50: nothing lapses now.
     wallet = await usd(stub, customer_id)
     assert wallet.balance == 140

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server.app import create_server
 from server.config import Settings
 from tests.e2e.helpers import entry_request, error_info
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -55,12 +56,12 @@ async def test_an_unreachable_database_gives_unavailable_and_not_serving(setting
                 await stub.CreateLedgerEntry(entry_request("cus_1", 1), timeout=5)
             assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
             health = health_pb2_grpc.HealthStub(channel)
-            for _ in range(50):
+
+            async def not_serving() -> bool:
                 check = await health.Check(health_pb2.HealthCheckRequest(service="wallet.v1.WalletService"))
-                if check.status == health_pb2.HealthCheckResponse.NOT_SERVING:
-                    break
-                await asyncio.sleep(0.1)
-            assert check.status == health_pb2.HealthCheckResponse.NOT_SERVING
+                return bool(check.status == health_pb2.HealthCheckResponse.NOT_SERVING)
+
+            await eventually(not_serving, 15, "health to say NOT_SERVING", poll_s=0.1)
     finally:
         await server.stop(0)
 

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from server.app import WalletServer
 from tests.e2e.helpers import CREDIT, DEBIT, entry_request
 from tests.seeding import seed_credits
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -138,17 +139,17 @@ async def test_export_resumed_while_both_currencies_are_written_matches_the_fina
 
     writers = asyncio.gather(write("USD"), write("INR"))
     exported: list[wallet_pb2.LedgerEntry] = []
-    last_id = ""
-    while True:
-        piece = await history(stub, customer_id, start_after_id=last_id, limit=7)
+
+    async def caught_up_after_the_writers() -> bool:
+        """Reads the next page; true once a read finds nothing more and the writers are done."""
+        done = writers.done()
+        piece = await history(stub, customer_id, start_after_id=exported[-1].id if exported else "", limit=7)
         exported.extend(piece)
-        if piece:
-            last_id = piece[-1].id
-        elif writers.done():
-            break
-        else:
-            await asyncio.sleep(0.005)
+        return not piece and done
+
+    await eventually(caught_up_after_the_writers, 120, "the export to catch up with the writers", poll_s=0.005)
     await writers
+    last_id = exported[-1].id if exported else ""
     exported.extend(await history(stub, customer_id, start_after_id=last_id))
     final = await history(stub, customer_id)
     assert len(final) == writes_total
@@ -167,10 +168,9 @@ async def test_cancelling_a_stream_returns_its_database_connection_to_the_pool(
         first = await call.read()
         assert len(first.entries) > 0
         call.cancel()
-    for _ in range(100):
+
+    def every_connection_back() -> bool:
         stats = server.pool.get_stats()
-        if stats.get("pool_available", 0) == stats.get("pool_size", -1):
-            break
-        await asyncio.sleep(0.02)
-    stats = server.pool.get_stats()
-    assert stats["pool_available"] == stats["pool_size"], stats
+        return stats.get("pool_available", 0) == stats.get("pool_size", -1)
+
+    await eventually(every_connection_back, 30, f"every connection back in the pool: {server.pool.get_stats()}")

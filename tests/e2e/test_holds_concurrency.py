@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 async def test_a_storm_of_holds_debits_and_expiring_credits_on_one_wallet_keeps_every_answer_true(
     wallet_server: tuple[WalletServer, str], database_url: str, customer_id: str
 ) -> None:
-    storm = HoldStorm(wallet_server[1], customer_id, workers=64, rounds=4)
+    storm = HoldStorm(wallet_server[1], customer_id, workers=64, rounds=4, now=wallet_server[0].ledger.clock.now)
     log = await storm.run()
     assert sum(n for outcome, n in log.outcomes.items() if outcome.endswith(": OK")) >= 200, log.outcomes
     # Only debits and holds may be refused (for want of money); every capture and release succeeds.

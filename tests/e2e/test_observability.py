@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 
 import grpc
 import pytest
@@ -35,6 +34,7 @@ from server.config import Settings
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.locks import locked_customer, wait_for_lock_waiter
 from tests.seeding import seed_credits
+from tests.waiting import eventually, move_past
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from wallet_client import AsyncWalletClient
 
@@ -143,7 +143,7 @@ async def test_watchers_and_the_events_delivered_to_them_are_counted(
             open_samples = await scrape(server)
             for watch in watches:
                 watch.cancel()
-            await wait_until(lambda: server.ledger.events.watchers == 0, "the watches to close")
+            await eventually(lambda: server.ledger.events.watchers == 0, 30, "the watches to close")
         closed_samples = await scrape(server)
     finally:
         await server.stop(1.0)
@@ -171,9 +171,8 @@ async def test_holds_are_counted_by_outcome_once_each_and_replays_are_not(
             released = await stub.CreateHold(hold(customer_id, 100, ttl_s=600))
             await stub.ReleaseHold(wallet_pb2.ReleaseHoldRequest(customer_id=customer_id, hold_id=released.hold.id))
             expiring = await stub.CreateHold(hold(customer_id, 50, ttl_s=1))
-            # Until the clock passes the hold's expiry (the condition), then a read posts it.
-            moment = expiring.hold.expire_time.ToDatetime(UTC)
-            await wait_until(lambda: datetime.now(UTC) > moment, "the hold's expire_time")
+            # The clock moves past the hold's expiry, then a read posts it.
+            move_past(server.ledger.clock, expiring.hold.expire_time.ToDatetime(UTC))
             await stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer_id))
         samples = await scrape(server)
     finally:
@@ -195,14 +194,6 @@ def hold(customer_id: str, amount: int, ttl_s: int) -> wallet_pb2.CreateHoldRequ
     )
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    """Waits (yielding to the server on this loop) until `condition()` holds."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
-
-
 async def test_a_coalesced_batch_has_one_span_linked_to_the_span_of_every_request_it_carried(
     settings: Settings,
     database_url: str,
@@ -222,7 +213,7 @@ async def test_a_coalesced_batch_has_one_span_linked_to_the_span_of_every_reques
                 first = asyncio.ensure_future(stub.CreateLedgerEntry(entry_request(customer_id, 1)))
                 await asyncio.to_thread(wait_for_lock_waiter, database_url)
                 queued = [asyncio.ensure_future(stub.CreateLedgerEntry(entry_request(c, 5))) for c in others]
-                await wait_until(lambda: server.ledger.queued_writes == 3, "three queued writes")
+                await eventually(lambda: server.ledger.queued_writes == 3, 30, "three queued writes")
                 lock.rollback()
             await asyncio.gather(first, *queued)
     finally:
@@ -306,7 +297,9 @@ async def test_a_stream_the_caller_cancels_ends_its_span_as_cancelled_without_a_
             )
             await call.read()
             call.cancel()
-            await wait_until(lambda: any(s.name == listing for s in exporter.get_finished_spans()), "the stream's span")
+            await eventually(
+                lambda: any(s.name == listing for s in exporter.get_finished_spans()), 30, "the stream's span"
+            )
     finally:
         await server.stop(1.0)
     (span,) = [s for s in exporter.get_finished_spans() if s.name == listing]

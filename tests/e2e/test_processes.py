@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import re
 import signal
@@ -10,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from collections import Counter
 
@@ -22,9 +22,11 @@ from server.api.auth import hash_token
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request, error_reason
 from tests.processes import running_server, start_server
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
 
 
 # Under contention a server may refuse a write for now: its queue for the one write
@@ -50,18 +52,24 @@ def _debit_many(
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
         for key in keys:
             request = entry_request(customer_id, 7, DEBIT, idempotency_key=key)
-            for attempt in range(RETRIES_MAX + 1):
+            attempts: list[tuple[grpc.StatusCode, str]] = []
+
+            def answered() -> bool:
                 try:
-                    stub.CreateLedgerEntry(request, timeout=30)
-                    code = grpc.StatusCode.OK
+                    stub.CreateLedgerEntry(request, timeout=30)  # noqa: B023 (called before the loop moves on)
                 except grpc.RpcError as error:
                     code, reason = error.code(), error_reason(error)
-                    if (code, reason) in CONTENTION and attempt < RETRIES_MAX:
-                        retried.append((code, reason))
-                        time.sleep(min(0.05 * 2**attempt, 0.5))  # Back off, as the contract asks.
-                        continue
-                break
-            codes.append(code)
+                    if (code, reason) in CONTENTION and len(attempts) < RETRIES_MAX:  # noqa: B023
+                        attempts.append((code, reason))  # noqa: B023
+                        return False
+                    codes.append(code)
+                    return True
+                codes.append(grpc.StatusCode.OK)
+                return True
+
+            # Back off between attempts, as the contract asks.
+            eventually_blocking(answered, 600, f"an answer to debit {key}", poll_s=0.05, backoff_to_s=0.5)
+            retried.extend(attempts)
     return codes, retried
 
 
@@ -79,7 +87,7 @@ def test_two_server_processes_on_one_database_never_overdraw_a_shared_wallet(
             results = [future.result() for future in futures]
         codes = [code for caller_codes, _ in results for code in caller_codes]
         retried = Counter(refusal for _, refusals in results for refusal in refusals)
-        print(f"final codes {Counter(c.name for c in codes)}; retried refusals {dict(retried)}")
+        logger.info("final codes %s; retried refusals %s", Counter(c.name for c in codes), dict(retried))
         # 700 pays for exactly 100 debits of 7, whichever process took them.
         assert Counter(codes) == {grpc.StatusCode.OK: 100, grpc.StatusCode.FAILED_PRECONDITION: 60}, (codes, retried)
         with grpc.insecure_channel(second) as channel:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import grpc
 import psycopg
 import pytest
 
+from server.ledger.clock import Clock
 from server.verify import verify
 from tests.e2e.helpers import DEBIT, entry_request, error_info, field_violations
-from tests.e2e.test_expiry import expiring_credit, history, pass_instant, usd
+from tests.e2e.test_expiry import LEAD, expiring_credit, history, usd
+from tests.waiting import move_past
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 Stub = wallet_pb2_grpc.WalletServiceStub
@@ -32,9 +34,9 @@ async def refused(call: object) -> grpc.aio.AioRpcError:
 
 
 async def test_the_worked_example_a_refund_goes_back_to_the_pool_first_then_to_the_expiring_credit(
-    stub: Stub, customer_id: str
+    stub: Stub, customer_id: str, clock: Clock
 ) -> None:
-    at = datetime.now(UTC) + timedelta(seconds=2)
+    at = clock.now() + LEAD
     a = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, at))
     await stub.CreateLedgerEntry(entry_request(customer_id, 50))
     d = await stub.CreateLedgerEntry(entry_request(customer_id, 120, DEBIT, metadata={"call": "c1"}))
@@ -49,7 +51,7 @@ async def test_the_worked_example_a_refund_goes_back_to_the_pool_first_then_to_t
     assert first.wallet.balance == 60
 
     # 20 went back to the pool (B) and 10 to A: at T only A's 10 expires.
-    await pass_instant(at)
+    move_past(clock, at)
     wallet = await usd(stub, customer_id)
     assert wallet.balance == 50
 
@@ -71,8 +73,10 @@ async def test_the_worked_example_a_refund_goes_back_to_the_pool_first_then_to_t
     assert (info.reason, info.metadata["reversible"]) == ("REVERSAL_EXCEEDS_ENTRY", "0")
 
 
-async def test_a_reclaim_takes_only_the_credits_unspent_unheld_money(stub: Stub, customer_id: str) -> None:
-    c = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, datetime.now(UTC) + timedelta(days=30)))
+async def test_a_reclaim_takes_only_the_credits_unspent_unheld_money(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
+    c = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, clock.now() + timedelta(days=30)))
     await stub.CreateLedgerEntry(entry_request(customer_id, 60, DEBIT))
     hold = await stub.CreateHold(
         wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=10, reason="job")
@@ -93,10 +97,10 @@ async def test_a_reclaim_takes_only_the_credits_unspent_unheld_money(stub: Stub,
 
 
 async def test_a_reclaim_of_a_credit_that_never_expires_takes_only_the_pools_unheld_money(
-    stub: Stub, customer_id: str
+    stub: Stub, customer_id: str, clock: Clock
 ) -> None:
     c = await stub.CreateLedgerEntry(entry_request(customer_id, 100))
-    await stub.CreateLedgerEntry(expiring_credit(customer_id, 50, datetime.now(UTC) + timedelta(days=30)))
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 50, clock.now() + timedelta(days=30)))
     await stub.CreateLedgerEntry(entry_request(customer_id, 70, DEBIT))  # 50 from the expiring credit, 20 pool
     error = await refused(stub.ReverseLedgerEntry(reverse(customer_id, c.entry.id, 81)))
     assert error_info(error).metadata["reversible"] == "80"
@@ -104,15 +108,17 @@ async def test_a_reclaim_of_a_credit_that_never_expires_takes_only_the_pools_unh
     assert (reclaim.entry.amount, reclaim.wallet.balance) == (80, 0)
 
 
-async def test_expirations_reversals_and_unknown_entries_are_refused_precisely(stub: Stub, customer_id: str) -> None:
+async def test_expirations_reversals_and_unknown_entries_are_refused_precisely(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
     credit = await stub.CreateLedgerEntry(entry_request(customer_id, 100))
     refund_of_credit = await stub.ReverseLedgerEntry(reverse(customer_id, credit.entry.id, 10))
     error = await refused(stub.ReverseLedgerEntry(reverse(customer_id, refund_of_credit.entry.id)))
     assert (error.code(), error_info(error).reason) == (grpc.StatusCode.FAILED_PRECONDITION, "ENTRY_NOT_REVERSIBLE")
 
-    at = datetime.now(UTC) + timedelta(seconds=1)
+    at = clock.now() + LEAD
     await stub.CreateLedgerEntry(expiring_credit(customer_id, 5, at))
-    await pass_instant(at)
+    move_past(clock, at)
     entries = await history(stub, customer_id)
     expiration = next(e for e in entries if e.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION)
     error = await refused(stub.ReverseLedgerEntry(reverse(customer_id, expiration.id)))
@@ -188,16 +194,16 @@ async def test_a_captured_holds_debit_is_refunded_like_any_debit(stub: Stub, cus
 
 
 async def test_summaries_count_refunds_and_reclaims_apart_and_the_balance_still_adds_up(
-    stub: Stub, customer_id: str
+    stub: Stub, customer_id: str, clock: Clock
 ) -> None:
-    start = datetime.now(UTC) - timedelta(minutes=1)
+    start = clock.now() - timedelta(minutes=1)
     credit = await stub.CreateLedgerEntry(entry_request(customer_id, 1_000))
     debit = await stub.CreateLedgerEntry(entry_request(customer_id, 300, DEBIT, metadata={"model": "m1"}))
     await stub.ReverseLedgerEntry(reverse(customer_id, debit.entry.id, 100))
     await stub.ReverseLedgerEntry(reverse(customer_id, credit.entry.id, 50))
     request = wallet_pb2.SummarizeLedgerRequest(customer_id=customer_id, currency="USD", group_by_metadata_key="model")
     request.start_time.FromDatetime(start)
-    request.end_time.FromDatetime(datetime.now(UTC) + timedelta(minutes=1))
+    request.end_time.FromDatetime(clock.now() + timedelta(minutes=1))
     summary = await stub.SummarizeLedger(request)
     [bucket] = summary.buckets
     assert (bucket.credited, bucket.debited, bucket.refunded, bucket.reclaimed) == (1_000, 300, 100, 50)
@@ -211,14 +217,14 @@ async def test_summaries_count_refunds_and_reclaims_apart_and_the_balance_still_
 
 
 async def test_the_verifier_passes_after_refunds_and_reclaims_and_catches_a_broken_lot(
-    stub: Stub, customer_id: str, database_url: str
+    stub: Stub, customer_id: str, clock: Clock, database_url: str
 ) -> None:
-    at = datetime.now(UTC) + timedelta(seconds=1)
+    at = clock.now() + LEAD
     a = await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, at))
     await stub.CreateLedgerEntry(entry_request(customer_id, 50))
     d = await stub.CreateLedgerEntry(entry_request(customer_id, 120, DEBIT))
     await stub.ReverseLedgerEntry(reverse(customer_id, d.entry.id, 30))
-    await pass_instant(at)
+    move_past(clock, at)
     await stub.ReverseLedgerEntry(reverse(customer_id, d.entry.id))
     c = await stub.CreateLedgerEntry(entry_request(customer_id, 40))
     await stub.ReverseLedgerEntry(reverse(customer_id, c.entry.id, 15))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -154,8 +154,10 @@ async def test_a_stored_refusal_is_pruned_after_its_retention_and_the_key_is_fre
     await refused(stub.CreateLedgerEntry(debit))
     await stub.CreateLedgerEntry(entry_request(customer_id, 1_000))
     ledger = wallet_server[0].ledger
-    assert await ledger.prune_refusals(1_000, now=datetime.now(UTC) + timedelta(days=29)) == 0
+    ledger.clock.advance(timedelta(days=29))  # kept 30 days by default
+    await ledger.prune_refusals(1_000_000)
     assert error_info(await refused(stub.CreateLedgerEntry(debit))).metadata["replayed"] == "true"
-    assert await ledger.prune_refusals(1_000_000, now=datetime.now(UTC) + timedelta(days=31)) >= 1
+    ledger.clock.advance(timedelta(days=2))
+    assert await ledger.prune_refusals(1_000_000) >= 1
     applied = await stub.CreateLedgerEntry(debit)
     assert applied.wallet.balance == 500

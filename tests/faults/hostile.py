@@ -38,10 +38,12 @@ from hypothesis import strategies as st
 
 from tests.e2e.helpers import error_info, field_violations
 from tests.faults.servers import server_process
+from wallet.v1 import wallet_pb2
 
+EXAMPLES = 150
 settings.register_profile(
     "wallet-hostile-input",
-    max_examples=150,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     # The same examples on every run: a failure here is reproducible, not a roll of the dice.
@@ -389,3 +391,60 @@ def micros(value: Timestamp) -> int:
 def micros_up(value: Timestamp) -> int:
     """A Timestamp to the microsecond, rounded up (as the server stores a time it is given)."""
     return value.seconds * 1_000_000 + -(-value.nanos // 1_000)
+
+
+def balances_ok(request: Any, responses: list[bytes]) -> None:
+    """A GetBalances answer: the customer's wallets, by currency, every supported one included."""
+    response = wallet_pb2.GetBalancesResponse.FromString(responses[0])
+    assert response.customer_id == request.customer_id
+    currencies = [w.currency for w in response.wallets]
+    assert currencies == sorted(currencies) and {"USD", "INR"} <= set(currencies)
+    for wallet in response.wallets:
+        check_wallet(wallet, request.customer_id, wallet.currency)
+
+
+# ---------------------------------------------------------------- the registry's entries
+
+REFUSED: Outcome = (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+INSUFFICIENT: Outcome = (grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_WALLET_FUNDS")
+CheckOk = Callable[[Any, list[bytes]], None]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One drawn request, what to put in place just before it is sent, and how to check an OK answer.
+
+    `kind` names what sort of request it was when the case tracks its outcomes by sort ("" otherwise).
+    """
+
+    drawn: Drawn
+    check_ok: CheckOk
+    prepare: Callable[[], None] | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class RpcCase:
+    """An RPC under hostile input: how to draw its attempts and which outcomes a run must reach.
+
+    `attempts` gets the module's `Setup` (tests.faults.hostile_holds), which puts holds in place.
+    `reached` holds (kind, outcome) pairs: a run that never met one of them fails, so that no
+    property holds only because its case never came up. `always` are attempts tried on every run.
+    """
+
+    name: str
+    method: str
+    request_type: Any
+    attempts: Callable[[Any], st.SearchStrategy[Attempt]]
+    reached: frozenset[tuple[str, Outcome]]
+    max_examples: int = EXAMPLES
+    always: tuple[Attempt, ...] = ()
+
+
+def reaching(*outcomes: Outcome, kind: str = "") -> frozenset[tuple[str, Outcome]]:
+    return frozenset((kind, outcome) for outcome in outcomes)
+
+
+def plain(strategy: st.SearchStrategy[Drawn], check_ok: CheckOk) -> st.SearchStrategy[Attempt]:
+    """Attempts of drawn requests that need nothing put in place."""
+    return strategy.map(lambda drawn: Attempt(drawn, check_ok))

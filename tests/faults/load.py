@@ -168,7 +168,7 @@ class LedgerLoad:
                         self._acknowledged += 1
                         self._condition.notify_all()
                 if self.pause_s:
-                    time.sleep(self.pause_s)
+                    time.sleep(self.pause_s)  # real time: the load's pace against a server that may die
 
     def _apply(self, stub: wallet_pb2_grpc.WalletServiceStub, operation: Operation) -> Result:
         result = Result(operation)
@@ -187,7 +187,7 @@ class LedgerLoad:
                     if time.monotonic() + backoff > give_up_at or self._stopping.is_set():
                         result.details = f"gave up after {result.attempts} attempts"
                         return result
-                    time.sleep(backoff * random.uniform(0.5, 1.5))
+                    time.sleep(backoff * random.uniform(0.5, 1.5))  # real time: backoff while the fault lasts
                     backoff = min(backoff * 2, 0.5)
                     continue
                 result.code = code

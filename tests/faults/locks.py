@@ -11,10 +11,11 @@ SIGTERM) hits a write in flight for sure.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 
 import psycopg
+
+from tests.waiting import eventually_blocking
 
 _LOCK_WAITERS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -47,11 +48,10 @@ def lock_waiters(database_url: str) -> int:
 
 def wait_for_lock_waiter(database_url: str, timeout_s: float = 30.0) -> None:
     """Waits until a session of a wallet server waits for a lock (fails after `timeout_s`)."""
-    deadline = time.monotonic() + timeout_s
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while True:
+
+        def waiting() -> bool:
             row = conn.execute(_LOCK_WAITERS).fetchone()
-            if row is not None and row[0] > 0:
-                return
-            assert time.monotonic() < deadline, f"no write of the server waited for the lock within {timeout_s}s"
-            time.sleep(0.02)
+            return row is not None and row[0] > 0
+
+        eventually_blocking(waiting, timeout_s, "a write of the server waiting for the lock")

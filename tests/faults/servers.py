@@ -61,7 +61,7 @@ def wait_for_health(address: str, status: int, timeout_s: float) -> float:
             if time.monotonic() - started > timeout_s:
                 name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
                 raise TimeoutError(f"server at {address} did not report {name} within {timeout_s}s")
-            time.sleep(0.05)
+            time.sleep(0.05)  # real time: returns how long recovery took
 
 
 def wait_until_refusing_calls(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
@@ -76,7 +76,7 @@ def wait_until_refusing_calls(channel: grpc.Channel, timeout_s: float = 30.0) ->
                 return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the server still took calls {timeout_s}s later")
-        time.sleep(0.02)
+        time.sleep(0.02)  # polls a server process that is stopping (SIGTERM), in real time
 
 
 class ServerProcess:
@@ -124,7 +124,7 @@ class ServerProcess:
                 return
             if time.monotonic() - started > timeout_s:
                 raise TimeoutError(f"server at {self.address} did not become SERVING:\n{self.log()}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # polls a starting server process, in real time
 
     def kill(self) -> None:
         """SIGKILL: the process dies at once, mid-call, without any cleanup."""
@@ -166,7 +166,7 @@ class ServerProcess:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{text!r} logged {seen} of {count} times in {timeout_s}s:\n{self.log()}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # polls a server process's log file, in real time
 
     def stop(self) -> None:
         """Whatever state it is in: SIGTERM, then SIGKILL if it does not exit in time."""

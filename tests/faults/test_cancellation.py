@@ -12,6 +12,7 @@ the first call had in fact been applied. The whole ledger stays consistent.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import Any
 
@@ -23,17 +24,20 @@ from psycopg_pool import AsyncConnectionPool
 from server.app import WalletServer
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 
 async def _settled(pool: AsyncConnectionPool[Any]) -> None:
     """Waits until the server holds no database connection: every cancelled write has committed or not."""
-    for _ in range(500):
+
+    def idle() -> bool:
         stats = pool.get_stats()
-        if stats.get("pool_available", 0) == stats.get("pool_size", -1) and stats.get("requests_waiting", 0) == 0:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the server still holds connections: {pool.get_stats()}")
+        return stats.get("pool_available", 0) == stats.get("pool_size", -1) and stats.get("requests_waiting", 0) == 0
+
+    await eventually(idle, 30, "the server to hold no database connection")
 
 
 async def _entries_by_key(database_url: str, customer_id: str) -> dict[str, int]:
@@ -47,16 +51,16 @@ async def _entries_by_key(database_url: str, customer_id: str) -> dict[str, int]
 async def _wait_for_lock_waiter(database_url: str) -> None:
     """Waits until a session of the wallet server is blocked on a row lock."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        for _ in range(500):
+
+        async def waiting() -> bool:
             cursor = await conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND application_name = 'wallet-server' AND wait_event_type = 'Lock'"
             )
             row = await cursor.fetchone()
-            if row is not None and row[0] > 0:
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError("no wallet-server session ever waited for the lock")
+            return row is not None and row[0] > 0
+
+        await eventually(waiting, 30, "a wallet-server session waiting for the lock")
 
 
 @pytest.mark.parametrize("how", ["cancel", "deadline"])
@@ -121,7 +125,7 @@ async def test_calls_abandoned_at_random_moments_of_a_burst_apply_each_key_at_mo
                 return "expired"
             return "ok"
         call = stub.CreateLedgerEntry(request)
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay)  # real time: the cancel must land at a random moment of the call
         if call.cancel():
             return "cancelled"
         await call
@@ -141,5 +145,7 @@ async def test_calls_abandoned_at_random_moments_of_a_burst_apply_each_key_at_mo
     # Every call that returned OK was applied; an abandoned one may or may not have been.
     assert all(key in first for key, ending in zip(keys, endings, strict=True) if ending == "ok")
     applied_anyway = sum(key in first for key in abandoned)
-    print(f"{how}: {len(abandoned)} of {len(keys)} abandoned, {applied_anyway} of those applied all the same")
+    logger.info(
+        "%s: %d of %d abandoned, %d of those applied all the same", how, len(abandoned), len(keys), applied_anyway
+    )
     assert_ledger_consistent(database_url)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ from tests.faults.locks import locked_customer, wait_for_lock_waiter
 from tests.faults.postgres import private_postgres
 from tests.faults.servers import NOT_SERVING, SERVING, server_process, wait_for_health
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.slow
 
@@ -135,9 +138,9 @@ def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers
                     (held.customer_id, held.idempotency_key),
                 ).fetchone()
             assert row == (1,), row
-            print(f"SERVING again {recovered_in:.1f}s after the restart")
+            logger.info(f"SERVING again {recovered_in:.1f}s after the restart")
         outcomes = load.verify_against_ledger(postgres.url)
-        print(f"outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
+        logger.info(f"outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
         assert load.failed_attempts[grpc.StatusCode.UNAVAILABLE] > 0, load.failed_attempts
         assert set(load.failed_attempts) <= CLEAN_FAILURES, (load.failed_attempts, server.log())
         assert_ledger_consistent(postgres.url)
@@ -182,7 +185,7 @@ def test_terminated_database_sessions_under_load_give_unavailable_and_the_pool_r
             # The cut writes left nothing: retried with their keys, each applies now, once.
             retried = [_write(server.address, request) for request in held]
         outcomes = load.verify_against_ledger(url)
-        print(f"terminated {terminated}; outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
+        logger.info(f"terminated {terminated}; outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
         # Each round killed at least the session of the held write, which then failed retryably.
         assert all(count > 0 for count in terminated), terminated
         assert cuts == [(*CUT, False)] * len(held), cuts

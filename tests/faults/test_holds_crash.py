@@ -17,8 +17,8 @@ import pytest
 
 from tests.consistency import assert_ledger_consistent
 from tests.faults.servers import server_process
+from tests.faults.watching import ResumingWatcher, assert_exactly_the_stored_events, stored_events
 from tests.holds_storm import HoldStorm, check_against_ledger
-from tests.watching import ResumingWatcher, assert_exactly_the_stored_events, stored_events
 
 pytestmark = pytest.mark.slow
 

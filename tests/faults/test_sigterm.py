@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,8 @@ from tests.faults.load import RETRYABLE, LedgerLoad
 from tests.faults.locks import lock_waiters, locked_customer, wait_for_lock_waiter
 from tests.faults.servers import ServerProcess, server_process, wait_until_refusing_calls
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.slow
 
@@ -82,12 +85,13 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
         # Nothing held this server's calls: the end of the grace period cut no handler off
         # (the access log would say CANCELLED), and the process exited soon, by itself.
         assert '"code": "CANCELLED"' not in log
+        # Real time: the grace period is measured by the server process's own clock, so is its exit.
         assert exited_s < grace_s + EXIT_SLACK_S, exited_s
         acknowledged_at_exit = load.acknowledged
         server.start()
         load.join(timeout_s=120)
     outcomes = load.verify_against_ledger(database_url)
-    print(
+    logger.info(
         f"exited {exited_s:.2f}s after SIGTERM with {acknowledged_at_exit} acknowledged; outcomes {dict(outcomes)};"
         f" failed attempts {dict(load.failed_attempts)}"
     )
@@ -134,10 +138,11 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
         endings = [call.result(timeout=30) for call in in_flight]
         assert server.wait(timeout_s=grace_s + 30) == 0, server.log()
         exited_s = time.monotonic() - since[0]
-    print(
+    logger.info(
         f"lock released at {released_at:.2f}s; in-flight writes ended {[f'{c.name} at {s:.2f}s' for c, s in endings]};"
         f" exit at {exited_s:.2f}s"
     )
+    # Real time: a drain is bounded by the grace period the server process measures with its own clock.
     assert released_at < grace_s - 1, released_at
     assert [code for code, _ in endings] == [grpc.StatusCode.OK] * 3, server.log()
     # Drained: it exited once the writes were done, before the grace period was over.
@@ -177,7 +182,7 @@ def test_writes_held_beyond_the_grace_period_fail_cleanly_at_its_end_and_apply_a
                 assert server.wait(timeout_s=statement_timeout_s + grace_s + EXIT_SLACK_S) == 0, server.log()
                 exited_s = time.monotonic() - since[0]
         applied = _keys(database_url, customer_id)
-        print(
+        logger.info(
             f"held writes ended {[f'{c.name} at {s:.2f}s' for c, s in endings]}; exit at {exited_s:.2f}s;"
             f" applied before the retry: {applied}"
         )
@@ -208,7 +213,7 @@ def test_calls_sent_just_before_sigterm_are_drained_refused_or_cancelled_unappli
             stub = wallet_pb2_grpc.WalletServiceStub(channel)
 
             async def call(i: int) -> str:
-                await asyncio.sleep(i * 0.002)
+                await asyncio.sleep(i * 0.002)  # real time: calls keep arriving while the server drains
                 request = entry_request(f"cus_cut_{run}_{i % 10}", 1, idempotency_key=f"cut-{run}-{i}")
                 try:
                     await stub.CreateLedgerEntry(request, timeout=10)
@@ -219,7 +224,7 @@ def test_calls_sent_just_before_sigterm_are_drained_refused_or_cancelled_unappli
                 return "OK"
 
             calls = [asyncio.create_task(call(i)) for i in range(300)]
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # real time: SIGTERM lands mid-stream, some calls in flight
             server.terminate()
             return Counter(await asyncio.gather(*calls))
 

@@ -16,6 +16,7 @@ import pytest
 
 from server.app import WalletServer
 from tests.e2e.helpers import entry_request
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -39,12 +40,12 @@ async def test_a_stalled_watcher_pins_no_connection_and_then_receives_every_even
                     for i in range(start, start + 50)
                 )
             )
-        for _ in range(500):
+
+        def every_connection_back() -> bool:
             stats = server.pool.get_stats()
-            if stats["pool_available"] == stats["pool_size"]:
-                break
-            await asyncio.sleep(0.02)
-        assert stats["pool_available"] == stats["pool_size"], stats
+            return bool(stats["pool_available"] == stats["pool_size"])
+
+        await eventually(every_connection_back, 30, "every connection back in the pool")
         assert not call.done()
         received: list[wallet_pb2.WalletEvent] = []
         while len(received) < WRITES:

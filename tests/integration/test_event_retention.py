@@ -15,7 +15,7 @@ from server.domain.model import EntryRequest, EntryType
 from server.ledger import Ledger
 from server.store import events
 from server.store.db import create_pool
-from tests.database import throwaway_database
+from tests.database import scratch_database
 
 
 async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
@@ -27,9 +27,12 @@ async def _first(ledger: Ledger, query: WatchQuery) -> list[object]:
         await stream.aclose()
 
 
-async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_starts_after_them() -> None:
-    settings = replace(Settings(), expirer_interval_s=0, event_retention_days=0.0)
-    with throwaway_database() as url:
+async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_starts_after_them(
+    database_url: str,
+) -> None:
+    settings = replace(Settings(), expirer_interval_s=0, event_retention_days=30.0)
+    # A database of its own: retention removes a prefix of the whole stream.
+    with scratch_database(database_url) as url:
         pool = create_pool(settings, url)
         await pool.open(wait=True)
         ledger = Ledger(pool, settings)
@@ -38,6 +41,8 @@ async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_star
                 await ledger.apply_batch([EntryRequest("cus_r", "USD", EntryType.CREDIT, amount, "", "", {})])
             async with pool.connection() as conn, conn.transaction():
                 assert (await events.place_events(conn, 100))[0] == 3
+            assert await ledger.prune_events(2) == 0  # all younger than 30 days
+            ledger.clock.advance(timedelta(days=30, seconds=1))
             assert await ledger.prune_events(2) >= 2
             async with pool.connection() as conn:
                 last, oldest = await events.stream_bounds(conn)

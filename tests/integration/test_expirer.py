@@ -5,10 +5,8 @@ Its postings are changes like any other, so they have their events.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -18,6 +16,7 @@ from server.config import Settings
 from server.domain.holds import HoldRequest
 from server.domain.model import EntryRequest, EntryType
 from server.ledger import Ledger
+from tests.waiting import eventually, move_past
 
 
 async def _expirations(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], customer_id: str) -> list[int]:
@@ -30,20 +29,15 @@ async def _expirations(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], 
         return [row[0] for row in await cursor.fetchall()]
 
 
-async def _until_past(moment: datetime) -> None:
-    while datetime.now(UTC) <= moment:
-        await asyncio.sleep(0.05)
-
-
 async def test_one_pass_settles_idle_customers_with_lapsed_credits_and_expired_holds(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], customer_id: str
 ) -> None:
     ledger = Ledger(pool, replace(Settings(), expirer_interval_s=0))
-    expires = datetime.now(UTC) + timedelta(seconds=1)
+    expires = ledger.clock.now() + timedelta(seconds=10)
     credit = EntryRequest(customer_id, "USD", EntryType.CREDIT, 25, "", "", {}, expire_time=expires)
-    hold = HoldRequest(customer_id, "USD", 5, "", "", {}, timedelta(seconds=1))
+    hold = HoldRequest(customer_id, "USD", 5, "", "", {}, timedelta(seconds=10))
     await ledger.apply_batch([credit, hold])
-    await _until_past(expires + timedelta(milliseconds=5))
+    move_past(ledger.clock, expires + timedelta(milliseconds=5))
     assert await _expirations(pool, customer_id) == []
     while await ledger.expirer.run_once():
         pass
@@ -69,13 +63,11 @@ async def test_the_running_expirer_catches_up_without_any_read(
     ledger = Ledger(pool, replace(Settings(), expirer_interval_s=0.05))
     ledger.start()
     try:
-        expires = datetime.now(UTC) + timedelta(seconds=1)
+        expires = ledger.clock.now() + timedelta(seconds=10)
         credit = EntryRequest(customer_id, "USD", EntryType.CREDIT, 7, "", "", {}, expire_time=expires)
         await ledger.apply_batch([credit])
-        deadline = time.monotonic() + 60
-        while not await _expirations(pool, customer_id):
-            assert time.monotonic() < deadline, "the expirer never posted the expiration"
-            await asyncio.sleep(0.05)
+        move_past(ledger.clock, expires)
+        await eventually(lambda: _expirations(pool, customer_id), 60, "the expirer's posting of the expiration")
         assert await _expirations(pool, customer_id) == [7]
     finally:
         await ledger.close()

@@ -12,20 +12,20 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from server.admin import main as admin_main
 from server.domain.errors import WalletError
 from server.domain.holds import HoldRequest
 from server.domain.model import EntryRequest, EntryType
 from server.verify import verify
-from tests.database import throwaway_database
+from server.verify.admin import main as admin_main
+from tests.database import scratch_database
 from tests.ledgers import ledger_on
 from tests.seeding import seed_credits
 
 
 @pytest.fixture
-def ledger_copy() -> Iterator[str]:
-    """A migrated database holding two healthy customers."""
-    with throwaway_database() as url:
+def ledger_copy(database_url: str) -> Iterator[str]:
+    """A migrated database of its own (the verifier reads all of it) holding two healthy customers."""
+    with scratch_database(database_url) as url:
         seed_credits(url, "cus_good", 50)
         seed_credits(url, "cus_target", 10)
         yield url

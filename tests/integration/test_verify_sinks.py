@@ -7,10 +7,10 @@ import asyncio
 import psycopg
 import pytest
 
-from server.admin import main as admin_main
 from server.domain.model import EntryRequest, EntryType
 from server.store import events, webhooks
-from server.verify_sinks import sink_standings
+from server.verify.admin import main as admin_main
+from server.verify.sinks import sink_standings
 from tests.database import scratch_database
 from tests.ledgers import ledger_on
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -20,7 +21,7 @@ async def test_a_write_whose_row_counts_differ_from_the_decision_fails_and_leave
     request = EntryRequest(customer_id, "USD", EntryType.CREDIT, 100, "guard", "", {})
     with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="rows written differ: entries=1"):
         async with pool.connection() as conn, conn.pipeline(), conn.transaction():
-            state = await locking.lock_batch(conn, [customer_id], [], [])
+            state = await locking.lock_batch(conn, [customer_id], [], [], timedelta(0))
             decision = decide_batch([request], state, new_entry_id)
             statement, params = writes.write_statement(decision)
             # Claim one entry more than the decision holds: the statement must refuse it.

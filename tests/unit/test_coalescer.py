@@ -11,6 +11,7 @@ import pytest
 from server.domain.errors import DatabaseUnavailable, InsufficientFunds, ServerBusy, ShuttingDown, WalletError
 from server.domain.model import Applied, Entry, EntryRequest, EntryType, Wallet
 from server.ledger.coalescer import LINGER_AFTER, Coalescer
+from tests.waiting import eventually
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -39,15 +40,17 @@ def applied(req: EntryRequest) -> Applied:
 
 
 class RecordingLedger:
-    """Applies batches after a short pause, recording each batch it saw."""
+    """Applies batches, recording each batch it saw; while `gate` is clear, a batch waits in its transaction."""
 
     def __init__(self, fail_amounts: set[int] | None = None) -> None:
         self.batches: list[list[int]] = []
         self.fail_amounts = fail_amounts or set()
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def apply(self, requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
         self.batches.append([r.amount for r in requests])
-        await asyncio.sleep(0.01)
+        await self.gate.wait()
         if len(requests) > 1 and self.fail_amounts & {r.amount for r in requests}:
             raise RuntimeError("poisoned batch")
         return [
@@ -58,14 +61,19 @@ class RecordingLedger:
         ]
 
 
-async def test_concurrent_requests_share_batches_and_keep_arrival_order() -> None:
+async def test_requests_that_queue_behind_a_transaction_share_the_next_ones_in_arrival_order() -> None:
     ledger = RecordingLedger()
+    ledger.gate.clear()
     coalescer = Coalescer(ledger.apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=5)
-    results = await asyncio.gather(*(coalescer.submit(request(i)) for i in range(1, 101)))
+    first = asyncio.ensure_future(coalescer.submit(request(1)))
+    await eventually(lambda: ledger.batches, 5, "the first request's transaction")
+    # 99 more arrive while the first request's transaction runs: two full batches of 50 and 49.
+    rest = [asyncio.ensure_future(coalescer.submit(request(i))) for i in range(2, 101)]
+    await eventually(lambda: coalescer.queued == 99, 5, "99 queued requests")
+    ledger.gate.set()
+    results = await asyncio.gather(first, *rest)
     assert [r.entry.amount for r in results] == list(range(1, 101))
-    assert [amount for batch in ledger.batches for amount in batch] == list(range(1, 101))
-    assert len(ledger.batches) < 100
-    assert max(len(batch) for batch in ledger.batches) <= 50
+    assert ledger.batches == [[1], list(range(2, 52)), list(range(52, 101))]
 
 
 async def test_each_request_keeps_its_own_refusal() -> None:
@@ -143,19 +151,14 @@ async def test_a_request_left_waiting_behind_a_stuck_batch_fails_fast_with_serve
 
 async def test_after_a_large_batch_the_runner_lingers_and_gathers_the_callers_next_requests_into_one() -> None:
     ledger = RecordingLedger()
-    gate = asyncio.Event()
-
-    async def held_apply(requests: Sequence[EntryRequest]) -> list[Applied | WalletError]:
-        if not ledger.batches:
-            await gate.wait()  # the first batch stays in its transaction until the test lets it go
-        return await ledger.apply(requests)
-
-    coalescer = Coalescer(held_apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=30, linger_s=1.0)
+    ledger.gate.clear()  # the first batch stays in its transaction until the test lets it go
+    coalescer = Coalescer(ledger.apply, name="test", batch_max=50, concurrency=1, queue_timeout_s=30, linger_s=1.0)
     # A batch of LINGER_AFTER requests (the sign of a saturated server), and one more waiting behind it.
     first = [asyncio.ensure_future(coalescer.submit(request(i))) for i in range(1, LINGER_AFTER + 1)]
-    await asyncio.sleep(0)
+    await eventually(lambda: ledger.batches, 5, "the first batch's transaction")
     waiting = asyncio.ensure_future(coalescer.submit(request(100)))
-    gate.set()
+    await eventually(lambda: coalescer.queued == 1, 5, "a request queued behind the first batch")
+    ledger.gate.set()
     await asyncio.gather(*first)
     # The first batch's callers come back with their next requests while the runner lingers.
     again = [asyncio.ensure_future(coalescer.submit(request(101 + i))) for i in range(2)]

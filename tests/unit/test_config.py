@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from server.__main__ import event_loop_factory
 from server.config import ConfigError, Currency, Settings, parse_currencies
-from server.runtime import event_loop_factory
 
 
 def test_defaults_serve_usd_and_inr_on_the_loopback_port_50051() -> None:

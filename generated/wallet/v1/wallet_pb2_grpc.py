@@ -213,7 +213,11 @@ class WalletServiceServicer:
     def CaptureHold(self, request, context):
         """Spends part or all of an active hold: one DEBIT entry with hold_id set,
         and the rest of the reservation returns to the available balance.
-        Repeating the capture that closed a hold replays its response.
+        Repeating the capture that closed a hold replays its response. A hold
+        the customer does not have is NOT_FOUND (ErrorInfo reason
+        HOLD_NOT_FOUND); one released, expired or captured otherwise is
+        FAILED_PRECONDITION (HOLD_NOT_ACTIVE, metadata `status`); an amount over
+        the hold's is FAILED_PRECONDITION (CAPTURE_EXCEEDS_HOLD).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,7 +225,10 @@ class WalletServiceServicer:
 
     def ReleaseHold(self, request, context):
         """Closes an active hold without spending it: its whole amount returns to
-        the available balance. Repeating a release replays its response.
+        the available balance. Repeating a release replays its response. A hold
+        the customer does not have is NOT_FOUND (ErrorInfo reason
+        HOLD_NOT_FOUND); one captured or expired is FAILED_PRECONDITION
+        (HOLD_NOT_ACTIVE, metadata `status`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,7 +243,10 @@ class WalletServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListHolds(self, request, context):
-        """Pages through the customer's holds, newest first.
+        """Pages through the customer's holds, newest first. A page_token this
+        service did not return, or returned for another customer or other
+        filters, is INVALID_ARGUMENT naming page_token; a customer without
+        holds gets an empty page, never NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -97,18 +97,29 @@ class WalletServiceStub:
     CaptureHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CaptureHoldRequest, _wallet_pb2.CaptureHoldResponse]
     """Spends part or all of an active hold: one DEBIT entry with hold_id set,
     and the rest of the reservation returns to the available balance.
-    Repeating the capture that closed a hold replays its response.
+    Repeating the capture that closed a hold replays its response. A hold
+    the customer does not have is NOT_FOUND (ErrorInfo reason
+    HOLD_NOT_FOUND); one released, expired or captured otherwise is
+    FAILED_PRECONDITION (HOLD_NOT_ACTIVE, metadata `status`); an amount over
+    the hold's is FAILED_PRECONDITION (CAPTURE_EXCEEDS_HOLD).
     """
     ReleaseHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ReleaseHoldRequest, _wallet_pb2.ReleaseHoldResponse]
     """Closes an active hold without spending it: its whole amount returns to
-    the available balance. Repeating a release replays its response.
+    the available balance. Repeating a release replays its response. A hold
+    the customer does not have is NOT_FOUND (ErrorInfo reason
+    HOLD_NOT_FOUND); one captured or expired is FAILED_PRECONDITION
+    (HOLD_NOT_ACTIVE, metadata `status`).
     """
     GetHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]
     """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
     if it has no such hold).
     """
     ListHolds: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]
-    """Pages through the customer's holds, newest first."""
+    """Pages through the customer's holds, newest first. A page_token this
+    service did not return, or returned for another customer or other
+    filters, is INVALID_ARGUMENT naming page_token; a customer without
+    holds gets an empty page, never NOT_FOUND.
+    """
     WatchEvents: _grpc.UnaryStreamMultiCallable[_wallet_pb2.WatchEventsRequest, _wallet_pb2.WatchEventsResponse]
     """Streams wallet events (entries, hold changes, low-balance crossings) as
     their changes commit, and keeps the stream open. Every event carries a
@@ -222,18 +233,29 @@ class WalletServiceAsyncStub(WalletServiceStub):
     CaptureHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CaptureHoldRequest, _wallet_pb2.CaptureHoldResponse]  # type: ignore[assignment]
     """Spends part or all of an active hold: one DEBIT entry with hold_id set,
     and the rest of the reservation returns to the available balance.
-    Repeating the capture that closed a hold replays its response.
+    Repeating the capture that closed a hold replays its response. A hold
+    the customer does not have is NOT_FOUND (ErrorInfo reason
+    HOLD_NOT_FOUND); one released, expired or captured otherwise is
+    FAILED_PRECONDITION (HOLD_NOT_ACTIVE, metadata `status`); an amount over
+    the hold's is FAILED_PRECONDITION (CAPTURE_EXCEEDS_HOLD).
     """
     ReleaseHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ReleaseHoldRequest, _wallet_pb2.ReleaseHoldResponse]  # type: ignore[assignment]
     """Closes an active hold without spending it: its whole amount returns to
-    the available balance. Repeating a release replays its response.
+    the available balance. Repeating a release replays its response. A hold
+    the customer does not have is NOT_FOUND (ErrorInfo reason
+    HOLD_NOT_FOUND); one captured or expired is FAILED_PRECONDITION
+    (HOLD_NOT_ACTIVE, metadata `status`).
     """
     GetHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]  # type: ignore[assignment]
     """Returns one of the customer's holds (NOT_FOUND, reason HOLD_NOT_FOUND,
     if it has no such hold).
     """
     ListHolds: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListHoldsRequest, _wallet_pb2.ListHoldsResponse]  # type: ignore[assignment]
-    """Pages through the customer's holds, newest first."""
+    """Pages through the customer's holds, newest first. A page_token this
+    service did not return, or returned for another customer or other
+    filters, is INVALID_ARGUMENT naming page_token; a customer without
+    holds gets an empty page, never NOT_FOUND.
+    """
     WatchEvents: _aio.UnaryStreamMultiCallable[_wallet_pb2.WatchEventsRequest, _wallet_pb2.WatchEventsResponse]  # type: ignore[assignment]
     """Streams wallet events (entries, hold changes, low-balance crossings) as
     their changes commit, and keeps the stream open. Every event carries a
@@ -380,7 +402,11 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_wallet_pb2.CaptureHoldResponse, _abc.Awaitable[_wallet_pb2.CaptureHoldResponse]]:
         """Spends part or all of an active hold: one DEBIT entry with hold_id set,
         and the rest of the reservation returns to the available balance.
-        Repeating the capture that closed a hold replays its response.
+        Repeating the capture that closed a hold replays its response. A hold
+        the customer does not have is NOT_FOUND (ErrorInfo reason
+        HOLD_NOT_FOUND); one released, expired or captured otherwise is
+        FAILED_PRECONDITION (HOLD_NOT_ACTIVE, metadata `status`); an amount over
+        the hold's is FAILED_PRECONDITION (CAPTURE_EXCEEDS_HOLD).
         """
 
     @_abc_1.abstractmethod
@@ -390,7 +416,10 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.ReleaseHoldResponse, _abc.Awaitable[_wallet_pb2.ReleaseHoldResponse]]:
         """Closes an active hold without spending it: its whole amount returns to
-        the available balance. Repeating a release replays its response.
+        the available balance. Repeating a release replays its response. A hold
+        the customer does not have is NOT_FOUND (ErrorInfo reason
+        HOLD_NOT_FOUND); one captured or expired is FAILED_PRECONDITION
+        (HOLD_NOT_ACTIVE, metadata `status`).
         """
 
     @_abc_1.abstractmethod
@@ -409,7 +438,11 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _wallet_pb2.ListHoldsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.ListHoldsResponse, _abc.Awaitable[_wallet_pb2.ListHoldsResponse]]:
-        """Pages through the customer's holds, newest first."""
+        """Pages through the customer's holds, newest first. A page_token this
+        service did not return, or returned for another customer or other
+        filters, is INVALID_ARGUMENT naming page_token; a customer without
+        holds gets an empty page, never NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def WatchEvents(

@@ -1,7 +1,11 @@
 """`wallet-admin`: operator commands that run beside the service.
 
-    wallet-admin verify    check that every balance equals the sum of its entries
-                           and every before/after chain is unbroken; exit 1 with a
+    wallet-admin verify    check the whole ledger from its stored rows: every balance
+                           equals the sum of its entries, every before/after chain and
+                           history position is unbroken, no idempotency key applied twice;
+                           held balances equal their active holds, each expiring credit's
+                           lot its amount less its draws, versions count their changes;
+                           every change since events began has its event. Exit 1 with a
                            report naming the first bad entry if not.
 
 The database is DATABASE_URL, or the private PostgreSQL under WALLET_DATA_DIR.
@@ -16,8 +20,8 @@ from datetime import UTC, datetime
 
 from server.config import ConfigError, Settings
 from server.store.db import EmbeddedPostgresMissing, libpq_url, resolve_database_url
-from server.verify import verify
-from server.verify_sinks import sink_standings
+from server.verify.ledger import verify
+from server.verify.sinks import sink_standings
 
 
 def main(argv: list[str] | None = None) -> int:

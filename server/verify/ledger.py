@@ -5,11 +5,11 @@ every entry, that it starts where the previous entry of its wallet ended and
 that its after_balance is its before_balance plus or minus its amount; for
 every customer, that history positions run 1, 2, 3… up to the head's last
 position with created_at never decreasing, and that no idempotency key was
-applied twice. Holds, lots, versions, events, reversals and stored refusals
-have their own checks (`verify_credits`, `verify_events`, `verify_reversals`).
-Everything is read in one
-REPEATABLE READ snapshot, so a verifier running beside live traffic sees one
-consistent state. Run it with `wallet-admin verify` or `make verify`.
+applied twice. Then the checks of holds, expiring credits (lots) and versions
+(`server.verify.credits`), of the event outbox (`server.verify.events`), and of
+reversals and stored refusals (`server.verify.reversals`). Everything is read
+in one REPEATABLE READ snapshot, so a verifier running beside live traffic
+sees one consistent state. Run it with `wallet-admin verify` or `make verify`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from server.verify_credits import credit_and_hold_problems
-from server.verify_events import event_problems
-from server.verify_reversals import reversal_problems
+from server.verify.credits import credit_and_hold_problems
+from server.verify.events import event_problems
+from server.verify.reversals import reversal_problems
 
 # Each check returns offending rows ordered so the first row is the first bad entry.
 _BROKEN_CHAIN = """

@@ -12,6 +12,8 @@ from datetime import datetime
 
 import psycopg
 
+from server.domain.cursors import cursor_of
+
 _SINKS = """
 WITH sinks AS (
     SELECT 'webhook ' || id || ' (' || status || ')' AS name, last_position AS position, event_types AS types
@@ -40,11 +42,14 @@ class SinkStanding:
 
     def describe(self, now: datetime) -> str:
         if not self.behind:
-            return f"{self.name}: at ev_{self.position}, up to date (stream at ev_{self.stream_position})"
+            return (
+                f"{self.name}: at {cursor_of(self.position)}, up to date (stream at {cursor_of(self.stream_position)})"
+            )
         assert self.oldest_undelivered is not None
         age = (now - self.oldest_undelivered).total_seconds()
         return (
-            f"{self.name}: at ev_{self.position}, {self.behind} event(s) behind the stream's ev_{self.stream_position},"
+            f"{self.name}: at {cursor_of(self.position)}, {self.behind} event(s) behind the stream's"
+            f" {cursor_of(self.stream_position)},"
             f" the oldest {age:.1f} s old"
         )
 

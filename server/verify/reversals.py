@@ -1,4 +1,4 @@
-"""The verifier's checks of reversals and stored refusals (see `server.verify`).
+"""The verifier's checks of reversals and stored refusals (see `server.verify.ledger`).
 
 A reversal has the same customer and currency as its original and the
 opposite direction; an entry's reversals sum to at most its amount; a refund
@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from server.verify_credits import run_checks
+from server.verify.checks import run_checks
 
 # Each query returns (subject, problem) rows.
 _CHECKS = [

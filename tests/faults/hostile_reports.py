@@ -1,15 +1,11 @@
-"""Goal: no field of the report requests, however hostile, gets an answer other than INVALID_ARGUMENT or a valid result.
+"""The hostile-input cases of the report requests (the registry is tests.faults.hostile_cases, the
+machinery tests.faults.hostile): GetBalances with `as_of`, and SummarizeLedger.
 
-Method and properties as in `tests/faults/test_hostile_input.py` (the shared
-machinery is `tests.faults.hostile`): GetBalances with `as_of` and
-SummarizeLedger are built field by field from valid, invalid and arbitrary
-pools, sent as raw bytes with unknown fields appended to a real server
-process, and every answer is checked: INVALID_ARGUMENT names exactly the
-invalid fields, an OK summary tiles the range asked for (to the microsecond,
-rounded up as the server stores times) with balances that chain.
-SummarizeLedger's end_time is drawn relative to start_time: after it by up to
-30 days (never more than 1,000 buckets, even by the hour), or not after it
-(invalid, naming end_time, when start_time itself is valid).
+An OK summary tiles the range asked for (to the microsecond, rounded up as
+the server stores times) with balances that chain. SummarizeLedger's end_time
+is drawn relative to start_time: after it by up to 30 days (never more than
+1,000 buckets, even by the hour), or not after it (invalid, naming end_time,
+when start_time itself is valid).
 """
 
 from __future__ import annotations
@@ -18,38 +14,33 @@ import itertools
 import time
 from typing import Any
 
-import grpc
-import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.consistency import assert_ledger_consistent
 from tests.faults.hostile import (
     ANY,
     ANY_TEXT,
     CURRENCY,
     CUSTOMER_ID,
     INVALID,
-    PROFILE,
+    OK,
+    REFUSED,
     TIMESTAMP_OUT_OF_RANGE,
     VALID,
     Drawn,
-    check_answer,
-    check_wallet,
+    RpcCase,
+    balances_ok,
     draw_fields,
     int_edges,
-    known_fields,
     micros_up,
+    plain,
+    reaching,
     text_rule,
     unknown_enum,
-    unknown_fields,
     values_of,
     verdicts_of,
 )
 from wallet.v1 import wallet_pb2
-
-pytestmark = pytest.mark.slow
 
 # The server reads its clock a few milliseconds after the test reads its own: too close to call.
 CLOCK_MARGIN_S = 60
@@ -118,14 +109,6 @@ def summary_requests(draw: st.DrawFn) -> Drawn:
     return Drawn(wallet_pb2.SummarizeLedgerRequest(**values_of(fields)), verdicts_of(fields))
 
 
-def _balances_ok(request: Any, responses: list[bytes]) -> None:
-    response = wallet_pb2.GetBalancesResponse.FromString(responses[0])
-    assert response.customer_id == request.customer_id
-    assert {"USD", "INR"} <= {w.currency for w in response.wallets}
-    for wallet in response.wallets:
-        check_wallet(wallet, request.customer_id, wallet.currency)
-
-
 def _summary_ok(request: Any, responses: list[bytes]) -> None:
     response = wallet_pb2.SummarizeLedgerResponse.FromString(responses[0])
     assert (response.customer_id, response.currency) == (request.customer_id, request.currency)
@@ -142,25 +125,19 @@ def _summary_ok(request: Any, responses: list[bytes]) -> None:
         assert request.group_by_metadata_key or not bucket.debits_by_metadata
 
 
-def test_get_balances_as_of_answers_any_request_with_invalid_argument_or_a_valid_result(
-    channel: grpc.Channel, database_url: str
-) -> None:
-    @PROFILE
-    @given(drawn=balances_as_of_requests(), unknown=unknown_fields(known_fields(wallet_pb2.GetBalancesRequest)))
-    def examples(drawn: Drawn, unknown: bytes) -> None:
-        check_answer(channel, "GetBalances", drawn, unknown, _balances_ok)
-
-    examples()
-    assert_ledger_consistent(database_url)
-
-
-def test_summarize_ledger_answers_any_request_with_invalid_argument_or_a_valid_summary(
-    channel: grpc.Channel, database_url: str
-) -> None:
-    @PROFILE
-    @given(drawn=summary_requests(), unknown=unknown_fields(known_fields(wallet_pb2.SummarizeLedgerRequest)))
-    def examples(drawn: Drawn, unknown: bytes) -> None:
-        check_answer(channel, "SummarizeLedger", drawn, unknown, _summary_ok)
-
-    examples()
-    assert_ledger_consistent(database_url)
+CASES = [
+    RpcCase(
+        "GetBalances as_of",
+        "GetBalances",
+        wallet_pb2.GetBalancesRequest,
+        lambda _: plain(balances_as_of_requests(), balances_ok),
+        reaching(OK, REFUSED),
+    ),
+    RpcCase(
+        "SummarizeLedger",
+        "SummarizeLedger",
+        wallet_pb2.SummarizeLedgerRequest,
+        lambda _: plain(summary_requests(), _summary_ok),
+        reaching(OK, REFUSED),
+    ),
+]

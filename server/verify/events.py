@@ -1,4 +1,4 @@
-"""The verifier's checks of the event outbox (see `server.verify`).
+"""The verifier's checks of the event outbox (see `server.verify.ledger`).
 
 Every change made since events began (or since what retention removed) has
 its event: one ENTRY_CREATED per entry, one HOLD_CREATED per hold and one
@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from server.verify_credits import run_checks
+from server.verify.checks import run_checks
 
 # Changes before this instant may have no event: made before the upgrade that began events, or removed by retention.
 _HORIZON = "(SELECT greatest(started_at, coalesce(retained_after, started_at)) FROM event_stream WHERE id = 1)"

@@ -1,4 +1,4 @@
-"""The verifier's checks of holds and expiring credits (see `server.verify`).
+"""The verifier's checks of holds and expiring credits (see `server.verify.ledger`).
 
 Expiring credits have a lot whose remainder must equal the credit's amount
 less every draw on it plus what refunds gave back to it, never negative; money that never expires is the pool:
@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+
+from server.verify.checks import run_checks
 
 # Each query returns (subject, problem) rows.
 _CHECKS = [
@@ -148,15 +150,6 @@ SELECT format('customer %%s', e.customer_id),
 FROM ledger_entries e JOIN holds h ON h.customer_id = e.customer_id AND h.idempotency_key = e.idempotency_key
 """,
 ]
-
-
-def run_checks(conn: psycopg.Connection[Any], checks: list[str], limit: int) -> list[str]:
-    """The (subject, problem) rows of each check as sentences, at most `limit` per check."""
-    problems: list[str] = []
-    for check in checks:
-        for subject, what in conn.execute(f"{check} ORDER BY 1 LIMIT %(limit)s", {"limit": limit}):
-            problems.append(f"{subject}: {what}")
-    return problems
 
 
 def credit_and_hold_problems(conn: psycopg.Connection[Any], limit: int) -> list[str]:

@@ -13,6 +13,7 @@ import grpc
 import psycopg
 
 from tests.faults.servers import FAST_RECONNECT
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -23,6 +24,7 @@ class ResumingWatcher:
         self.events: list[wallet_pb2.WalletEvent] = []
         self.connections = 0
         self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -35,12 +37,7 @@ class ResumingWatcher:
 
     async def wait_for(self, count: int, timeout_s: float = 60.0) -> None:
         """Returns once `count` events arrived (fails after `timeout_s`, a safety bound only)."""
-
-        async def enough() -> None:
-            while len(self.events) < count:
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(enough(), timeout_s)
+        await eventually(lambda: len(self.events) >= count, timeout_s, f"{count} events", wake=self._arrived)
 
     async def _run(self) -> None:
         cursor = ""
@@ -56,10 +53,11 @@ class ResumingWatcher:
                         for event in message.events:
                             self.events.append(event)
                             cursor = event.cursor
+                        self._arrived.set()
             except grpc.aio.AioRpcError as error:
                 if error.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-            await asyncio.sleep(0.05)  # the server is gone: back off a little before resuming
+            await asyncio.sleep(0.05)  # real time: the server was killed; back off a little before resuming
 
 
 def stored_events(database_url: str, customer_id: str) -> list[tuple[int, str, str | None, str | None]]:
