@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import grpc
 import pytest
 from grpc_status import rpc_status
 
-from server.app import WalletServer
 from tests.e2e.helpers import DEBIT, entry_request, error_info
 from tests.e2e.test_expiry import history
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -145,19 +143,3 @@ async def test_twenty_identical_keyed_debits_racing_a_credit_all_get_one_outcome
     else:
         assert {error_info(e).reason for e in errors} == {"INSUFFICIENT_WALLET_FUNDS"}
         assert {rpc_status.from_call(e).message for e in errors} == {errors[0].details()}
-
-
-async def test_a_stored_refusal_is_pruned_after_its_retention_and_the_key_is_free_again(
-    stub: Stub, customer_id: str, wallet_server: tuple[WalletServer, str]
-) -> None:
-    debit = entry_request(customer_id, 500, DEBIT, idempotency_key="old")
-    await refused(stub.CreateLedgerEntry(debit))
-    await stub.CreateLedgerEntry(entry_request(customer_id, 1_000))
-    ledger = wallet_server[0].ledger
-    ledger.clock.advance(timedelta(days=29))  # kept 30 days by default
-    await ledger.prune_refusals(1_000_000)
-    assert error_info(await refused(stub.CreateLedgerEntry(debit))).metadata["replayed"] == "true"
-    ledger.clock.advance(timedelta(days=2))
-    assert await ledger.prune_refusals(1_000_000) >= 1
-    applied = await stub.CreateLedgerEntry(debit)
-    assert applied.wallet.balance == 500
