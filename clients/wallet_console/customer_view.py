@@ -187,13 +187,15 @@ async def _holds(client: AsyncWalletClient, customer_id: str, limit: int) -> lis
 
 
 async def _summary(client: AsyncWalletClient, customer_id: str, query: ChartQuery) -> tuple[LedgerSummary | None, str]:
-    end = datetime.now(UTC)
+    now = datetime.now(UTC)
     try:
         summary = await client.summarize(
             customer_id,
             query.currency,
-            chart_start(end, query.period, query.time_zone),
-            end,
+            chart_start(now, query.period, query.time_zone),
+            # The end of the current period, not this host's "now": an entry the service stamped a moment
+            # ahead of this clock (another host's, a skew of seconds) still shows in today's bar.
+            chart_start(now, query.period, query.time_zone, periods=0),
             period=query.period,
             time_zone=query.time_zone,
             group_by_metadata_key=query.key or None,
@@ -203,14 +205,15 @@ async def _summary(client: AsyncWalletClient, customer_id: str, query: ChartQuer
     return summary, ""
 
 
-def chart_start(now: datetime, period: str, time_zone: str) -> datetime:
-    """The start of the first period shown: local midnight, Monday or the 1st, PERIODS[period] - 1 periods ago."""
+def chart_start(now: datetime, period: str, time_zone: str, periods: int | None = None) -> datetime:
+    """The start of a period: local midnight, Monday or the 1st, `periods` - 1 periods ago (PERIODS[period] by
+    default; 0 gives the start of the next period, where the chart ends)."""
     try:
         zone = zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")  # the service names the bad zone in its answer
     today = now.astimezone(zone).date()
-    count = PERIODS[period]
+    count = PERIODS[period] if periods is None else periods
     if period == "day":
         first = today - timedelta(days=count - 1)
     elif period == "week":
