@@ -8,6 +8,8 @@ never more than the debit in all.
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from typing import Any
 
 import grpc
@@ -42,6 +44,7 @@ ENTRY_ID_LENGTH_MAX = 64
 TARGET_ID = "<target>"
 DEBITED = 1_000  # each target debit's amount (of a wallet credited with it first)
 OWN, FOREIGN, UNKNOWN = "own", "foreign", "unknown"
+_FRESH = itertools.count(1)
 
 NOT_FOUND: Outcome = (grpc.StatusCode.NOT_FOUND, "ENTRY_NOT_FOUND")
 EXCEEDS: Outcome = (grpc.StatusCode.FAILED_PRECONDITION, "REVERSAL_EXCEEDS_ENTRY")
@@ -66,6 +69,10 @@ def _place(stub: wallet_pb2_grpc.WalletServiceStub, message: Any, target: str, u
     if target == UNKNOWN:
         message.entry_id = unknown_id
         return
+    if target == OWN:
+        # A customer of its own: the keys other cases (and runs) used for a drawn customer would make most
+        # refunds IDEMPOTENCY_KEY_REUSED, and the refund's own outcomes would seldom come up.
+        message.customer_id = f"cus_hostile_reversal_{next(_FRESH)}_{uuid.uuid4().hex[:8]}"
     owner = message.customer_id if target == OWN else "cus_hostile_reversals_other"
     credit = wallet_pb2.CreateLedgerEntryRequest(
         customer_id=owner, currency="USD", amount=DEBITED, entry_type=wallet_pb2.ENTRY_TYPE_CREDIT, reason="t"
