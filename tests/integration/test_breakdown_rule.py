@@ -38,7 +38,7 @@ values = st.one_of(
 @st.composite
 def bucket_debits(draw: st.DrawFn, bucket: int) -> list[tuple[int, str | None, int]]:
     named = draw(st.integers(0, 28))
-    moves = [
+    moves: list[tuple[int, str | None, int]] = [
         (bucket, f"v{i:02d}", draw(st.integers(1, 3))) for i in range(named) for _ in range(draw(st.integers(1, 2)))
     ]
     moves += [(bucket, value, draw(st.integers(1, 3))) for value in draw(st.lists(values, max_size=8))]
