@@ -17,10 +17,11 @@ import time
 
 import grpc
 
+from server.domain.limits import ACCESS_LOG_LINES_MAX
+
 logger = logging.getLogger("wallet.rpc")
 
 FLUSH_INTERVAL_S = 0.2
-LINES_MAX = 5_000
 
 
 class AccessLog:
@@ -65,7 +66,7 @@ class AccessLog:
         if reason:
             line += f', "reason": "{reason}"'
         self._lines.append(line + trace_ids + "}")
-        if len(self._lines) >= LINES_MAX:
+        if len(self._lines) >= ACCESS_LOG_LINES_MAX:
             self.flush()
 
     def flush(self) -> None:

@@ -89,20 +89,22 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def CreateHold(
         self, request: wallet_pb2.CreateHoldRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CreateHoldResponse:
-        outcome = await self._ledger.hold(parse_holds.hold_request(request, self._settings, authenticated_caller()))
+        outcome = await self._ledger.create_hold(
+            parse_holds.hold_request(request, self._settings, authenticated_caller())
+        )
         return wallet_pb2.CreateHoldResponse(**self._hold_fields(outcome))
 
     async def CaptureHold(
         self, request: wallet_pb2.CaptureHoldRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.CaptureHoldResponse:
-        outcome = await self._ledger.hold(parse_holds.capture_request(request, authenticated_caller()))
+        outcome = await self._ledger.capture_hold(parse_holds.capture_request(request, authenticated_caller()))
         assert outcome.entry is not None
         return wallet_pb2.CaptureHoldResponse(entry=render.entry_to_proto(outcome.entry), **self._hold_fields(outcome))
 
     async def ReleaseHold(
         self, request: wallet_pb2.ReleaseHoldRequest, context: grpc.aio.ServicerContext
     ) -> wallet_pb2.ReleaseHoldResponse:
-        outcome = await self._ledger.hold(parse_holds.hold_ref(request))
+        outcome = await self._ledger.release_hold(parse_holds.hold_ref(request))
         return wallet_pb2.ReleaseHoldResponse(**self._hold_fields(outcome))
 
     async def GetHold(

@@ -10,7 +10,8 @@ from server.api.render import timestamp
 from server.domain.cursors import cursor_of
 from server.domain.errors import FieldViolation, InvalidArgument, WebhookEndpointNotFound
 from server.domain.events import EventType
-from server.domain.webhooks import ACTIVE, DESCRIPTION_MAX, URL_MAX, DeliveryAttempt, NewEndpoint, WebhookEndpoint
+from server.domain.limits import WEBHOOK_DESCRIPTION_LENGTH_MAX, WEBHOOK_URL_LENGTH_MAX
+from server.domain.webhooks import ACTIVE, DeliveryAttempt, NewEndpoint, WebhookEndpoint
 from wallet.v1 import webhooks_pb2
 
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}
@@ -24,8 +25,8 @@ def new_endpoint(request: webhooks_pb2.CreateWebhookEndpointRequest) -> NewEndpo
     violations: list[FieldViolation] = []
     if not request.url:
         violations.append(FieldViolation("url", "is required"))
-    check_text(request.url, "url", URL_MAX, violations)
-    check_text(request.description, "description", DESCRIPTION_MAX, violations)
+    check_text(request.url, "url", WEBHOOK_URL_LENGTH_MAX, violations)
+    check_text(request.description, "description", WEBHOOK_DESCRIPTION_LENGTH_MAX, violations)
     types: set[EventType] = set()
     for value in request.event_types:
         if value not in _EVENT_TYPES:

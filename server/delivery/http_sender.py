@@ -1,7 +1,7 @@
 """POSTs one signed event to one endpoint: Standard Webhooks headers, no redirects, addresses checked.
 
 Each endpoint has its own aiohttp session (kept-alive connections, at most
-`LANES` at once), so one slow endpoint holds no other's connections. Every new
+`WEBHOOK_LANES_MAX` at once), so one slow endpoint holds no other's connections. Every new
 connection resolves the host again and refuses to connect when any address it
 resolves to is not allowed (`server.domain.webhooks.address_allowed`); an IP
 literal is checked before each request.
@@ -19,10 +19,9 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from server.domain.limits import WEBHOOK_LANES_MAX
 from server.domain.webhooks import Signing, address_allowed, sign
 
-# Requests in flight to one endpoint at most (one per customer lane).
-LANES = 16
 USER_AGENT = "wallet-webhooks/1"
 
 
@@ -68,7 +67,7 @@ class Sender:
         self._literal = _is_literal(host)
         self._host = host
         connector = aiohttp.TCPConnector(
-            limit=LANES, resolver=CheckingResolver(allow_private), use_dns_cache=False, force_close=False
+            limit=WEBHOOK_LANES_MAX, resolver=CheckingResolver(allow_private), use_dns_cache=False, force_close=False
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

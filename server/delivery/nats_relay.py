@@ -2,7 +2,7 @@
 
 The process that leads the relay (`server.delivery.leader`) reads the events
 after the relay's position (`sink_positions`, sink `nats`) in batches of up to
-BATCH_MAX, publishes them in stream order on one connection (pipelined, each
+NATS_RELAY_BATCH_MAX, publishes them in stream order on one connection (pipelined, each
 awaiting its publish acknowledgement), and moves the position past the batch
 only once every message of it was acknowledged. Each message carries
 `Nats-Msg-Id` = the event's cursor: after a crash (or a lost acknowledgement)
@@ -31,6 +31,7 @@ from server.config import Settings
 from server.delivery.leader import NATS_LOCK, lead_while_holding
 from server.domain.cursors import cursor_of
 from server.domain.events import Event
+from server.domain.limits import NATS_RELAY_BATCH_MAX
 from server.ledger.events_feed import EventFeed
 from server.observability.sink_metrics import SinkMetrics
 from server.store import events
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 SINK = "nats"
 SUBJECT_PREFIX = "wallet.events"
-BATCH_MAX = 1_000
 ACK_TIMEOUT_S = 10.0
 DUPLICATE_WINDOW_MIN_S = 120.0
 
@@ -147,9 +147,9 @@ class NatsRelay:
             upto = self._feed.last_position
             async with self._pool.connection() as conn:
                 batch = await events.read_events(
-                    conn, after=position, upto=upto, customer_id="", types=[], limit=BATCH_MAX
+                    conn, after=position, upto=upto, customer_id="", types=[], limit=NATS_RELAY_BATCH_MAX
                 )
-            end = batch[-1].position if len(batch) == BATCH_MAX else upto
+            end = batch[-1].position if len(batch) == NATS_RELAY_BATCH_MAX else upto
             if batch:
                 self.pending_since = min(self.pending_since, batch[0].occurred_at)
                 await self._publish(js, batch)

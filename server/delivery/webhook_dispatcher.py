@@ -26,6 +26,7 @@ from server.delivery.clock import Clock, SystemClock
 from server.delivery.leader import WEBHOOK_LOCK, lead_while_holding
 from server.delivery.webhook_worker import DispatchContext, EndpointWorker
 from server.domain.events import Event
+from server.domain.limits import WEBHOOK_ENDPOINTS_PAGE
 from server.ledger.events_feed import EventFeed
 from server.observability.sink_metrics import SinkMetrics
 from server.store import webhooks as store
@@ -34,7 +35,6 @@ from server.store.secret_box import SecretBox
 logger = logging.getLogger(__name__)
 
 REFRESH_S = 1.0
-PAGE = 500
 
 
 class WebhookDispatcher:
@@ -118,9 +118,9 @@ class WebhookDispatcher:
         after = ""
         async with self._pool.connection() as conn:
             while True:
-                page = await store.list_endpoints(conn, after, PAGE, active_only=True)
+                page = await store.list_endpoints(conn, after, WEBHOOK_ENDPOINTS_PAGE, active_only=True)
                 active.update({e.id: e for e in page})
-                if len(page) < PAGE:
+                if len(page) < WEBHOOK_ENDPOINTS_PAGE:
                     break
                 after = page[-1].id
         for endpoint_id in list(self._workers):

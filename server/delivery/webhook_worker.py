@@ -2,7 +2,7 @@
 
 The worker reads the events after its position in batches. A batch's events
 are split by customer into lanes; each lane sends its events one after the
-other (the next only once the previous is delivered), and up to LANES lanes
+other (the next only once the previous is delivered), and up to WEBHOOK_LANES_MAX lanes
 run at once. A failed attempt is logged at once with the time of the next one,
 then retried with exponential backoff and jitter; an event still not delivered
 `retry_for_s` after its first attempt, or any answer 410 Gone, disables the
@@ -25,9 +25,10 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from server.delivery.clock import Clock
-from server.delivery.http_sender import LANES, Answer, Sender
+from server.delivery.http_sender import Answer, Sender
 from server.domain.cursors import cursor_of
 from server.domain.events import Event
+from server.domain.limits import WEBHOOK_LANES_MAX, WEBHOOK_READ_BATCH_MAX
 from server.domain.webhooks import DeliveryAttempt, Signing, WebhookEndpoint, retry_delay_s
 from server.ledger.events_feed import EventFeed
 from server.observability.sink_metrics import SinkMetrics
@@ -37,7 +38,6 @@ from server.store.secret_box import SecretBox
 
 logger = logging.getLogger(__name__)
 
-BATCH_MAX = 500
 # With nothing of its types in the stream, the position is saved at most this often.
 IDLE_SAVE_S = 5.0
 # How often the endpoint's log drops the attempts at events that retention removed.
@@ -120,9 +120,9 @@ class EndpointWorker:
     ) -> tuple[list[Event], int, dict[int, tuple[int, datetime]], Signing]:
         async with self._ctx.pool.connection() as conn:
             batch = await events.read_events(
-                conn, after=position, upto=upto, customer_id="", types=self._types, limit=BATCH_MAX
+                conn, after=position, upto=upto, customer_id="", types=self._types, limit=WEBHOOK_READ_BATCH_MAX
             )
-            end = batch[-1].position if len(batch) == BATCH_MAX else upto
+            end = batch[-1].position if len(batch) == WEBHOOK_READ_BATCH_MAX else upto
             history = await store.attempts_so_far(conn, self.endpoint.id, position, end) if batch else {}
             sealed = await store.sealed_secrets(conn, self.endpoint.id)
         if sealed is None:
@@ -157,7 +157,7 @@ class EndpointWorker:
         lanes: dict[str, list[Event]] = {}
         for event in batch:
             lanes.setdefault(event.customer_id, []).append(event)
-        slots = asyncio.Semaphore(LANES)
+        slots = asyncio.Semaphore(WEBHOOK_LANES_MAX)
 
         async def lane(events_of_customer: list[Event]) -> None:
             async with slots:

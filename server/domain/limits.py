@@ -1,4 +1,9 @@
-"""Every limit and format of the contract, declared once (wallet.proto documents the same numbers)."""
+"""Every limit, declared once: the contract's limits and formats (wallet.proto and webhooks.proto document
+the same numbers), then the server's own bounds on work (batch, page and buffer sizes).
+
+Intervals and timeouts are not limits: they stay beside the loops they pace, and the tunable ones are
+settings (server.config).
+"""
 
 from __future__ import annotations
 
@@ -47,3 +52,23 @@ TIME_ZONE_LENGTH_MAX = 64
 # BatchCreateLedgerEntries: at most this many requests in one batch, all in
 # one transaction (bounded by lock and statement timeouts like any other).
 BATCH_ENTRIES_MAX = 1_000
+
+# WatchEvents: at most this many events in one stream message.
+WATCH_EVENTS_PER_MESSAGE = 1_000
+
+# Webhook endpoints (webhooks.proto): the longest URL and description accepted.
+WEBHOOK_URL_LENGTH_MAX = 2_000
+WEBHOOK_DESCRIPTION_LENGTH_MAX = 500
+
+# The server's own bounds on work, none of them part of the contract.
+# Events placed per placer transaction: bounds its length and its lock time.
+EVENT_PLACE_BATCH_MAX = 5_000
+# Events a webhook worker reads per batch, and requests in flight to one endpoint at most (one per customer lane).
+WEBHOOK_READ_BATCH_MAX = 500
+WEBHOOK_LANES_MAX = 16
+# Webhook endpoints the dispatcher reads per page when it refreshes its list.
+WEBHOOK_ENDPOINTS_PAGE = 500
+# Events the NATS relay reads and publishes per batch.
+NATS_RELAY_BATCH_MAX = 1_000
+# Access-log lines buffered before a flush sooner than the interval (server.api.access_log).
+ACCESS_LOG_LINES_MAX = 5_000

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from server.domain.limits import SUMMARY_NO_VALUE, SUMMARY_OTHER_VALUES
+from server.domain.limits import SUMMARY_NO_VALUE, SUMMARY_OTHER_VALUES, SUMMARY_TOP_VALUES
 from server.domain.model import EntryType
 
 
@@ -106,10 +106,41 @@ class Summary:
 
 _LABELS = {ValueGroup.OTHER: SUMMARY_OTHER_VALUES, ValueGroup.NONE: SUMMARY_NO_VALUE}
 
+# The breakdown's ranking rule, said here: in each bucket the debits are summed per metadata value; the
+# SUMMARY_TOP_VALUES values with the largest sums are named, ties broken by the value in code-point order
+# (`rank_key`); the other values are summed as one row; debits without the key, or with an empty value, are
+# one more row that does not compete. `rank_breakdown` is the rule in full. The store applies the same rule
+# in SQL (store/report_reads.py: ORDER BY sum DESC, value COLLATE "C", rank <= SUMMARY_TOP_VALUES) because a
+# bucket may hold any number of distinct values (an order id per debit): ranked in the database, it sends at
+# most SUMMARY_TOP_VALUES + 2 rows per bucket instead of one per value. A test checks that the two agree
+# (tests/integration/test_breakdown_rule.py).
+
+
+def rank_key(value: str, amount: int) -> tuple[int, str]:
+    """Where a value with debits summing to `amount` ranks in its bucket: the largest sum first, then by value."""
+    return -amount, value
+
+
+def rank_breakdown(bucket: int, debits: Iterable[tuple[str | None, int]]) -> list[BreakdownRow]:
+    """One bucket's breakdown rows from its debits, each (metadata value or None, amount), by the rule above."""
+    sums: dict[str | None, tuple[int, int]] = {}
+    for value, amount in debits:
+        total, count = sums.get(value or None, (0, 0))
+        sums[value or None] = (total + amount, count + 1)
+    without = sums.pop(None, None)
+    ranked = sorted(((v, a, n) for v, (a, n) in sums.items() if v is not None), key=lambda r: rank_key(r[0], r[1]))
+    rows = [BreakdownRow(bucket, ValueGroup.NAMED, v, a, n) for v, a, n in ranked[:SUMMARY_TOP_VALUES]]
+    rest = ranked[SUMMARY_TOP_VALUES:]
+    if rest:
+        rows.append(BreakdownRow(bucket, ValueGroup.OTHER, "", sum(a for _, a, _ in rest), sum(n for *_, n in rest)))
+    if without is not None:
+        rows.append(BreakdownRow(bucket, ValueGroup.NONE, "", *without))
+    return rows
+
 
 def _ordered(rows: Iterable[BreakdownRow]) -> tuple[MetadataAmount, ...]:
-    """Named values largest first (ties by value), then the other values, then the debits without one."""
-    ordered = sorted(rows, key=lambda r: (r.group, -r.amount if r.group is ValueGroup.NAMED else 0, r.value))
+    """Named values in rank order, then the other values, then the debits without one."""
+    ordered = sorted(rows, key=lambda r: (r.group, rank_key(r.value, r.amount if r.group is ValueGroup.NAMED else 0)))
     return tuple(MetadataAmount(_LABELS.get(r.group, r.value), r.amount, r.debits) for r in ordered if r.debits)
 
 

@@ -1,6 +1,10 @@
 """What falls due with time: holds that expire and expiring credits whose remainder lapses.
 
-Nothing here waits for a background job. Every write batch settles each of its
+Due, said once here (`hold_is_due`, `lot_is_due`) and once in SQL
+(`server.store.due`, for the statements that ask whether anything is due;
+a test checks that the two agree): an active hold whose `expire_time` has
+come, and a lot whose `expire_time` has come while some of its money is
+neither spent nor held. Nothing here waits for a background job. Every write batch settles each of its
 customers by the batch's clock before deciding anything, and every read
 settles a customer with something due before answering, so from an
 `expire_time` on no caller can see or spend money that has expired.
@@ -13,7 +17,17 @@ from datetime import datetime
 
 from server.domain.book import Draft
 from server.domain.holds import POOL, Hold, HoldStatus
-from server.domain.model import EntryType
+from server.domain.model import EntryType, Lot
+
+
+def hold_is_due(hold: Hold, now: datetime) -> bool:
+    """Whether the hold must be closed as expired before anyone is answered at `now`."""
+    return hold.status is HoldStatus.ACTIVE and hold.expire_time <= now
+
+
+def lot_is_due(lot: Lot, now: datetime) -> bool:
+    """Whether the lot's unheld remainder must be posted as expired before anyone is answered at `now`."""
+    return lot.available > 0 and lot.expire_time <= now
 
 
 def return_reservations(draft: Draft, hold: Hold) -> None:
@@ -45,7 +59,7 @@ def close_hold(draft: Draft, hold: Hold, status: HoldStatus, at: datetime, *, co
 
 def expire_lapsed(draft: Draft, at: datetime, currency: str | None = None) -> None:
     """Posts an expiration for the unheld money left in every lot that lapsed by `at`."""
-    lapsed = [lot for lot in draft.lots_of(currency) if lot.expire_time <= at and lot.available > 0]
+    lapsed = [lot for lot in draft.lots_of(currency) if lot_is_due(lot, at)]
     for lot in lapsed:
         draft.post(
             lot.currency,
@@ -67,11 +81,9 @@ def settle(draft: Draft) -> None:
     the hold's own expiry.
     """
     now = draft.now
-    due_holds = [
-        hold for hold in draft.book.holds.values() if hold.status is HoldStatus.ACTIVE and hold.expire_time <= now
-    ]
+    due_holds = [hold for hold in draft.book.holds.values() if hold_is_due(hold, now)]
     instants = {hold.expire_time for hold in due_holds}
-    instants.update(lot.expire_time for lot in draft.book.lots.values() if lot.expire_time <= now and lot.available > 0)
+    instants.update(lot.expire_time for lot in draft.book.lots.values() if lot_is_due(lot, now))
     for instant in sorted(instants):
         for hold in sorted(due_holds, key=lambda h: h.id):
             if hold.expire_time == instant:

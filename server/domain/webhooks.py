@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 
 from server.domain.errors import FieldViolation
 from server.domain.events import EventType
+from server.domain.limits import WEBHOOK_URL_LENGTH_MAX
 
-URL_MAX = 2_000
-DESCRIPTION_MAX = 500
 SECRET_PREFIX = "whsec_"
 # A 2xx within this many seconds delivers an event (the issue's contract; tests may shorten it).
 DELIVERY_TIMEOUT_S = 10.0
@@ -120,8 +119,8 @@ def url_violations(url: str, allow_private: bool) -> list[FieldViolation]:
     """What is wrong with an endpoint URL, before name resolution (an IP literal is checked here)."""
     if not url:
         return [FieldViolation("url", "is required")]
-    if len(url) > URL_MAX:
-        return [FieldViolation("url", f"must be at most {URL_MAX} characters")]
+    if len(url) > WEBHOOK_URL_LENGTH_MAX:
+        return [FieldViolation("url", f"must be at most {WEBHOOK_URL_LENGTH_MAX} characters")]
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -2,7 +2,8 @@
 
 The time itself is the database's (`clock_timestamp()` when a batch has its
 locks, `now()` for the expirer's and the pruner's scans), so that server
-processes on several hosts agree; checks at the edge (how far ahead an
+processes on several hosts agree (both spelled once in SQL,
+`server.store.service_time`); checks at the edge (how far ahead an
 `expire_time` may be, whether `as_of` is in the future) read this host's
 clock. `Clock` adds one offset to both. It is zero in production; tests move
 it forward (`advance`) to make holds, credits and events come due without

@@ -26,12 +26,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from server.domain.limits import EVENT_PLACE_BATCH_MAX
 from server.store import events
 
 logger = logging.getLogger(__name__)
-
-# Events placed per placer transaction: bounds its length and its lock time.
-PLACE_BATCH_MAX = 5_000
 
 
 class EventFeed:
@@ -132,9 +130,9 @@ class EventFeed:
                     # Pipelined: BEGIN travels with the stream lock and COMMIT with the placement,
                     # two round trips instead of four for a transaction that follows every write batch.
                     async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                        placed, last = await events.place_events(conn, PLACE_BATCH_MAX)
+                        placed, last = await events.place_events(conn, EVENT_PLACE_BATCH_MAX)
                     self._advance(last)
-                    if placed < PLACE_BATCH_MAX:
+                    if placed < EVENT_PLACE_BATCH_MAX:
                         break
             except Exception as error:  # the database is down or the pool is busy: try again soon
                 logger.warning("event feed: placing events failed (%s); retrying", type(error).__name__)

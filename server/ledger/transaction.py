@@ -1,7 +1,9 @@
 """One write transaction: lock the customers and read their books, decide every request, write, commit.
 
-The whole use case of a write batch (`Ledger.apply_batch`), begun once at
-the top: `server.store.locking` reads the named state under the locks,
+`WriteTransaction` is the whole use case of a write batch, the object the
+write queues (`server.ledger.write_shards`) are given and run; it never
+returns to `Ledger`. The transaction is begun once at the top:
+`server.store.locking` reads the named state under the locks,
 `server.domain.decide` decides each request in arrival order as if it ran
 alone, `server.store.writes` writes what was decided. A batch of only
 replays and unkept refusals rolls back and leaves no trace, not even a lock row;
@@ -10,18 +12,19 @@ a keyed request's refusal is kept under its key (domain.refusals).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from server.domain.decide import BatchDecision, Request, decide_batch, single_requests
+from server.domain.decide import BatchDecision, Outcome, Request, decide_batch, single_requests
 from server.domain.holds import CaptureRequest, HoldRequest, ReleaseRequest
 from server.domain.ids import new_entry_id
 from server.domain.model import EntryRequest, ReversalRequest
 from server.ledger.clock import Clock
 from server.observability.batches import event
+from server.observability.ledger_metrics import LedgerMetrics
 from server.store import locking, writes
 from server.store.db import database_errors
 
@@ -63,3 +66,32 @@ async def apply_in_one_transaction(
             event("db.written", entries=len(decision.entries))
     event("db.committed" if decision.writes_anything else "db.rolled_back")
     return decision
+
+
+class WriteTransaction:
+    """Applies a batch of write requests in one transaction, counts it, and tells the event feed of new events."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        default_thresholds: Mapping[str, int],
+        clock: Clock,
+        *,
+        events_written: Callable[[], None],
+        metrics: LedgerMetrics | None = None,
+    ) -> None:
+        """`events_written` wakes the event feed (`EventFeed.events_written`); `metrics` None: nothing counted."""
+        self._pool = pool
+        self._default_thresholds = default_thresholds
+        self._clock = clock
+        self._events_written = events_written
+        self._metrics = metrics
+
+    async def apply(self, requests: Sequence[Request]) -> list[Outcome]:
+        """Applies the requests in order in one transaction; returns one outcome per request."""
+        decision = await apply_in_one_transaction(self._pool, requests, self._default_thresholds, self._clock)
+        if self._metrics is not None:
+            self._metrics.batch_committed(requests, decision)
+        if decision.events:
+            self._events_written()
+        return decision.outcomes

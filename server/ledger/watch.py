@@ -19,12 +19,11 @@ from psycopg_pool import AsyncConnectionPool
 from server.domain.cursors import cursor_of
 from server.domain.errors import CursorExpired, FieldViolation, InvalidArgument
 from server.domain.events import Event, WatchQuery
-from server.ledger.events_feed import PLACE_BATCH_MAX, EventFeed
+from server.domain.limits import EVENT_PLACE_BATCH_MAX, WATCH_EVENTS_PER_MESSAGE
+from server.ledger.events_feed import EventFeed
 from server.store import events
 from server.store.db import database_errors
 
-# Events per stream message (the contract's maximum).
-EVENTS_PER_MESSAGE = 1_000
 # How often a watcher whose filters match nothing hears how far the stream got (an empty message).
 PROGRESS_S = 10.0
 
@@ -71,7 +70,7 @@ async def watch(
                 # Every change committed before the watch goes live is placed before it: "from now" means
                 # after those, and a caller that wrote, then watched, does not see its own earlier write.
                 async with conn.transaction():
-                    await events.place_events(conn, PLACE_BATCH_MAX)
+                    await events.place_events(conn, EVENT_PLACE_BATCH_MAX)
                 last, oldest = await events.stream_bounds(conn)
         position = _start(query, last, oldest)
         yield WatchUpdate([], position)
@@ -99,9 +98,9 @@ async def _follow(
                         upto=upto,
                         customer_id=query.customer_id,
                         types=types,
-                        limit=EVENTS_PER_MESSAGE,
+                        limit=WATCH_EVENTS_PER_MESSAGE,
                     )
-            if len(batch) == EVENTS_PER_MESSAGE:
+            if len(batch) == WATCH_EVENTS_PER_MESSAGE:
                 position = batch[-1].position
                 yield WatchUpdate(batch, position)
                 told = time.monotonic()

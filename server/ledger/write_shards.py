@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from server.domain.decide import Outcome, Request
 from server.domain.entry_batches import BatchApplied, EntryBatch
 from server.domain.errors import WalletError
 from server.domain.model import Applied, EntryRequest
 from server.ledger.coalescer import Coalescer
+from server.ledger.transaction import WriteTransaction
 from server.observability.batches import BatchObserver
 
 
@@ -50,11 +51,11 @@ def _split(entries: Sequence[EntryRequest], shards: int) -> dict[int, list[int]]
 
 
 class WriteShards:
-    """A coalescer for single requests and `shards` for batches of entries, over one `apply_batch`."""
+    """A coalescer for single requests and `shards` for batches of entries, each running `transaction`."""
 
     def __init__(
         self,
-        apply_batch: Callable[[Sequence[Request]], Awaitable[list[Outcome]]],
+        transaction: WriteTransaction,
         *,
         shards: int,
         batch_max: int,
@@ -67,7 +68,7 @@ class WriteShards:
 
         def coalescer() -> Coalescer[Request, Outcome]:
             return Coalescer(
-                apply_batch,
+                transaction.apply,
                 name="write",
                 batch_max=batch_max,
                 concurrency=concurrency,

@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from server.domain.events import Event, EventType
 from server.domain.model import Wallet
 from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row, qualified
+from server.store.service_time import AT_SCAN
 
 # Placers notify this channel with the last position when they placed events; processes with watchers listen.
 EVENTS_PLACED = "wallet_events_placed"
@@ -90,11 +91,11 @@ _READS = {(c, t): _read_statement(customer=c, types=t) for c in (False, True) fo
 # Removes the oldest events that occurred before the horizon, as a prefix of
 # the stream (so what is retained stays contiguous), and records how far
 # retention reached.
-_DELETE_OLD = """
+_DELETE_OLD = f"""
 WITH cut AS (
     SELECT max(position) AS upto FROM (
         SELECT position FROM wallet_events
-        WHERE position IS NOT NULL AND occurred_at < now() + %(clock_offset)s - %(age)s
+        WHERE position IS NOT NULL AND occurred_at < {AT_SCAN} - %(age)s
         ORDER BY position LIMIT %(limit)s
     ) old
 ), deleted AS (

@@ -9,17 +9,18 @@ from typing import Any
 import psycopg
 
 from server.domain.holds import Hold, HoldQuery
+from server.store.due import hold_due, lot_due
 from server.store.rows import HOLD_COLUMN_LIST, hold_from_row
+from server.store.service_time import AT_SCAN
 
 _SELECT_HOLD = f"SELECT {HOLD_COLUMN_LIST} FROM holds WHERE customer_id = %(customer_id)s AND id = %(hold_id)s"
 
-# Who has a hold that expired or a credit that lapsed, not yet posted (for the background expirer).
-# now() (stable, unlike clock_timestamp()) lets both scans use their partial expiry indexes; the offset is
-# the service clock's (server.ledger.clock).
-_SELECT_DUE_CUSTOMERS = """
-SELECT customer_id FROM holds WHERE status = 'active' AND expire_time <= now() + %(clock_offset)s
+# Who has a hold that expired or a credit that lapsed, not yet posted (for the background expirer),
+# at the scan's stable time (server.store.due) so that both scans use their partial expiry indexes.
+_SELECT_DUE_CUSTOMERS = f"""
+SELECT customer_id FROM holds h WHERE {hold_due("h", AT_SCAN)}
 UNION
-SELECT customer_id FROM credit_lots WHERE remaining > held AND expire_time <= now() + %(clock_offset)s
+SELECT customer_id FROM credit_lots l WHERE {lot_due("l", AT_SCAN)}
 LIMIT %(limit)s
 """
 

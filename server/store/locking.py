@@ -20,6 +20,8 @@ from server.domain.book import Book
 from server.domain.decide import BatchState
 from server.domain.holds import Hold
 from server.domain.model import Entry, Head
+from server.domain.settle import hold_is_due
+from server.store.due import hold_due
 from server.store.rows import (
     ENTRY_COLUMN_LIST,
     HOLD_COLUMN_LIST,
@@ -34,6 +36,7 @@ from server.store.rows import (
     refusal_from_row,
     wallet_from_row,
 )
+from server.store.service_time import AT_STATEMENT
 
 # Parameters travel as one JSON document each rather than as arrays: psycopg
 # adapts list parameters element by element in Python, which cost about ten
@@ -66,11 +69,11 @@ def _one_per_pair(select: str, first: str, second: str) -> str:
 # Creates each customer's head row if needed and locks it. Rows are locked in
 # ORDER BY order, the same for every writer, so two batches that share
 # customers cannot deadlock. The no-op update is what takes the lock.
-_LOCK_HEADS = """
+_LOCK_HEADS = f"""
 INSERT INTO ledger_heads (customer_id)
 SELECT customer_id FROM jsonb_array_elements_text(%(customer_ids)s::jsonb) AS customer_id ORDER BY customer_id
 ON CONFLICT (customer_id) DO UPDATE SET last_seq = ledger_heads.last_seq
-RETURNING customer_id, last_seq, last_entry_at, clock_timestamp() + %(clock_offset)s, last_event_seq
+RETURNING customer_id, last_seq, last_entry_at, {AT_STATEMENT}, last_event_seq
 """
 
 # Each locked wallet comes with its open expiring credits (lots) and its
@@ -88,7 +91,7 @@ SELECT {WALLET_COLUMN_LIST},
         (SELECT json_agg(json_build_array({qualified("h", HOLD_COLUMN_LIST)}))
          FROM holds h
          WHERE h.customer_id = w.customer_id AND h.currency = w.currency
-           AND h.status = 'active' AND h.expire_time <= clock_timestamp() + %(clock_offset)s)
+           AND {hold_due("h")})
     END
 FROM wallets w WHERE w.customer_id = ANY({_CUSTOMERS})
 ORDER BY w.customer_id, w.currency
@@ -188,7 +191,7 @@ async def lock_batch(
         for lot in map(lot_from_json, lots or ()):
             book.lots[lot.credit_seq] = lot
         # A hold read as due a moment after the batch's clock is not due for this batch.
-        due.extend(hold for hold in map(hold_from_json, due_holds or ()) if hold.expire_time <= now)
+        due.extend(hold for hold in map(hold_from_json, due_holds or ()) if hold_is_due(hold, now))
     for hold in [*due, *map(hold_from_row, found.get("named_holds", ()))]:
         books[hold.customer_id].holds[hold.id] = hold
     for entry in map(_entry_with_reversals, found.get("keyed_entries", ())):

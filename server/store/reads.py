@@ -18,29 +18,19 @@ import psycopg
 from sqlalchemy import bindparam, func, literal_column, select
 
 from server.domain.model import Entry, EntryType, HistoryQuery, Wallet
+from server.store import due
 from server.store.rows import ENTRY_COLUMNS, WALLET_COLUMN_LIST, compile_sql, entry_from_row, wallet_from_row
 from server.store.schema import ledger_entries
-
-# Due: something of the customer fell due by now (a hold expired, a credit lapsed) and is not yet posted.
-# Now is the database's clock plus the service clock's offset (server.ledger.clock).
-DUE = """(
-    EXISTS (SELECT 1 FROM holds h
-            WHERE h.customer_id = {customer} AND h.status = 'active'
-              AND h.expire_time <= clock_timestamp() + %(clock_offset)s)
-    OR EXISTS (SELECT 1 FROM credit_lots l
-               WHERE l.customer_id = {customer} AND l.remaining > 0 AND l.remaining > l.held
-                 AND l.expire_time <= clock_timestamp() + %(clock_offset)s)
-)"""
 
 # Customer ids travel as one JSON document (psycopg adapts a list element by element),
 # matched as an array so that the planner looks them up in the index (see store.locking).
 _SELECT_WALLETS = f"""
-SELECT {WALLET_COLUMN_LIST}, {DUE.format(customer="wallets.customer_id")} FROM wallets
+SELECT {WALLET_COLUMN_LIST}, {due.customer_due("wallets.customer_id")} FROM wallets
 WHERE customer_id = ANY(ARRAY(SELECT jsonb_array_elements_text(%(customer_ids)s::jsonb)))
 ORDER BY customer_id, currency
 """
 
-_CUSTOMER_DUE = f"SELECT {DUE.format(customer='%(customer_id)s')}"
+_CUSTOMER_DUE = f"SELECT {due.customer_due('%(customer_id)s')}"
 
 _SELECT_ENTRY_SEQ = compile_sql(
     select(ledger_entries.c.seq).where(

@@ -7,11 +7,13 @@ from typing import Any
 
 import psycopg
 
+from server.store.service_time import AT_SCAN
+
 # Oldest first, through stored_refusals_created_idx; a bounded batch keeps each pass's transaction short.
-_DELETE_OLD = """
+_DELETE_OLD = f"""
 WITH old AS (
     SELECT customer_id, idempotency_key FROM stored_refusals
-    WHERE created_at < now() + %(clock_offset)s - %(age)s
+    WHERE created_at < {AT_SCAN} - %(age)s
     ORDER BY created_at
     LIMIT %(limit)s
 )

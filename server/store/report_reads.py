@@ -72,8 +72,10 @@ SELECT width_bucket(created_at, %(bounds)s::timestamptz[]) - 1, entry_type, sum(
 GROUP BY 1, 2
 """
 
-# Per bucket: the top values by amount (ties by value, in code point order), the rest as one row,
-# and the debits without the key (or with an empty value) as one row that does not compete.
+# Per bucket, the breakdown rule of server.domain.reports (rank_breakdown), with its parameters from there:
+# the top values by amount (ties by value, in code point order), the rest as one row, and the debits
+# without the key (or with an empty value) as one row that does not compete. Ranked here, not in Python,
+# so that a bucket sends at most SUMMARY_TOP_VALUES + 2 rows however many distinct values it holds.
 _BREAKDOWN = f"""
 WITH grouped AS (
     SELECT width_bucket(created_at, %(bounds)s::timestamptz[]) - 1 AS bucket,

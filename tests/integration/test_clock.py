@@ -32,7 +32,9 @@ async def test_a_batch_decides_at_the_moved_time(
     ledger = Ledger(pool, replace(Settings(), expirer_interval_s=0))
     ledger.clock.advance(timedelta(days=2))
     try:
-        (applied,) = await ledger.apply_batch([EntryRequest(customer_id, "USD", EntryType.CREDIT, 10, "", "", {})])
+        (applied,) = await ledger.transaction.apply(
+            [EntryRequest(customer_id, "USD", EntryType.CREDIT, 10, "", "", {})]
+        )
         assert isinstance(applied, Applied)
         assert applied.entry.created_at - Clock().now() > timedelta(days=1)
     finally:
@@ -48,8 +50,8 @@ async def test_created_at_never_decreases_along_a_history_written_by_clocks_that
     ahead, behind = Ledger(pool, settings), Ledger(pool, settings)
     ahead.clock.advance(timedelta(hours=1))
     try:
-        (first,) = await ahead.apply_batch([EntryRequest(customer_id, "USD", EntryType.CREDIT, 10, "", "", {})])
-        (second,) = await behind.apply_batch([EntryRequest(customer_id, "INR", EntryType.CREDIT, 5, "", "", {})])
+        (first,) = await ahead.transaction.apply([EntryRequest(customer_id, "USD", EntryType.CREDIT, 10, "", "", {})])
+        (second,) = await behind.transaction.apply([EntryRequest(customer_id, "INR", EntryType.CREDIT, 5, "", "", {})])
         assert isinstance(first, Applied) and isinstance(second, Applied)
         assert second.entry.created_at >= first.entry.created_at
         assert second.entry.seq == first.entry.seq + 1

@@ -38,7 +38,7 @@ async def test_pruned_events_expire_the_cursors_before_them_and_from_oldest_star
         ledger = Ledger(pool, settings)
         try:
             for amount in (1, 2, 3):
-                await ledger.apply_batch([EntryRequest("cus_r", "USD", EntryType.CREDIT, amount, "", "", {})])
+                await ledger.transaction.apply([EntryRequest("cus_r", "USD", EntryType.CREDIT, amount, "", "", {})])
             async with pool.connection() as conn, conn.transaction():
                 assert (await events.place_events(conn, 100))[0] == 3
             assert await ledger.prune_events(2) == 0  # all younger than 30 days

@@ -36,7 +36,7 @@ async def test_one_pass_settles_idle_customers_with_lapsed_credits_and_expired_h
     expires = ledger.clock.now() + timedelta(seconds=10)
     credit = EntryRequest(customer_id, "USD", EntryType.CREDIT, 25, "", "", {}, expire_time=expires)
     hold = HoldRequest(customer_id, "USD", 5, "", "", {}, timedelta(seconds=10))
-    await ledger.apply_batch([credit, hold])
+    await ledger.transaction.apply([credit, hold])
     move_past(ledger.clock, expires + timedelta(milliseconds=5))
     assert await _expirations(pool, customer_id) == []
     while await ledger.expirer.run_once():
@@ -65,7 +65,7 @@ async def test_the_running_expirer_catches_up_without_any_read(
     try:
         expires = ledger.clock.now() + timedelta(seconds=10)
         credit = EntryRequest(customer_id, "USD", EntryType.CREDIT, 7, "", "", {}, expire_time=expires)
-        await ledger.apply_batch([credit])
+        await ledger.transaction.apply([credit])
         move_past(ledger.clock, expires)
         await eventually(lambda: _expirations(pool, customer_id), 60, "the expirer's posting of the expiration")
         assert await _expirations(pool, customer_id) == [7]

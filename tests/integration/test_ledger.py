@@ -27,7 +27,7 @@ async def test_one_batch_decides_each_request_in_order_as_if_it_ran_alone(
 ) -> None:
     ledger = Ledger(pool, Settings())
     other = customer_id + "_other"
-    outcomes = await ledger.apply_batch(
+    outcomes = await ledger.transaction.apply(
         [
             debit(customer_id, 5),  # refused: nothing there yet
             credit(customer_id, 10, key="a"),
@@ -56,7 +56,7 @@ async def test_a_batch_of_only_refusals_writes_nothing_at_all(
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]], customer_id: str
 ) -> None:
     ledger = Ledger(pool, replace(Settings(), currencies=parse_currencies("USD:2")))
-    outcomes = await ledger.apply_batch([debit(customer_id, 1), debit(customer_id, 2)])
+    outcomes = await ledger.transaction.apply([debit(customer_id, 1), debit(customer_id, 2)])
     assert all(isinstance(o, InsufficientFunds) for o in outcomes)
     async with pool.connection() as conn:
         cursor = await conn.execute("SELECT count(*) FROM ledger_heads WHERE customer_id = %s", (customer_id,))

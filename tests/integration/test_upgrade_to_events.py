@@ -65,5 +65,5 @@ def test_an_upgraded_database_keeps_every_row_verifies_and_emits_events_for_chan
 
 async def _change_after_upgrade(url: str) -> None:
     async with ledger_on(url) as ledger:
-        await ledger.apply_batch([EntryRequest("cus_old", "USD", EntryType.DEBIT, 10, "", "", {})])
-        await ledger.apply_batch([ThresholdRequest("cus_old", "USD", 100)])
+        await ledger.transaction.apply([EntryRequest("cus_old", "USD", EntryType.DEBIT, 10, "", "", {})])
+        await ledger.transaction.apply([ThresholdRequest("cus_old", "USD", 100)])

@@ -58,7 +58,7 @@ async def _spend_after_upgrade(url: str) -> None:
     """The old credits are never-expiring money: 30 can be spent, 31 cannot; an old key still replays."""
     async with ledger_on(url) as ledger:
         debit = EntryRequest("cus_old", "USD", EntryType.DEBIT, 31, "", "", {})
-        outcomes = await ledger.apply_batch(
+        outcomes = await ledger.transaction.apply(
             [
                 debit,
                 replace(debit, amount=30),

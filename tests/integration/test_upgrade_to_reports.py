@@ -69,5 +69,5 @@ async def _balances_as_they_stood(url: str) -> None:
             usd = wallets["USD"]
             assert (usd.balance, usd.held_balance, usd.version) == (balance, held, version), moment
         # A hold made after the upgrade records its versions as it goes.
-        outcome = await ledger.hold(HoldRequest("cus_h", "USD", 50, "", "", {}, timedelta(minutes=5)))
+        outcome = await ledger.create_hold(HoldRequest("cus_h", "USD", 50, "", "", {}, timedelta(minutes=5)))
         assert (outcome.hold.created_version, outcome.wallet.version) == (7, 7)

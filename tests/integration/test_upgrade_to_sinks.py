@@ -39,4 +39,4 @@ def test_a_database_of_the_release_before_upgrades_with_every_event_kept_and_no_
 async def _write(url: str, count: int) -> None:
     async with ledger_on(url) as ledger:
         for _ in range(count):
-            await ledger.apply_batch([EntryRequest("cus_old", "USD", EntryType.CREDIT, 10, "", "", {})])
+            await ledger.transaction.apply([EntryRequest("cus_old", "USD", EntryType.CREDIT, 10, "", "", {})])

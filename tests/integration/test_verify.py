@@ -83,7 +83,7 @@ async def _hold_and_expiring_credit(url: str) -> None:
         expires = datetime.now(UTC) + timedelta(days=1)
         credit = EntryRequest("cus_target", "USD", EntryType.CREDIT, 5, "", "", {}, expire_time=expires)
         hold = HoldRequest("cus_target", "USD", 3, "", "", {}, timedelta(minutes=10))
-        outcomes = await ledger.apply_batch([credit, hold])
+        outcomes = await ledger.transaction.apply([credit, hold])
         assert not any(isinstance(o, WalletError) for o in outcomes), outcomes
 
 

@@ -18,7 +18,7 @@ from tests.ledgers import ledger_on
 async def _write_and_place(url: str, count: int) -> None:
     async with ledger_on(url) as ledger:
         for _ in range(count):
-            await ledger.apply_batch([EntryRequest("cus_sink", "USD", EntryType.CREDIT, 10, "", "", {})])
+            await ledger.transaction.apply([EntryRequest("cus_sink", "USD", EntryType.CREDIT, 10, "", "", {})])
     async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
         await events.place_events(conn, 1_000)
 
