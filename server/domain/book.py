@@ -219,7 +219,7 @@ class Draft:
             reverses_entry_id=reverses_entry_id,
         )
         self.entries.append(entry)
-        self.head = self.head._replace(last_seq=seq, last_entry_at=created_at)
+        self.head = Head(self.head.customer_id, seq, created_at, self.head.last_event_seq)  # not _replace: per entry
         self.noted.append((EventType.ENTRY_CREATED, currency, created_at, entry, None))
         # Built whole rather than by `_replace`, which costs twice as much: this runs for every entry written.
         self.set_wallet(
