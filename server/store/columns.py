@@ -43,12 +43,17 @@ def row_order(table: Table, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def written(table: Table, *, without: Iterable[str] = ()) -> tuple[str, ...]:
-    """The table's columns in its own order, less the ones a write leaves to the database."""
-    left_out = set(without)
-    unknown = left_out - set(table.columns.keys())
+def some_of(table: Table, names: Sequence[str]) -> tuple[str, ...]:
+    """`names`, checked to be columns of `table`: the order a read that takes part of a row reads it in."""
+    unknown = set(names) - set(table.columns.keys())
     if unknown:
         raise AssertionError(f"{table.name} has no columns {sorted(unknown)}")
+    return tuple(names)
+
+
+def written(table: Table, *, without: Iterable[str] = ()) -> tuple[str, ...]:
+    """The table's columns in its own order, less the ones a write leaves to the database."""
+    left_out = set(some_of(table, tuple(without)))
     return tuple(column.name for column in table.columns if column.name not in left_out)
 
 

@@ -23,8 +23,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.domain.events import Event, EventType
 from server.domain.model import Wallet
-from server.store.columns import ColumnList, render
+from server.store.columns import ColumnList, render, some_of
 from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row, qualified
+from server.store.schema import wallet_events
 
 # Placers notify this channel with the last position when they placed events; processes with watchers listen.
 EVENTS_PLACED = "wallet_events_placed"
@@ -65,20 +66,23 @@ _EVENT_TYPES = {event_type.value: event_type for event_type in EventType}
 # What a read takes of the event's own row, in the order `_event_from_row` reads it; the event's entry and
 # hold (if any) follow, whole.
 _EVENT_COLUMNS = ColumnList(
-    (
-        "position",
-        "customer_id",
-        "seq",
-        "event_type",
-        "currency",
-        "occurred_at",
-        "threshold",
-        "wallet_balance",
-        "wallet_held",
-        "wallet_version",
-        "wallet_threshold",
-        "wallet_created_at",
-        "wallet_updated_at",
+    some_of(
+        wallet_events,
+        (
+            "position",
+            "customer_id",
+            "seq",
+            "event_type",
+            "currency",
+            "occurred_at",
+            "threshold",
+            "wallet_balance",
+            "wallet_held",
+            "wallet_version",
+            "wallet_threshold",
+            "wallet_created_at",
+            "wallet_updated_at",
+        ),
     ),
     "v",
 )
