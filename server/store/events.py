@@ -18,11 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from server.domain.events import Event, EventType
 from server.domain.model import Wallet
+from server.store.columns import ColumnList, render, some_of
 from server.store.rows import ENTRY_COLUMN_LIST, HOLD_COLUMN_LIST, entry_from_row, hold_from_row, qualified
+from server.store.schema import wallet_events
 from server.store.service_time import AT_SCAN
 
 # Placers notify this channel with the last position when they placed events; processes with watchers listen.
@@ -61,29 +64,56 @@ WHERE (SELECT count(*) FROM placed) > 0
 _BOUNDS = "SELECT last_position, (SELECT min(position) FROM wallet_events) FROM event_stream WHERE id = 1"
 
 _EVENT_TYPES = {event_type.value: event_type for event_type in EventType}
-_EVENT_COLUMNS = (
-    "v.position, v.customer_id, v.seq, v.event_type, v.currency, v.occurred_at, v.threshold, v.wallet_balance,"
-    " v.wallet_held, v.wallet_version, v.wallet_threshold, v.wallet_created_at, v.wallet_updated_at"
+# What a read takes of the event's own row, in the order `_event_from_row` reads it; the event's entry and
+# hold (if any) follow, whole.
+_EVENT_COLUMNS = ColumnList(
+    some_of(
+        wallet_events,
+        (
+            "position",
+            "customer_id",
+            "seq",
+            "event_type",
+            "currency",
+            "occurred_at",
+            "threshold",
+            "wallet_balance",
+            "wallet_held",
+            "wallet_version",
+            "wallet_threshold",
+            "wallet_created_at",
+            "wallet_updated_at",
+        ),
+    ),
+    "v",
 )
-_ENTRY_AT = 13
-_HOLD_AT = _ENTRY_AT + len(ENTRY_COLUMN_LIST.split(", "))
+_ENTRY_AT = len(_EVENT_COLUMNS.names)
+_HOLD_AT = _ENTRY_AT + len(ENTRY_COLUMN_LIST.names)
 
 
 def _read_statement(*, customer: bool, types: bool) -> str:
-    filters = ["v.position > %(after)s", "v.position <= %(upto)s"]
+    filters = [sql.SQL("v.position > %(after)s"), sql.SQL("v.position <= %(upto)s")]
     if customer:
-        filters.append("v.customer_id = %(customer_id)s")
+        filters.append(sql.SQL("v.customer_id = %(customer_id)s"))
     if types:
-        filters.append("v.event_type = ANY(ARRAY(SELECT jsonb_array_elements_text(%(types)s::jsonb)))")
-    return f"""
-SELECT {_EVENT_COLUMNS}, {qualified("e", ENTRY_COLUMN_LIST)}, {qualified("h", HOLD_COLUMN_LIST)}
+        filters.append(sql.SQL("v.event_type = ANY(ARRAY(SELECT jsonb_array_elements_text(%(types)s::jsonb)))"))
+    statement = sql.SQL("""
+SELECT {event}, {entry}, {hold}
 FROM wallet_events v
 LEFT JOIN ledger_entries e ON e.customer_id = v.customer_id AND e.id = v.entry_id
 LEFT JOIN holds h ON h.customer_id = v.customer_id AND h.id = v.hold_id
-WHERE {" AND ".join(filters)}
+WHERE {filters}
 ORDER BY v.position
 LIMIT %(limit)s
-"""
+""")
+    return render(
+        statement.format(
+            event=sql.SQL(_EVENT_COLUMNS),
+            entry=sql.SQL(qualified("e", ENTRY_COLUMN_LIST)),
+            hold=sql.SQL(qualified("h", HOLD_COLUMN_LIST)),
+            filters=sql.SQL(" AND ").join(filters),
+        )
+    )
 
 
 _READS = {(c, t): _read_statement(customer=c, types=t) for c in (False, True) for t in (False, True)}
@@ -115,7 +145,7 @@ async def listening_connection(
     conninfo, options = pool.conninfo, pool.kwargs
     assert isinstance(conninfo, str) and isinstance(options, dict)
     conn = await psycopg.AsyncConnection.connect(conninfo, **{**options, "autocommit": True})
-    await conn.execute(f"LISTEN {EVENTS_PLACED}")
+    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_PLACED)))
     return conn
 
 

@@ -139,7 +139,7 @@ SELECT o.*, {_REVERSED},
             SELECT d.credit_seq FROM credit_draws d WHERE d.customer_id = o.customer_id AND d.entry_seq = o.seq)))
 FROM ({_one_per_pair(f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "id")}) AS o
 """
-_ENTRY_WIDTH = len(ENTRY_COLUMN_LIST.split(", "))
+_ENTRY_WIDTH = len(ENTRY_COLUMN_LIST.names)
 
 
 def _entry_with_reversals(row: Sequence[Any]) -> Entry:

@@ -22,19 +22,19 @@ def request(amount: int) -> EntryRequest:
 
 def applied(req: EntryRequest) -> Applied:
     entry = Entry(
-        "le_x",
-        req.customer_id,
-        1,
-        req.currency,
-        req.entry_type,
-        req.amount,
-        0,
-        req.amount,
-        "",
-        "",
-        {},
-        NOW,
-        "",
+        id="le_x",
+        customer_id=req.customer_id,
+        seq=1,
+        currency=req.currency,
+        entry_type=req.entry_type,
+        amount=req.amount,
+        before_balance=0,
+        after_balance=req.amount,
+        reason="",
+        idempotency_key="",
+        metadata={},
+        created_at=NOW,
+        created_by="",
     )
     return Applied(entry, Wallet(req.customer_id, req.currency, req.amount, NOW, NOW), False)
 
