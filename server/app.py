@@ -29,6 +29,7 @@ from server.config import Settings
 from server.ledger import Ledger
 from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
+from server.store.failover import WalletPool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class WalletServer:
             self.telemetry.serving.set(1 if serving else 0)
 
     async def _watch_database(self) -> None:
-        """SERVING while the database answers, NOT_SERVING while it does not.
+        """SERVING while a primary database answers, NOT_SERVING while none does (down, failing over).
 
         The probe has a connection of its own, outside the pool: a pool busy with
         calls means a loaded server, not an unreachable database.
@@ -122,7 +123,11 @@ class WalletServer:
                         probe = await psycopg.AsyncConnection.connect(
                             self._database_url, autocommit=True, connect_timeout=HEALTH_PROBE_TIMEOUT_S
                         )
-                    await asyncio.wait_for(probe.execute("SELECT 1"), HEALTH_PROBE_TIMEOUT_S)
+                    cursor = await asyncio.wait_for(probe.execute("SELECT pg_is_in_recovery()"), HEALTH_PROBE_TIMEOUT_S)
+                    row = await cursor.fetchone()
+                    if row is None or row[0]:
+                        # A standby (a demoted primary, say) takes no writes: look for the primary again.
+                        raise psycopg.OperationalError("the database server is a standby")
                     now_serving = True
                 except Exception as error:
                     now_serving = False
@@ -133,6 +138,8 @@ class WalletServer:
                         probe = None
                     # Drop dead idle connections now rather than failing one call per connection.
                     await self.pool.check()
+                if isinstance(self.pool, WalletPool):
+                    self.pool.reachable = now_serving
                 if now_serving != serving:
                     serving = now_serving
                     await self._set_serving(serving)

@@ -127,7 +127,11 @@ class CursorExpired(WalletError, code="FAILED_PRECONDITION", reason="CURSOR_EXPI
 
 
 class DatabaseUnavailable(WalletError, code="UNAVAILABLE", reason="DATABASE_UNAVAILABLE", retryable=True):
-    """The database cannot be reached or dropped the connection; safe to retry."""
+    """No primary database can be reached, or the connection broke before the write's COMMIT; safe to retry."""
+
+
+class CommitOutcomeUnknown(WalletError, code="UNAVAILABLE", reason="COMMIT_OUTCOME_UNKNOWN", retryable=True):
+    """The connection broke while the write's COMMIT was unanswered: it may have applied; retry with the same key."""
 
 
 class ServerBusy(WalletError, code="UNAVAILABLE", reason="SERVER_BUSY", retryable=True):
@@ -169,6 +173,7 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     CaptureExceedsHold,
     CursorExpired,
     DatabaseUnavailable,
+    CommitOutcomeUnknown,
     ServerBusy,
     LockTimeout,
     StatementTimeout,

@@ -72,6 +72,7 @@ class Ledger:
             queue_timeout_s=settings.db_pool_timeout_s,
             linger_s=settings.write_linger_ms / 1000,
             observer=BatchObserver("wallet.write_batch", tracer=tracer, metrics=metrics) if observe else None,
+            database_reachable=self._database_reachable,
         )
         self._balance_reads: Coalescer[str, list[Wallet]] = Coalescer(
             self._read_balances,
@@ -81,6 +82,7 @@ class Ledger:
             queue_timeout_s=settings.db_pool_timeout_s,
             linger_s=settings.read_linger_ms / 1000,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
+            database_reachable=self._database_reachable,
         )
         self.expirer = Expirer(self, interval_s=settings.expirer_interval_s, batch_max=settings.expirer_batch_max)
         self.events = EventFeed(pool)
@@ -90,6 +92,10 @@ class Ledger:
             metrics.watch_watchers(lambda: self.events.watchers)
         self._default_thresholds = {code: c.low_balance_threshold for code, c in settings.currencies.items()}
         self._event_retention = timedelta(days=settings.event_retention_days)
+
+    def _database_reachable(self) -> bool:
+        """False while the pool (or the health probe) found no database primary to connect to."""
+        return getattr(self._pool, "reachable", True)
 
     @property
     def queued_writes(self) -> int:

@@ -62,6 +62,7 @@ class WriteShards:
         queue_timeout_s: float,
         linger_s: float,
         observer: BatchObserver | None,
+        database_reachable: Callable[[], bool] = lambda: True,
     ) -> None:
         assert shards >= 1
 
@@ -74,6 +75,7 @@ class WriteShards:
                 queue_timeout_s=queue_timeout_s,
                 linger_s=linger_s,
                 observer=observer,
+                database_reachable=database_reachable,
             )
 
         self._singles = coalescer()

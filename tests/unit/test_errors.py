@@ -57,6 +57,7 @@ EXPECTED = {
     "CaptureExceedsHold": (grpc.StatusCode.FAILED_PRECONDITION, "CAPTURE_EXCEEDS_HOLD", False),
     "CursorExpired": (grpc.StatusCode.FAILED_PRECONDITION, "CURSOR_EXPIRED", False),
     "DatabaseUnavailable": (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", True),
+    "CommitOutcomeUnknown": (grpc.StatusCode.UNAVAILABLE, "COMMIT_OUTCOME_UNKNOWN", True),
     "ServerBusy": (grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY", True),
     "LockTimeout": (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT", True),
     "StatementTimeout": (grpc.StatusCode.DEADLINE_EXCEEDED, "STATEMENT_TIMEOUT", True),

@@ -267,6 +267,13 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     FAILED_PRECONDITION; start again with from_oldest (events were missed).
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
+    COMMIT_OUTCOME_UNKNOWN: _ErrorReason.ValueType  # 17
+    """The connection to the database broke after the write's COMMIT was sent
+    and before it was answered (a failover, a crash): the write may or may
+    not have applied. Status UNAVAILABLE; retry with the same idempotency
+    key, which replays it if it did.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
@@ -352,6 +359,13 @@ CURSOR_EXPIRED: ErrorReason.ValueType  # 16
 """The start_after_cursor names an event older than the retention period;
 metadata oldest_cursor is where the retained events begin. Status
 FAILED_PRECONDITION; start again with from_oldest (events were missed).
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+COMMIT_OUTCOME_UNKNOWN: ErrorReason.ValueType  # 17
+"""The connection to the database broke after the write's COMMIT was sent
+and before it was answered (a failover, a crash): the write may or may
+not have applied. Status UNAVAILABLE; retry with the same idempotency
+key, which replays it if it did.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
