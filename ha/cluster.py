@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -174,22 +175,26 @@ class HaCluster:
             except subprocess.TimeoutExpired:
                 processes.kill_group(self.etcd)
 
-    def kill_postgres(self, name: str) -> list[int]:
-        """SIGKILLs the node's postmaster and all its processes; its Patroni lives on."""
+    def kill_postgres(self, name: str) -> float:
+        """SIGKILLs the node's postmaster and all its processes (its Patroni lives on); returns when (monotonic)."""
         pid = self.postmaster_pid(name)
         if pid is None:
             raise ClusterError(f"{name} has no running postmaster")
         pids = processes.kill_tree(pid)
+        killed_at = time.monotonic()
         processes.wait_gone(pids)
-        return pids
+        return killed_at
 
-    def kill_node(self, name: str) -> None:
-        """SIGKILLs the node whole: its Patroni and its PostgreSQL, as a machine that loses power."""
+    def kill_node(self, name: str) -> float:
+        """SIGKILLs the node whole, its Patroni and its PostgreSQL, as a machine losing power; returns when."""
         pid = self.postmaster_pid(name)
         patroni = self.patronis[name]
-        processes.kill_group(patroni)
-        if pid is not None:
-            processes.wait_gone(processes.kill_tree(pid))
+        os.killpg(patroni.pid, signal.SIGKILL)
+        pids = processes.kill_tree(pid) if pid is not None else []
+        killed_at = time.monotonic()
+        patroni.wait(timeout=30)
+        processes.wait_gone(pids)
+        return killed_at
 
     # -- state --------------------------------------------------------------------------------
 

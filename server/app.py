@@ -138,8 +138,9 @@ class WalletServer:
                         probe = None
                     # Drop dead idle connections now rather than failing one call per connection.
                     await self.pool.check()
-                if isinstance(self.pool, WalletPool):
-                    self.pool.reachable = now_serving
+                if isinstance(self.pool, WalletPool) and not now_serving:
+                    # Reachable again only once the pool itself has a connection.
+                    self.pool.reachable = False
                 if now_serving != serving:
                     serving = now_serving
                     await self._set_serving(serving)

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed number works; it only has to be the same for every process.
 _MIGRATION_LOCK_ID = 0x57A11E7
+RECONNECT_TIMEOUT_S = 4.0
 
 
 class EmbeddedPostgresMissing(RuntimeError):
@@ -170,7 +171,10 @@ def create_pool(settings: Settings, database_url: str) -> WalletPool:
         # A database restart or terminated sessions must cost the calls in flight
         # only, never later ones that draw a dead idle connection.
         check=check_idle_connection,
-        reconnect_timeout=60.0,
+        # A failed connection attempt is retried with a doubling delay (1, 2, 4 s...) until this
+        # timeout, then a new attempt starts at once when a call needs one: short, so that a new
+        # primary is found within seconds of a failover, not after a backoff grown during it.
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
         open=False,
         name="wallet",
     )

@@ -3,9 +3,8 @@
 While a primary fails over, the pool cannot open connections: a call then
 waits the pool timeout and would be told SERVER_BUSY, which means "the
 service is overloaded". `WalletPool` tells the two apart: a timeout while
-the database cannot be reached (the health probe says so, or the pool failed
-to connect during the wait) raises `DatabaseUnreachable`, which the error
-mapping turns into DATABASE_UNAVAILABLE.
+the pool had room for another connection raises `DatabaseUnreachable`,
+which the error mapping turns into DATABASE_UNAVAILABLE.
 
 `commit_guard` marks the moment a write transaction starts to commit: a
 connection that breaks before it lost an uncommitted transaction (nothing
@@ -16,7 +15,7 @@ applied: DATABASE_UNAVAILABLE), one that breaks after it may have committed
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -38,22 +37,53 @@ class DatabaseUnreachable(PoolTimeout):
 
 
 class WalletPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
-    """The connection pool, knowing whether its database can be reached."""
+    """The connection pool, knowing whether its database can be reached.
 
-    # Set by the health monitor's probe (server.app) and by the pool's own connection attempts.
+    A wait for a connection that times out while every connection is lent to
+    a call means a busy service (SERVER_BUSY); one that times out while the
+    pool had room to open another means the database did not give one in
+    time: no primary is reachable (DATABASE_UNAVAILABLE).
+    """
+
+    # False once the health probe (server.app) or a wait found no database; True again on a connection.
     reachable: bool = True
+    _lent: int = 0
+
+    def __init__(
+        self, conninfo: str, *, check: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]], **kwargs: Any
+    ) -> None:
+        self._check_idle = check
+        super().__init__(conninfo, check=self._check_or_sweep, **kwargs)
+
+    async def _check_or_sweep(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Checks a connection as it is handed out; a dead one means the others may be dead too.
+
+        After a restart or a failover every idle connection is dead. The pool
+        would find them one call at a time, and after the second one it backs
+        off for up to a second, the whole wait of a call: so on the first dead
+        one, the others are checked now (and replaced) by the pool's `check()`.
+        """
+        try:
+            await self._check_idle(conn)
+        except Exception:
+            await self.check()
+            raise
 
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
-        errors_before = self.get_stats().get("connections_errors", 0)
         try:
             conn = await super().getconn(timeout)
         except PoolTimeout as error:
-            failed_to_connect = self.get_stats().get("connections_errors", 0) > errors_before
-            if failed_to_connect or not self.reachable:
+            if self._lent < self.max_size:
                 self.reachable = False
                 raise DatabaseUnreachable(str(error)) from error
             raise
+        self._lent += 1
+        self.reachable = True
         return conn
+
+    async def putconn(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._lent -= 1
+        await super().putconn(conn)
 
 
 class CommitPhase:

@@ -18,6 +18,7 @@ import concurrent.futures
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import grpc
@@ -85,24 +86,36 @@ def test_a_multi_host_database_url_starts_the_server_and_it_writes_through_the_r
         assert _read(server.address, customer) == (grpc.StatusCode.OK, "")
 
 
-def _wait_for_sync_rep_waiter(url: str, timeout_s: float = 30.0) -> int:
-    """The pid of the server's session whose COMMIT waits for a synchronous standby."""
-    deadline = time.monotonic() + timeout_s
-    with psycopg.connect(url, autocommit=True) as conn:
-        while True:
-            row = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'wallet-server' AND wait_event = 'SyncRep'"
-            ).fetchone()
-            if row is not None:
-                return int(row[0])
-            assert time.monotonic() < deadline, "no COMMIT waited for the standby"
-            time.sleep(0.02)
+def _end_sessions(conn: psycopg.Connection[Any], where: str) -> int:
+    """Terminates the sessions `where` selects and waits until they are gone; returns how many there were."""
+    pids = [pid for (pid,) in conn.execute(f"SELECT pid FROM pg_stat_activity WHERE {where}")]
+    for pid in pids:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 30
+    while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
+        assert time.monotonic() < deadline, "terminated sessions linger"
+        time.sleep(0.02)
+    return len(pids)
 
 
 def _set_synchronous_standby(url: str, names: str) -> None:
+    """Sets synchronous_standby_names, for sure in every session of the server from now on.
+
+    A reload reaches running sessions at some point; instead, once the postmaster has it
+    (a new session sees it), the server's sessions are ended and its pool opens new ones.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{names}'")
         conn.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 30
+    while True:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SHOW synchronous_standby_names").fetchone()
+            if row == (names,):
+                _end_sessions(conn, "application_name = 'wallet-server'")
+                return
+        assert time.monotonic() < deadline, "the configuration was not reloaded"
+        time.sleep(0.02)
 
 
 def test_a_write_whose_connection_dies_during_commit_is_commit_outcome_unknown_and_its_retry_replays_it(
@@ -115,13 +128,20 @@ def test_a_write_whose_connection_dies_during_commit_is_commit_outcome_unknown_a
         _set_synchronous_standby(postgres.url, "ghost_standby")
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
             call = executor.submit(_call, server.address, held)
-            pid = _wait_for_sync_rep_waiter(postgres.url)
+            # Every COMMIT waiting for the standby is cut: the write's, and the event placement's
+            # that may come first (it retries by itself).
             with psycopg.connect(postgres.url, autocommit=True) as conn:
-                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                while not call.done():
+                    _end_sessions(conn, "application_name = 'wallet-server' AND wait_event = 'SyncRep'")
+                    time.sleep(0.02)
             assert call.result(timeout=60) == (grpc.StatusCode.UNAVAILABLE, "COMMIT_OUTCOME_UNKNOWN", False)
         _set_synchronous_standby(postgres.url, "")
         # It had committed locally: the retry with the same key replays it, and it is in the ledger once.
-        assert _call(server.address, held) == (grpc.StatusCode.OK, "", True)
+        # (Retried while UNAVAILABLE, as clients do: the server's sessions were just ended again.)
+        deadline = time.monotonic() + 30
+        while (answer := _call(server.address, held))[0] == grpc.StatusCode.UNAVAILABLE:
+            assert time.monotonic() < deadline, answer
+        assert answer == (grpc.StatusCode.OK, "", True)
         with psycopg.connect(postgres.url) as conn:
             row = conn.execute(
                 "SELECT count(*), min(balance) FROM ledger_entries e JOIN wallets w USING (customer_id, currency)"
