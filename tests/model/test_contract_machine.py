@@ -1,0 +1,264 @@
+"""Goal: the real service answers every write as the contract's model says, whatever the sequence.
+
+Method: a hypothesis `RuleBasedStateMachine` drives a real server process (on
+the session's PostgreSQL) with random sequences of credits, debits, holds,
+captures and releases on two customers: new keys, retries of earlier
+requests (applied, refused or both), earlier keys with other fields,
+duplicates sent concurrently, captures and releases of holds that are
+active, closed, expired or another customer's, and reads in between. Each
+answer (status, reason, replay flag, ids, the wallet it carries) is compared
+with `tests.model.contract.ContractModel`, and so is every balance read.
+Holds of one second let the expiry rule wait for them: while one is about to
+lapse, waiting is the only rule allowed, so the model and the service never
+disagree about which side of its expire time a call fell on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from tests.e2e.helpers import error_reason
+from tests.model.contract import OK, ContractModel, EntryCall, Expected, HoldCall
+from tests.processes import running_server
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
+
+pytestmark = pytest.mark.slow
+
+CURRENCY = "USD"
+# A hold this short lapses during the run; the calls keep this far from its expire time.
+SHORT_TTL_S = 1
+SAFETY_MARGIN_S = 0.5
+amounts = st.integers(min_value=1, max_value=2_000)
+picks = st.integers(min_value=0, max_value=1_000)
+
+
+def _hold_status(status: int) -> str:
+    return wallet_pb2.HoldStatus.Name(status).removeprefix("HOLD_STATUS_")  # type: ignore[arg-type]
+
+
+class ContractMachine(RuleBasedStateMachine):
+    address = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        run = uuid.uuid4().hex[:10]
+        self.customers = [f"cus_model_{run}_a", f"cus_model_{run}_b"]
+        self.model = ContractModel()
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = wallet_pb2_grpc.WalletServiceStub(self.channel)
+        self.sent_entries: list[EntryCall] = []
+        self.sent_holds: list[HoldCall] = []
+        self.keys = 0
+
+    def teardown(self) -> None:
+        self.channel.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _key(self) -> str:
+        self.keys += 1
+        return f"k{self.keys}"
+
+    def _lapsing_soon(self) -> bool:
+        now = time.time()
+        return any(h.expires_not_before - SAFETY_MARGIN_S <= now for h in self.model.active_holds())
+
+    def _entry_request(self, call: EntryCall) -> wallet_pb2.CreateLedgerEntryRequest:
+        entry_type = wallet_pb2.ENTRY_TYPE_CREDIT if call.kind == "credit" else wallet_pb2.ENTRY_TYPE_DEBIT
+        return wallet_pb2.CreateLedgerEntryRequest(
+            customer_id=call.customer_id,
+            amount=call.amount,
+            currency=CURRENCY,
+            entry_type=entry_type,
+            reason=call.reason,
+            idempotency_key=call.key,
+        )
+
+    def _hold_request(self, call: HoldCall) -> wallet_pb2.CreateHoldRequest:
+        return wallet_pb2.CreateHoldRequest(
+            customer_id=call.customer_id,
+            currency=CURRENCY,
+            amount=call.amount,
+            reason=call.reason,
+            idempotency_key=call.key,
+            ttl=Duration(seconds=call.ttl_s),
+        )
+
+    def _call(self, method: Any, request: Any) -> tuple[str, Any]:
+        try:
+            return OK, method(request, timeout=30)
+        except grpc.RpcError as error:
+            return error_reason(error) or error.code().name, None
+
+    def _check(self, expected: Expected, outcome: str, response: Any, answered_id: str) -> None:
+        assert outcome == expected.outcome, (expected, outcome)
+        if outcome != OK:
+            return
+        assert response.idempotent_replay == bool(expected.replay_of), (expected, response)
+        if expected.replay_of:
+            assert answered_id == expected.replay_of, (expected, answered_id)
+        assert (response.wallet.balance, response.wallet.held_balance) == (expected.balance, expected.held), (
+            expected,
+            response.wallet,
+        )
+
+    def _send_entry(self, call: EntryCall) -> None:
+        expected = self.model.expect_entry(call)
+        outcome, response = self._call(self.stub.CreateLedgerEntry, self._entry_request(call))
+        self._check(expected, outcome, response, response.entry.id if response else "")
+        if outcome == OK and not expected.replay_of:
+            self.model.record_entry(call, response.entry.id)
+        self.sent_entries.append(call)
+
+    def _send_hold(self, call: HoldCall) -> None:
+        expected = self.model.expect_hold(call)
+        sent_at = time.time()
+        outcome, response = self._call(self.stub.CreateHold, self._hold_request(call))
+        answered_at = time.time()
+        self._check(expected, outcome, response, response.hold.id if response else "")
+        if outcome == OK and not expected.replay_of:
+            self.model.record_hold(call, response.hold.id, sent_at, answered_at)
+        self.sent_holds.append(call)
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule(who=picks, amount=amounts, debit=st.booleans())
+    def new_entry(self, who: int, amount: int, debit: bool) -> None:
+        customer = self.customers[who % 2]
+        self._send_entry(EntryCall(customer, "debit" if debit else "credit", amount, self._key()))
+
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule(who=picks, amount=amounts, short=st.booleans())
+    def new_hold(self, who: int, amount: int, short: bool) -> None:
+        ttl = SHORT_TTL_S if short else 3_600
+        self._send_hold(HoldCall(self.customers[who % 2], amount, self._key(), ttl))
+
+    @precondition(lambda self: not self._lapsing_soon() and bool(self.sent_entries or self.sent_holds))
+    @rule(pick=picks)
+    def retry_an_earlier_request(self, pick: int) -> None:
+        earlier: list[EntryCall | HoldCall] = [*self.sent_entries, *self.sent_holds]
+        call = earlier[pick % len(earlier)]
+        if isinstance(call, EntryCall):
+            self._send_entry(call)
+        else:
+            self._send_hold(call)
+
+    @precondition(lambda self: not self._lapsing_soon() and bool(self.sent_entries or self.sent_holds))
+    @rule(pick=picks, amount=amounts, as_hold=st.booleans())
+    def reuse_an_earlier_key_with_other_fields(self, pick: int, amount: int, as_hold: bool) -> None:
+        earlier: list[EntryCall | HoldCall] = [*self.sent_entries, *self.sent_holds]
+        original = earlier[pick % len(earlier)]
+        if as_hold:
+            self._send_hold(HoldCall(original.customer_id, amount, original.key, 3_600, reason="other"))
+        else:
+            self._send_entry(EntryCall(original.customer_id, "credit", amount, original.key, reason="other"))
+
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule(who=picks, amount=amounts, debit=st.booleans())
+    def the_same_new_entry_sent_twice_at_once(self, who: int, amount: int, debit: bool) -> None:
+        call = EntryCall(self.customers[who % 2], "debit" if debit else "credit", amount, self._key())
+        expected = self.model.expect_entry(call)
+        request = self._entry_request(call)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(lambda _: self._call(self.stub.CreateLedgerEntry, request), range(2)))
+        assert [outcome for outcome, _ in answers] == [expected.outcome] * 2, (expected, answers)
+        if expected.outcome == OK:
+            responses = [response for _, response in answers]
+            assert len({r.entry.id for r in responses}) == 1, responses
+            assert sorted(r.idempotent_replay for r in responses) == [False, True], responses
+            first = next(r for r in responses if not r.idempotent_replay)
+            self._check(expected, OK, first, first.entry.id)
+            self.model.record_entry(call, first.entry.id)
+        self.sent_entries.append(call)
+
+    @precondition(lambda self: not self._lapsing_soon() and bool(self.model.holds))
+    @rule(pick=picks, who=picks, amount=st.integers(min_value=0, max_value=2_500))
+    def capture(self, pick: int, who: int, amount: int) -> None:
+        holds = list(self.model.holds.values())
+        hold = holds[pick % len(holds)]
+        # Mostly its own customer; sometimes the other one, who must not find it.
+        customer = (
+            hold.call.customer_id if who % 4 else self.customers[(self.customers.index(hold.call.customer_id) + 1) % 2]
+        )
+        expected = self.model.expect_capture(customer, hold.hold_id, amount)
+        request = wallet_pb2.CaptureHoldRequest(customer_id=customer, hold_id=hold.hold_id, amount=amount)
+        outcome, response = self._call(self.stub.CaptureHold, request)
+        self._check(expected, outcome, response, response.entry.id if response else "")
+        if outcome == OK:
+            assert _hold_status(response.hold.status) == "CAPTURED", response.hold
+            if not expected.replay_of:
+                self.model.record_capture(hold.hold_id, amount, response.entry.id)
+
+    @precondition(lambda self: not self._lapsing_soon() and bool(self.model.holds))
+    @rule(pick=picks)
+    def release(self, pick: int) -> None:
+        holds = list(self.model.holds.values())
+        hold = holds[pick % len(holds)]
+        expected = self.model.expect_release(hold.call.customer_id, hold.hold_id)
+        request = wallet_pb2.ReleaseHoldRequest(customer_id=hold.call.customer_id, hold_id=hold.hold_id)
+        outcome, response = self._call(self.stub.ReleaseHold, request)
+        self._check(expected, outcome, response, response.hold.id if response else "")
+        if outcome == OK:
+            assert _hold_status(response.hold.status) == "RELEASED", response.hold
+            if not expected.replay_of:
+                self.model.record_release(hold.hold_id)
+
+    @precondition(lambda self: any(h.call.ttl_s == SHORT_TTL_S for h in self.model.active_holds()))
+    @rule()
+    def let_the_short_holds_lapse(self) -> None:
+        short = [h for h in self.model.active_holds() if h.call.ttl_s == SHORT_TTL_S]
+        # Waiting for time itself: past the latest expire time the service can have given them.
+        time.sleep(max(0.0, max(h.expires_by for h in short) - time.time()) + 0.05)
+        self.model.expire_holds(time.time())
+
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule()
+    def read_balances(self) -> None:
+        self._compare_balances()
+
+    @invariant()
+    def nothing_is_held_beyond_the_balance(self) -> None:
+        for wallet in self.model.wallets.values():
+            assert 0 <= wallet.held <= wallet.balance
+
+    def _compare_balances(self) -> None:
+        for customer in self.customers:
+            response = self.stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer), timeout=30)
+            wallet = next(w for w in response.wallets if w.currency == CURRENCY)
+            model = self.model.wallet(customer)
+            assert (wallet.balance, wallet.held_balance, wallet.available_balance) == (
+                model.balance,
+                model.held,
+                model.available,
+            ), (customer, wallet, model)
+
+
+@pytest.fixture(scope="module")
+def service_address(database_url: str) -> Iterator[str]:
+    with running_server(database_url, WALLET_METRICS_ADDR="") as (_, address, _):
+        yield address
+
+
+def test_the_service_answers_every_sequence_of_writes_as_the_contract_model_does(service_address: str) -> None:
+    ContractMachine.address = service_address
+    run_state_machine_as_test(
+        ContractMachine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
