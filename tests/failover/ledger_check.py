@@ -7,8 +7,9 @@ from collections import Counter, defaultdict
 import grpc
 import psycopg
 
-from tests.failover.writers import Kind, Outcome
-from wallet.v1 import wallet_pb2
+from tests.failover.writers import CURRENCY, Kind, Outcome
+from tests.model.contract import ContractModel, EntryCall, HoldCall
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 # A write's final answer is its acknowledgement or a refusal the caller can act on; never "unknown".
 REFUSALS = frozenset({grpc.StatusCode.FAILED_PRECONDITION})
@@ -74,3 +75,33 @@ def check_watched_events(events: list[wallet_pb2.WalletEvent], url: str) -> None
     assert len(events) == sum(len(v) for v in stored.values()), (len(events), sum(len(v) for v in stored.values()))
     wrong = [customer for customer in stored if seen.get(customer) != stored[customer]]
     assert not wrong, f"customers whose events the watcher got wrong: {wrong[:5]}"
+
+
+def check_balances_with_model(outcomes: list[Outcome], customers: list[str], address: str) -> None:
+    """Every balance and held amount the service shows is what the contract's model makes of the acknowledged writes.
+
+    Writes of one customer commute in their effect on the totals, so the
+    acknowledged ones are fed to `ContractModel` in the order they were
+    answered; the holds short enough to have lapsed by now are expired.
+    """
+    model = ContractModel()
+    for outcome in sorted(outcomes, key=lambda o: o.answered_at):
+        op = outcome.op
+        # One outcome per write: a replay is the acknowledgement of a write first applied unanswered.
+        if outcome.code != grpc.StatusCode.OK:
+            continue
+        if op.kind in (Kind.CREDIT, Kind.DEBIT):
+            model.record_entry(EntryCall(op.customer_id, op.kind.value, op.amount, op.key), outcome.entry_id)
+        elif op.kind is Kind.HOLD:
+            model.record_hold(HoldCall(op.customer_id, op.amount, op.key, op.ttl_s), outcome.hold_id, 0.0, 0.0)
+        else:
+            model.record_capture(op.hold_id, op.amount, outcome.entry_id)
+    # Times counted from each hold's creation: the short ones (seconds) lapsed long ago, the long ones stand.
+    model.expire_holds(now=60.0)
+    with grpc.insecure_channel(address) as channel:
+        stub = wallet_pb2_grpc.WalletServiceStub(channel)
+        for customer in customers:
+            response = stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer), timeout=30)
+            wallet = next(w for w in response.wallets if w.currency == CURRENCY)
+            expected = model.wallet(customer)
+            assert (wallet.balance, wallet.held_balance) == (expected.balance, expected.held), (customer, wallet)

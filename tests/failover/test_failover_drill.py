@@ -14,7 +14,9 @@ time from the kill to the first acknowledged write whose last attempt began
 after it, and the failed attempts meanwhile, printed. Afterwards, on the
 final primary: every acknowledged write is in the ledger once, as
 acknowledged; refused writes left nothing; every write got an answer;
-balances equal their entries and the verifier passes; the watcher got every
+balances equal their entries and the verifier passes; every balance and
+held amount is what the contract's model (tests/model) makes of the
+acknowledged writes; the watcher got every
 event exactly once, each customer's in order.
 """
 
@@ -33,7 +35,11 @@ import pytest
 
 from ha.cluster import HaCluster
 from tests.consistency import assert_ledger_consistent
-from tests.failover.ledger_check import check_outcomes_against_ledger, check_watched_events
+from tests.failover.ledger_check import (
+    check_balances_with_model,
+    check_outcomes_against_ledger,
+    check_watched_events,
+)
 from tests.failover.watcher import AllEventsWatcher
 from tests.failover.writers import DrillWriters
 from tests.faults.servers import server_process
@@ -126,6 +132,7 @@ def test_the_primary_killed_twice_under_load_loses_no_acknowledged_write_and_no_
         tally = check_outcomes_against_ledger(writers.outcomes, final)
         print(f"writes: {dict(sorted(tally.items()))}")
         assert_ledger_consistent(final)
+        check_balances_with_model(writers.outcomes, CUSTOMERS, server.address)
         with psycopg.connect(final) as conn:
             stored_events = conn.execute("SELECT count(*) FROM wallet_events").fetchone()
         assert stored_events is not None
