@@ -136,7 +136,6 @@ class Coalescer(Generic[RequestT, ResultT]):
             # (its trace span, above all) into every later batch.
             task = asyncio.create_task(self._run(), context=contextvars.Context())
             self._runners.add(task)
-            task.add_done_callback(self._runners.discard)
         return await future
 
     async def close(self) -> None:
@@ -146,6 +145,18 @@ class Coalescer(Generic[RequestT, ResultT]):
             await asyncio.gather(*self._runners, return_exceptions=True)
 
     async def _run(self) -> None:
+        try:
+            await self._run_batches()
+        finally:
+            # Forgotten as it finds the queue empty, with no await in between: a request
+            # submitted from then on starts a runner. (A done callback ran too late: a
+            # caller woken by the last batch could submit first, and wait in the queue
+            # with no runner until it timed out SERVER_BUSY.)
+            task = asyncio.current_task()
+            if task is not None:
+                self._runners.discard(task)
+
+    async def _run_batches(self) -> None:
         carried = 0
         while self._pending:
             if carried >= LINGER_AFTER and self._linger_s and len(self._pending) < self._batch_max:

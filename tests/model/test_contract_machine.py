@@ -1,8 +1,9 @@
 """Goal: the real service answers every write as the contract's model says, whatever the sequence.
 
 Method: a hypothesis `RuleBasedStateMachine` drives a real server process (on
-the session's PostgreSQL) with random sequences of credits, debits, holds,
-captures and releases on two customers: new keys, retries of earlier
+the session's PostgreSQL) with random sequences of every write RPC (credits
+and debits, alone and in batches, atomic or not; holds, captures, releases;
+low-balance thresholds) on two customers: new keys, retries of earlier
 requests (applied, refused or both), earlier keys with other fields,
 duplicates sent concurrently, captures and releases of holds that are
 active, closed, expired or another customer's, and reads in between. Each
@@ -16,6 +17,7 @@ disagree about which side of its expire time a call fell on.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,8 +31,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from tests.e2e.helpers import error_reason
+from tests.faults.servers import server_process
 from tests.model.contract import OK, ContractModel, EntryCall, Expected, HoldCall
-from tests.processes import running_server
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -60,6 +62,7 @@ class ContractMachine(RuleBasedStateMachine):
         self.sent_entries: list[EntryCall] = []
         self.sent_holds: list[HoldCall] = []
         self.keys = 0
+        self.thresholds: dict[str, int] = {}
 
     def teardown(self) -> None:
         self.channel.close()
@@ -183,6 +186,64 @@ class ContractMachine(RuleBasedStateMachine):
             self.model.record_entry(call, first.entry.id)
         self.sent_entries.append(call)
 
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule(
+        atomic=st.booleans(),
+        items=st.lists(st.tuples(picks, amounts, st.booleans(), st.none() | picks), min_size=1, max_size=5),
+    )
+    def batch_of_entries(self, atomic: bool, items: list[tuple[int, int, bool, int | None]]) -> None:
+        """New entries, and earlier ones again (retried whole), in one BatchCreateLedgerEntries call."""
+        calls: list[EntryCall] = []
+        for who, amount, debit, earlier in items:
+            if earlier is not None and self.sent_entries:
+                call = self.sent_entries[earlier % len(self.sent_entries)]
+            else:
+                call = EntryCall(self.customers[who % 2], "debit" if debit else "credit", amount, self._key())
+            if all((c.customer_id, c.key) != (call.customer_id, call.key) for c in calls):
+                calls.append(call)
+        # Each entry is decided as its own call would be, in order: on a copy, for the atomic case.
+        trial = copy.deepcopy(self.model)
+        expectations = []
+        for call in calls:
+            expected = trial.expect_entry(call)
+            expectations.append(expected)
+            if expected.outcome == OK and not expected.replay_of:
+                trial.record_entry(call, f"trial-{call.key}")
+        request = wallet_pb2.BatchCreateLedgerEntriesRequest(
+            requests=[self._entry_request(call) for call in calls], atomic=atomic
+        )
+        outcome, response = self._call(self.stub.BatchCreateLedgerEntries, request)
+        refusals = [e.outcome for e in expectations if e.outcome != OK]
+        if atomic and refusals:
+            assert outcome == refusals[0], (outcome, expectations)
+            self.sent_entries.extend(calls)
+            return
+        assert outcome == OK, (outcome, expectations)
+        assert len(response.results) == len(calls)
+        for call, expected, result in zip(calls, expectations, response.results, strict=True):
+            if result.WhichOneof("outcome") == "error":
+                assert result.error.reason == expected.outcome, (call, expected, result)
+                continue
+            self._check(expected, OK, result.response, result.response.entry.id)
+            if not expected.replay_of:
+                self.model.record_entry(call, result.response.entry.id)
+        self.sent_entries.extend(calls)
+
+    @precondition(lambda self: not self._lapsing_soon())
+    @rule(who=picks, threshold=st.integers(min_value=0, max_value=5_000))
+    def set_a_low_balance_threshold(self, who: int, threshold: int) -> None:
+        customer = self.customers[who % 2]
+        request = wallet_pb2.SetLowBalanceThresholdRequest(customer_id=customer, currency=CURRENCY, threshold=threshold)
+        outcome, response = self._call(self.stub.SetLowBalanceThreshold, request)
+        assert outcome == OK, outcome
+        model = self.model.wallet(customer)
+        self.thresholds[customer] = threshold
+        assert (response.wallet.balance, response.wallet.held_balance, response.wallet.low_balance_threshold) == (
+            model.balance,
+            model.held,
+            threshold,
+        ), response.wallet
+
     @precondition(lambda self: not self._lapsing_soon() and bool(self.model.holds))
     @rule(pick=picks, who=picks, amount=st.integers(min_value=0, max_value=2_500))
     def capture(self, pick: int, who: int, amount: int) -> None:
@@ -243,12 +304,14 @@ class ContractMachine(RuleBasedStateMachine):
                 model.held,
                 model.available,
             ), (customer, wallet, model)
+            if customer in self.thresholds:
+                assert wallet.low_balance_threshold == self.thresholds[customer], (customer, wallet)
 
 
 @pytest.fixture(scope="module")
-def service_address(database_url: str) -> Iterator[str]:
-    with running_server(database_url, WALLET_METRICS_ADDR="") as (_, address, _):
-        yield address
+def service_address(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with server_process(database_url, tmp_path_factory.mktemp("contract") / "server.log") as server:
+        yield server.address
 
 
 def test_the_service_answers_every_sequence_of_writes_as_the_contract_model_does(service_address: str) -> None:

@@ -172,3 +172,19 @@ async def test_after_a_small_batch_the_next_request_does_not_wait_for_the_linger
     # A linger of 60 s would outlast this bound many times over.
     await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
     assert ledger.batches == [[1], [2]]
+
+
+async def test_a_request_submitted_as_the_last_runner_finishes_is_still_applied() -> None:
+    # The caller of the first request resumes before the finished runner's task is
+    # forgotten: a request it submits at once must start a runner of its own, not
+    # wait in the queue until it times out (found by the contract's state machine).
+    ledger = RecordingLedger()
+    coalescer: Coalescer[EntryRequest, Applied] = Coalescer(
+        ledger.apply, name="write", batch_max=10, concurrency=1, queue_timeout_s=1.0
+    )
+    await coalescer.submit(request(1))
+    # Awaited directly (no task in between): submit runs at once, before the runner is forgotten.
+    # Stuck in the queue, it would fail ServerBusy after the queue timeout.
+    second = await coalescer.submit(request(2))
+    assert second.entry.amount == 2
+    assert ledger.batches == [[1], [2]]
