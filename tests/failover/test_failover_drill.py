@@ -14,7 +14,9 @@ time from the kill to the first acknowledged write whose last attempt began
 after it, and the failed attempts meanwhile, printed. Afterwards, on the
 final primary: every acknowledged write is in the ledger once, as
 acknowledged; refused writes left nothing; every write got an answer;
-balances equal their entries and the verifier passes; every balance and
+balances equal their entries and the verifier passes; health went
+NOT_SERVING and back to SERVING; the background expirer left no hold active
+past its time; every balance and
 held amount is what the contract's model (tests/model) makes of the
 acknowledged writes; the watcher got every
 event exactly once, each customer's in order.
@@ -40,9 +42,9 @@ from tests.failover.ledger_check import (
     check_outcomes_against_ledger,
     check_watched_events,
 )
-from tests.failover.watcher import AllEventsWatcher
+from tests.failover.watcher import AllEventsWatcher, HealthRecorder
 from tests.failover.writers import DrillWriters
-from tests.faults.servers import server_process
+from tests.faults.servers import NOT_SERVING, SERVING, server_process
 
 CUSTOMERS = [f"cus_drill_{i:03d}" for i in range(200)]
 SERVER_ENV = {
@@ -111,6 +113,7 @@ def test_the_primary_killed_twice_under_load_loses_no_acknowledged_write_and_no_
 ) -> None:
     with server_process(cluster.database_url, tmp_path / "server.log", **SERVER_ENV) as server:
         watcher = AllEventsWatcher(server.address).start()
+        health = HealthRecorder(server.address).start()
         writers = DrillWriters(server.address, CUSTOMERS, workers=16).start()
         try:
             writers.wait_acknowledged(WRITES_BETWEEN, timeout_s=120)
@@ -129,6 +132,17 @@ def test_the_primary_killed_twice_under_load_loses_no_acknowledged_write_and_no_
         cluster.start_node(first.new_primary)
         assert cluster.wait_for_sync_standby(120) == first.new_primary
         final = cluster.node_url(second.new_primary)
+        health.stop()
+        # NOT_SERVING while no primary answered, SERVING again after each failover (the whole-node
+        # one lasts the leader key's ttl: the 1 s health probe cannot miss it).
+        assert NOT_SERVING in health.statuses() and health.statuses()[-1] == SERVING, health.changes
+        # The background expirer carried on after both failovers: no hold is left active long past its
+        # expire time (it runs every second; reads settle only their own customer).
+        with psycopg.connect(final) as conn:
+            overdue = conn.execute(
+                "SELECT count(*) FROM holds WHERE status = 'active' AND expire_time < now() - interval '5 seconds'"
+            ).fetchone()
+        assert overdue == (0,), overdue
         tally = check_outcomes_against_ledger(writers.outcomes, final)
         print(f"writes: {dict(sorted(tally.items()))}")
         assert_ledger_consistent(final)

@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from tests.faults.servers import FAST_RECONNECT
+from tests.faults.servers import FAST_RECONNECT, health_status
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -65,3 +65,31 @@ class AllEventsWatcher:
                     # The contract: a stream ends with UNAVAILABLE at worst, and resumes from its cursor.
                     self.ended_with.append(error.code().name)
                     time.sleep(0.05)
+
+
+class HealthRecorder:
+    """Polls the service's health every 100 ms; keeps each change of status with its time."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.changes: list[tuple[float, int | None]] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drill-health", daemon=True)
+
+    def start(self) -> HealthRecorder:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(30)
+
+    def statuses(self) -> list[int | None]:
+        return [status for _, status in self.changes]
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            status = health_status(self.address, timeout_s=1.0)
+            if not self.changes or self.changes[-1][1] != status:
+                self.changes.append((time.monotonic(), status))
+            self._stopping.wait(0.1)
