@@ -16,7 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from ha.cluster import ROOT, HaCluster
+from ha.binaries import ROOT
+from ha.cluster import HaCluster
 from ha.status import SERVICE_FILE, print_status
 
 

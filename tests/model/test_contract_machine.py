@@ -21,26 +21,22 @@ import copy
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
 import pytest
-from google.protobuf.duration_pb2 import Duration
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from tests.e2e.helpers import error_reason
 from tests.faults.servers import server_process
-from tests.model.contract import OK, ContractModel, EntryCall, Expected, HoldCall
+from tests.model.calls import CURRENCY, ServiceCalls
+from tests.model.contract import OK, ContractModel, EntryCall, HoldCall
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
 
-CURRENCY = "USD"
-# A hold this short lapses during the run; the calls keep this far from its expire time.
+# A hold this short lapses during the run.
 SHORT_TTL_S = 1
-SAFETY_MARGIN_S = 0.5
 amounts = st.integers(min_value=1, max_value=2_000)
 picks = st.integers(min_value=0, max_value=1_000)
 
@@ -49,7 +45,7 @@ def _hold_status(status: int) -> str:
     return wallet_pb2.HoldStatus.Name(status).removeprefix("HOLD_STATUS_")  # type: ignore[arg-type]
 
 
-class ContractMachine(RuleBasedStateMachine):
+class ContractMachine(ServiceCalls, RuleBasedStateMachine):
     address = ""
 
     def __init__(self) -> None:
@@ -66,73 +62,6 @@ class ContractMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.channel.close()
-
-    # -- helpers --------------------------------------------------------------------------------
-
-    def _key(self) -> str:
-        self.keys += 1
-        return f"k{self.keys}"
-
-    def _lapsing_soon(self) -> bool:
-        now = time.time()
-        return any(h.expires_not_before - SAFETY_MARGIN_S <= now for h in self.model.active_holds())
-
-    def _entry_request(self, call: EntryCall) -> wallet_pb2.CreateLedgerEntryRequest:
-        entry_type = wallet_pb2.ENTRY_TYPE_CREDIT if call.kind == "credit" else wallet_pb2.ENTRY_TYPE_DEBIT
-        return wallet_pb2.CreateLedgerEntryRequest(
-            customer_id=call.customer_id,
-            amount=call.amount,
-            currency=CURRENCY,
-            entry_type=entry_type,
-            reason=call.reason,
-            idempotency_key=call.key,
-        )
-
-    def _hold_request(self, call: HoldCall) -> wallet_pb2.CreateHoldRequest:
-        return wallet_pb2.CreateHoldRequest(
-            customer_id=call.customer_id,
-            currency=CURRENCY,
-            amount=call.amount,
-            reason=call.reason,
-            idempotency_key=call.key,
-            ttl=Duration(seconds=call.ttl_s),
-        )
-
-    def _call(self, method: Any, request: Any) -> tuple[str, Any]:
-        try:
-            return OK, method(request, timeout=30)
-        except grpc.RpcError as error:
-            return error_reason(error) or error.code().name, None
-
-    def _check(self, expected: Expected, outcome: str, response: Any, answered_id: str) -> None:
-        assert outcome == expected.outcome, (expected, outcome)
-        if outcome != OK:
-            return
-        assert response.idempotent_replay == bool(expected.replay_of), (expected, response)
-        if expected.replay_of:
-            assert answered_id == expected.replay_of, (expected, answered_id)
-        assert (response.wallet.balance, response.wallet.held_balance) == (expected.balance, expected.held), (
-            expected,
-            response.wallet,
-        )
-
-    def _send_entry(self, call: EntryCall) -> None:
-        expected = self.model.expect_entry(call)
-        outcome, response = self._call(self.stub.CreateLedgerEntry, self._entry_request(call))
-        self._check(expected, outcome, response, response.entry.id if response else "")
-        if outcome == OK and not expected.replay_of:
-            self.model.record_entry(call, response.entry.id)
-        self.sent_entries.append(call)
-
-    def _send_hold(self, call: HoldCall) -> None:
-        expected = self.model.expect_hold(call)
-        sent_at = time.time()
-        outcome, response = self._call(self.stub.CreateHold, self._hold_request(call))
-        answered_at = time.time()
-        self._check(expected, outcome, response, response.hold.id if response else "")
-        if outcome == OK and not expected.replay_of:
-            self.model.record_hold(call, response.hold.id, sent_at, answered_at)
-        self.sent_holds.append(call)
 
     # -- rules ----------------------------------------------------------------------------------
 
@@ -293,19 +222,6 @@ class ContractMachine(RuleBasedStateMachine):
     def nothing_is_held_beyond_the_balance(self) -> None:
         for wallet in self.model.wallets.values():
             assert 0 <= wallet.held <= wallet.balance
-
-    def _compare_balances(self) -> None:
-        for customer in self.customers:
-            response = self.stub.GetBalances(wallet_pb2.GetBalancesRequest(customer_id=customer), timeout=30)
-            wallet = next(w for w in response.wallets if w.currency == CURRENCY)
-            model = self.model.wallet(customer)
-            assert (wallet.balance, wallet.held_balance, wallet.available_balance) == (
-                model.balance,
-                model.held,
-                model.available,
-            ), (customer, wallet, model)
-            if customer in self.thresholds:
-                assert wallet.low_balance_threshold == self.thresholds[customer], (customer, wallet)
 
 
 @pytest.fixture(scope="module")
