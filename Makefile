@@ -8,6 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto protos/wallet/v1/webhooks.proto
 PYTEST_ARGS ?=
 
+.PHONY: run-ha ha-status test-failover
 .PHONY: audit browser help install run migrate test test-console test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \
 	check-generated buf-lint ci clean bench bench-quick bench-profile verify
 
@@ -21,6 +22,9 @@ help:
 	@echo "make lint typecheck buf-lint check-generated"
 	@echo "make bench      full benchmark against pgbench/echo/cursor baselines -> bench/results/latest.json"
 	@echo "make bench-quick  every benchmark scenario briefly (under 3 minutes)"
+	@echo "make run-ha     PostgreSQL primary + synchronous standby under Patroni and etcd, and the service (.data/ha/)"
+	@echo "make ha-status  one JSON line per database node and one for the service"
+	@echo "make test-failover  the failover drill: the primary killed twice under load, nothing acknowledged lost"
 	@echo "make bench-profile  py-spy flame graphs of the server during scenarios 1 and 2 -> bench/results/"
 
 $(STAMP): pyproject.toml
@@ -128,6 +132,28 @@ bench-quick: $(BENCH_STAMP)
 
 bench-profile: $(BENCH_STAMP)
 	$(BIN)/python -m bench --mode profile $(BENCH_ARGS)
+
+# High availability (docs/high-availability.md). Patroni gets a virtualenv of its own, of a
+# system Python: as root it runs PostgreSQL as `nobody`, who must be able to run that Python.
+HA_VENV := $(VENV)/ha
+HA_STAMP := $(VENV)/.installed-ha
+HA_PYTHON ?= /usr/bin/python3
+
+$(HA_STAMP): $(STAMP) ha/requirements.txt
+	ha/install-system-packages.sh
+	@test -x $(HA_VENV)/bin/python || $(HA_PYTHON) -m venv --without-pip $(HA_VENV)
+	$(BIN)/python -m pip --python $(HA_VENV)/bin/python install --quiet -r ha/requirements.txt
+	@touch $(HA_STAMP)
+
+run-ha: $(HA_STAMP)
+	$(BIN)/python -m ha run
+
+ha-status: $(STAMP)
+	@$(BIN)/python -m ha status
+
+# Not part of `make test`: it needs the HA setup and takes a few minutes.
+test-failover: $(HA_STAMP)
+	$(BIN)/python -m pytest tests/failover -m failover $(PYTEST_ARGS)
 
 # Known vulnerabilities in the installed dependencies (the project itself is skipped: it is not on PyPI).
 audit: $(STAMP)

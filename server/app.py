@@ -33,6 +33,7 @@ from server.ledger import Ledger
 from server.ledger.clock import Clock
 from server.observability.telemetry import Telemetry
 from server.store.db import create_pool
+from server.store.failover import WalletPool
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class WalletServer:
             self.telemetry.serving.set(1 if serving else 0)
 
     async def _watch_database(self) -> None:
-        """SERVING while the database answers, NOT_SERVING while it does not.
+        """SERVING while a primary database answers, NOT_SERVING while none does (down, failing over).
 
         The probe has a connection of its own, outside the pool: a pool busy with
         calls means a loaded server, not an unreachable database.
@@ -131,7 +132,11 @@ class WalletServer:
                         probe = await psycopg.AsyncConnection.connect(
                             self._database_url, autocommit=True, connect_timeout=HEALTH_PROBE_TIMEOUT_S
                         )
-                    await asyncio.wait_for(probe.execute("SELECT 1"), HEALTH_PROBE_TIMEOUT_S)
+                    cursor = await asyncio.wait_for(probe.execute("SELECT pg_is_in_recovery()"), HEALTH_PROBE_TIMEOUT_S)
+                    row = await cursor.fetchone()
+                    if row is None or row[0]:
+                        # A standby (a demoted primary, say) takes no writes: look for the primary again.
+                        raise psycopg.OperationalError("the database server is a standby")
                     now_serving = True
                 except Exception as error:
                     now_serving = False
@@ -142,6 +147,9 @@ class WalletServer:
                         probe = None
                     # Drop dead idle connections now rather than failing one call per connection.
                     await self.pool.check()
+                if isinstance(self.pool, WalletPool) and not now_serving:
+                    # Reachable again only once the pool itself has a connection.
+                    self.pool.reachable = False
                 if now_serving != serving:
                     serving = now_serving
                     await self._set_serving(serving)

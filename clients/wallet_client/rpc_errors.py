@@ -47,6 +47,8 @@ EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
     _reason(wallet_pb2.ENTRY_NOT_FOUND): reversal_errors.EntryNotFound,
     # Sent with UNAVAILABLE, ABORTED or DEADLINE_EXCEEDED: the same call may succeed later.
     _reason(wallet_pb2.DATABASE_UNAVAILABLE): WalletUnavailable,
+    # The write may have applied: retried (and, after the retries, to be re-sent) with the same key.
+    _reason(wallet_pb2.COMMIT_OUTCOME_UNKNOWN): WalletUnavailable,
     _reason(wallet_pb2.SERVER_BUSY): WalletUnavailable,
     _reason(wallet_pb2.SHUTTING_DOWN): WalletUnavailable,
     _reason(wallet_pb2.LOCK_TIMEOUT): WalletUnavailable,

@@ -166,7 +166,11 @@ class WebhookEndpointNotFound(WalletError, code="NOT_FOUND", reason="WEBHOOK_END
 
 
 class DatabaseUnavailable(WalletError, code="UNAVAILABLE", reason="DATABASE_UNAVAILABLE", retryable=True):
-    """The database cannot be reached or dropped the connection; safe to retry."""
+    """No primary database can be reached, or the connection broke before the write's COMMIT; safe to retry."""
+
+
+class CommitOutcomeUnknown(WalletError, code="UNAVAILABLE", reason="COMMIT_OUTCOME_UNKNOWN", retryable=True):
+    """The connection broke while the write's COMMIT was unanswered: it may have applied; retry with the same key."""
 
 
 class ServerBusy(WalletError, code="UNAVAILABLE", reason="SERVER_BUSY", retryable=True):
@@ -213,6 +217,7 @@ ALL_ERRORS: tuple[type[WalletError], ...] = (
     CursorExpired,
     WebhookEndpointNotFound,
     DatabaseUnavailable,
+    CommitOutcomeUnknown,
     ServerBusy,
     LockTimeout,
     StatementTimeout,

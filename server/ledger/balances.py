@@ -7,7 +7,7 @@ the write path and read again, so no caller sees money that has expired.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ class Balances:
         clock: Clock,
         settings: Settings,
         tracer: Tracer | None,
+        database_reachable: Callable[[], bool] = lambda: True,
     ) -> None:
         self._pool = pool
         self._settler = settler
@@ -49,6 +50,7 @@ class Balances:
             queue_timeout_s=settings.db_pool_timeout_s,
             linger_s=settings.read_linger_ms / 1000,
             observer=BatchObserver("wallet.balance_read_batch", tracer=tracer, metrics=None) if tracer else None,
+            database_reachable=database_reachable,
         )
 
     async def close(self) -> None:

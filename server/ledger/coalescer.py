@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from server.domain.errors import (
+    CommitOutcomeUnknown,
     DatabaseUnavailable,
     InternalError,
     LockTimeout,
@@ -49,7 +50,7 @@ RequestT = TypeVar("RequestT")
 ResultT = TypeVar("ResultT")
 
 # Errors that say nothing about the requests themselves: the whole batch shares them.
-_SHARED_FAILURES = (DatabaseUnavailable, ServerBusy, LockTimeout, StatementTimeout)
+_SHARED_FAILURES = (DatabaseUnavailable, CommitOutcomeUnknown, ServerBusy, LockTimeout, StatementTimeout)
 
 
 class _Pending(Generic[RequestT, ResultT]):
@@ -64,11 +65,13 @@ class _Pending(Generic[RequestT, ResultT]):
         self.timer: asyncio.TimerHandle | None = None
         self.ticket = ticket
 
-    def expire(self) -> None:
-        """Fails the request if it is still waiting in the queue."""
+    def expire(self, database_reachable: Callable[[], bool]) -> None:
+        """Fails the request if it is still waiting in the queue: the service is busy, or its database gone."""
         if not self.taken and not self.future.done():
             self.future.set_exception(
                 ServerBusy("The request waited too long for a database transaction; retry with backoff")
+                if database_reachable()
+                else DatabaseUnavailable("No database primary can be reached; retry with backoff")
             )
 
 
@@ -85,6 +88,7 @@ class Coalescer(Generic[RequestT, ResultT]):
         queue_timeout_s: float,
         linger_s: float = 0.0,
         observer: BatchObserver | None = None,
+        database_reachable: Callable[[], bool] = lambda: True,
     ) -> None:
         assert batch_max >= 1 and concurrency >= 1 and queue_timeout_s > 0 and linger_s >= 0
         # What the batches are, for the log: "write", "balance read".
@@ -100,6 +104,8 @@ class Coalescer(Generic[RequestT, ResultT]):
         self._loop: asyncio.AbstractEventLoop | None = None
         # Metrics and traces of the batches (docs/observability.md); None: nothing recorded.
         self._observer = observer
+        # Whether a request that waited too long was held up by load (SERVER_BUSY) or a lost database.
+        self._database_reachable = database_reachable
 
     @property
     def queued(self) -> int:
@@ -123,14 +129,13 @@ class Coalescer(Generic[RequestT, ResultT]):
         # A request still queued when the timeout fires fails fast instead of
         # waiting behind a stuck batch; one that a runner took rides its batch out.
         pending = _Pending(request, future, self._observer.enqueued() if self._observer is not None else None)
-        pending.timer = loop.call_later(self._queue_timeout_s, pending.expire)
+        pending.timer = loop.call_later(self._queue_timeout_s, pending.expire, self._database_reachable)
         self._pending.append(pending)
         if len(self._runners) < self._concurrency:
             # A context of its own: a runner serves many callers and must not carry the first one's
             # (its trace span, above all) into every later batch.
             task = asyncio.create_task(self._run(), context=contextvars.Context())
             self._runners.add(task)
-            task.add_done_callback(self._runners.discard)
         return await future
 
     async def close(self) -> None:

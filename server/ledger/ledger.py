@@ -80,9 +80,10 @@ class Ledger:
             queue_timeout_s=settings.db_pool_timeout_s,
             linger_s=settings.write_linger_ms / 1000,
             observer=BatchObserver("wallet.write_batch", tracer=tracer, metrics=metrics) if observe else None,
+            database_reachable=self._database_reachable,
         )
         self._due = DueSettler(pool, self._writes, self.clock)
-        self._balances = Balances(pool, self._due, self.clock, settings, tracer)
+        self._balances = Balances(pool, self._due, self.clock, settings, tracer, self._database_reachable)
         self.expirer = Expirer(
             self._due.due_customers,
             self._due.settle,
@@ -96,6 +97,10 @@ class Ledger:
             metrics.watch_watchers(lambda: self.events.watchers)
         self._event_retention = timedelta(days=settings.event_retention_days)
         self._refusal_retention = timedelta(days=settings.refusal_retention_days)
+
+    def _database_reachable(self) -> bool:
+        """False while the pool (or the health probe) found no database primary to connect to."""
+        return getattr(self._pool, "reachable", True)
 
     @property
     def queued_writes(self) -> int:

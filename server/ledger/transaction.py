@@ -27,6 +27,7 @@ from server.observability.batches import event
 from server.observability.ledger_metrics import LedgerMetrics
 from server.store import locking, writes
 from server.store.db import database_errors
+from server.store.failover import commit_guard
 
 
 async def apply_in_one_transaction(
@@ -55,7 +56,7 @@ async def apply_in_one_transaction(
     with database_errors():
         # Pipeline mode lets BEGIN travel with the locking reads, and the
         # write with the COMMIT: two round trips per batch in all.
-        async with pool.connection() as conn, conn.pipeline(), conn.transaction():
+        async with pool.connection() as conn, commit_guard() as commit, conn.pipeline(), conn.transaction():
             state = await locking.lock_batch(conn, customer_ids, key_refs, hold_refs, clock.offset, entry_refs)
             state.default_thresholds = default_thresholds
             event("db.locked", customers=len(customer_ids))
@@ -64,6 +65,8 @@ async def apply_in_one_transaction(
                 raise psycopg.Rollback()
             await writes.write_batch(conn, decision)
             event("db.written", entries=len(decision.entries))
+            # From here the COMMIT is on its way: a broken connection leaves the outcome unknown.
+            commit.started = True
     event("db.committed" if decision.writes_anything else "db.rolled_back")
     return decision
 

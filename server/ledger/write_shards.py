@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from server.domain.decide import Outcome, Request
 from server.domain.entry_batches import BatchApplied, EntryBatch
@@ -63,6 +63,7 @@ class WriteShards:
         queue_timeout_s: float,
         linger_s: float,
         observer: BatchObserver | None,
+        database_reachable: Callable[[], bool] = lambda: True,
     ) -> None:
         assert shards >= 1
 
@@ -75,6 +76,7 @@ class WriteShards:
                 queue_timeout_s=queue_timeout_s,
                 linger_s=linger_s,
                 observer=observer,
+                database_reachable=database_reachable,
             )
 
         self._singles = coalescer()

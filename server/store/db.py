@@ -32,12 +32,14 @@ from server.domain.errors import (
     StatementTimeout,
     WalletError,
 )
+from server.store.failover import DatabaseUnreachable, WalletPool
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed number works; it only has to be the same for every process.
 _MIGRATION_LOCK_ID = 0x57A11E7
+RECONNECT_TIMEOUT_S = 4.0
 
 
 class EmbeddedPostgresMissing(RuntimeError):
@@ -97,11 +99,24 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
+def create_engine(database_url: str) -> sqlalchemy.Engine:
+    """A SQLAlchemy engine (no pool) on `database_url`, whatever form of libpq URL it is.
+
+    libpq connects, not SQLAlchemy's URL parser, which knows one host only: a
+    multi-host URL (`postgresql://u@h1:5432,h2:5432/db?target_session_attrs=read-write`)
+    stopped the server at start in that parser.
+    """
+    url = libpq_url(database_url)
+    return sqlalchemy.create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=sqlalchemy.pool.NullPool
+    )
+
+
 def migrate(database_url: str, revision: str = "head") -> None:
     """Applies every Alembic migration up to `revision` not yet applied; safe when several processes start at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    engine = sqlalchemy.create_engine(sqlalchemy_url(database_url), poolclass=sqlalchemy.pool.NullPool)
+    engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
@@ -143,9 +158,9 @@ async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-def create_pool(settings: Settings, database_url: str) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+def create_pool(settings: Settings, database_url: str) -> WalletPool:
     """The process's connection pool; open it with `await pool.open()`."""
-    return AsyncConnectionPool(
+    return WalletPool(
         database_url,
         min_size=min(2, settings.db_pool_size),
         max_size=settings.db_pool_size,
@@ -156,7 +171,10 @@ def create_pool(settings: Settings, database_url: str) -> AsyncConnectionPool[ps
         # A database restart or terminated sessions must cost the calls in flight
         # only, never later ones that draw a dead idle connection.
         check=check_idle_connection,
-        reconnect_timeout=60.0,
+        # A failed connection attempt is retried with a doubling delay (1, 2, 4 s...) until this
+        # timeout, then a new attempt starts at once when a call needs one: short, so that a new
+        # primary is found within seconds of a failover, not after a backoff grown during it.
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
         open=False,
         name="wallet",
     )
@@ -169,6 +187,8 @@ def database_errors() -> Iterator[None]:
         yield
     except WalletError:
         raise
+    except DatabaseUnreachable as error:
+        raise DatabaseUnavailable("No database primary can be reached; retry with backoff") from error
     except PoolTimeout as error:
         raise ServerBusy("No database connection became free in time; retry with backoff") from error
     except TooManyRequests as error:
@@ -179,6 +199,9 @@ def database_errors() -> Iterator[None]:
         psycopg.errors.SerializationFailure,
     ) as error:
         raise LockTimeout("The wallet is busy; retry with backoff") from error
+    except psycopg.errors.ReadOnlySqlTransaction as error:
+        # The server this connection reached is (now) a standby: the primary moved.
+        raise DatabaseUnavailable("The database is failing over; retry with backoff") from error
     except psycopg.errors.QueryCanceled as error:
         raise StatementTimeout("The database did not answer in time") from error
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.InterfaceError) as error:

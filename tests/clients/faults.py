@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
 
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -33,6 +35,8 @@ class Faults:
     refuse_reads: int = 0
     # The next len(list) streams (history or watch) are cut with UNAVAILABLE after this many messages each.
     cut_streams_after: list[int] = field(default_factory=list)
+    # The ErrorInfo reason those lost answers carry ("": a bare UNAVAILABLE, as from a network fault).
+    lost_write_reason: str = ""
     # Every call the proxy saw, by method name (to count attempts).
     calls: list[str] = field(default_factory=list)
 
@@ -40,6 +44,17 @@ class Faults:
 async def _forward_error(context: grpc.aio.ServicerContext, error: grpc.aio.AioRpcError) -> None:
     # Pass the rich status (grpc-status-details-bin) through unchanged.
     await context.abort(error.code(), error.details() or "", error.trailing_metadata())
+
+
+def _error_info(code: grpc.StatusCode, message: str, reason: str) -> tuple[tuple[str, bytes], ...]:
+    """Trailing metadata of a rich status carrying `reason` in an ErrorInfo, as the server sends ("": none)."""
+    if not reason:
+        return ()
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="wallet.internal"))
+    # The status's code and message must be the call's, or it is ignored as inconsistent.
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
 def _pass_through(method: str, *, write: bool) -> Any:
@@ -83,7 +98,12 @@ class FaultyWalletProxy(wallet_pb2_grpc.WalletServiceServicer):
             raise
         if write and self.faults.lose_write_responses > 0:
             self.faults.lose_write_responses -= 1
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "injected: connection lost after commit")
+            message = "injected: connection lost after commit"
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                message,
+                _error_info(grpc.StatusCode.UNAVAILABLE, message, self.faults.lost_write_reason),
+            )
         return response
 
     CreateLedgerEntry = _pass_through("CreateLedgerEntry", write=True)

@@ -32,6 +32,27 @@ async def test_a_credit_whose_response_was_lost_after_commit_applies_once(
     assert (await aclient.get_balances(customer_id))["USD"].balance == 10_000
 
 
+@pytest.mark.parametrize("reason", ["COMMIT_OUTCOME_UNKNOWN", "DATABASE_UNAVAILABLE"])
+async def test_a_credit_answered_with_a_failover_reason_is_retried_with_its_key_and_applies_once(
+    proxy: tuple[str, Faults], aclient: AsyncWalletClient, customer_id: str, reason: str
+) -> None:
+    address, faults = proxy
+    faults.lose_write_responses, faults.lost_write_reason = 2, reason
+    # Without retries the caller sees the reason, and the key to retry with.
+    async with AsyncWalletClient(address, retry=NO_RETRY) as client:
+        with pytest.raises(WalletUnavailable) as raised:
+            await client.credit(customer_id, 2_500, "USD", reason="Buy credits")
+    assert raised.value.reason == reason
+    async with AsyncWalletClient(address, retry=FAST_RETRY) as client:
+        result = await client.credit(
+            customer_id, 2_500, "USD", reason="Buy credits", idempotency_key=raised.value.idempotency_key
+        )
+    assert faults.calls == ["CreateLedgerEntry"] * 3
+    assert result.idempotent_replay and result.wallet.balance == 2_500
+    entries = [e async for e in aclient.iter_entries(customer_id)]
+    assert [(e.amount, e.idempotency_key) for e in entries] == [(2_500, result.entry.idempotency_key)]
+
+
 async def test_the_blocking_client_retries_a_lost_debit_once_too(
     proxy: tuple[str, Faults], aclient: AsyncWalletClient, customer_id: str
 ) -> None:

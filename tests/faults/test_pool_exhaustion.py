@@ -205,10 +205,10 @@ def test_calls_beyond_the_concurrency_limit_fail_at_once_with_resource_exhausted
 
 
 def _probe_ran_at(conn: psycopg.Connection) -> object:
-    """When the server's health probe (its own session, outside the pool) last finished its `SELECT 1`."""
+    """When the server's health probe (its own session, outside the pool) last finished its query."""
     row = conn.execute(
         "SELECT max(state_change) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND query = 'SELECT 1' AND state = 'idle' AND pid <> pg_backend_pid()"
+        " AND query = 'SELECT pg_is_in_recovery()' AND state = 'idle' AND pid <> pg_backend_pid()"
     ).fetchone()
     return row[0] if row else None
 
@@ -217,7 +217,7 @@ def test_a_busy_pool_is_not_reported_as_an_unreachable_database(
     customers: list[str], database_url: str, tmp_path: Path
 ) -> None:
     hot = customers[0]
-    # A database of its own, so that the only `SELECT 1` session on it is this server's health probe.
+    # A database of its own, so that the only `SELECT pg_is_in_recovery()` session on it is this server's health probe.
     with (
         scratch_database(database_url) as url,
         server_process(url, tmp_path / "server.log", **SERVER_ENV) as server,

@@ -69,6 +69,7 @@ EXPECTED = {
     "EntryNotReversible": (grpc.StatusCode.FAILED_PRECONDITION, "ENTRY_NOT_REVERSIBLE", False),
     "EntryNotFound": (grpc.StatusCode.NOT_FOUND, "ENTRY_NOT_FOUND", False),
     "DatabaseUnavailable": (grpc.StatusCode.UNAVAILABLE, "DATABASE_UNAVAILABLE", True),
+    "CommitOutcomeUnknown": (grpc.StatusCode.UNAVAILABLE, "COMMIT_OUTCOME_UNKNOWN", True),
     "ServerBusy": (grpc.StatusCode.UNAVAILABLE, "SERVER_BUSY", True),
     "LockTimeout": (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT", True),
     "StatementTimeout": (grpc.StatusCode.DEADLINE_EXCEEDED, "STATEMENT_TIMEOUT", True),

@@ -41,6 +41,7 @@ ALLOWED = {
         "server.config",
         "server.observability",
         "server.store.db",
+        "server.store.failover",
     },
     "__main__.py": {"server.api.auth", "server.app", "server.config", "server.store.db", "server.sinks_process"},
     "sinks_process.py": {"server.config", "server.delivery", "server.ledger", "server.observability", "server.store"},

@@ -288,6 +288,13 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     deleted). Status NOT_FOUND.
     buf:lint:ignore ENUM_VALUE_PREFIX
     """
+    COMMIT_OUTCOME_UNKNOWN: _ErrorReason.ValueType  # 20
+    """The connection to the database broke after the write's COMMIT was sent
+    and before it was answered (a failover, a crash): the write may or may
+    not have applied. Status UNAVAILABLE; retry with the same idempotency
+    key, which replays it if it did.
+    buf:lint:ignore ENUM_VALUE_PREFIX
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The reason in the google.rpc.ErrorInfo (domain "wallet.internal") of every
@@ -394,6 +401,13 @@ buf:lint:ignore ENUM_VALUE_PREFIX
 WEBHOOK_ENDPOINT_NOT_FOUND: ErrorReason.ValueType  # 21
 """The webhook endpoint id names no endpoint (it never existed or was
 deleted). Status NOT_FOUND.
+buf:lint:ignore ENUM_VALUE_PREFIX
+"""
+COMMIT_OUTCOME_UNKNOWN: ErrorReason.ValueType  # 20
+"""The connection to the database broke after the write's COMMIT was sent
+and before it was answered (a failover, a crash): the write may or may
+not have applied. Status UNAVAILABLE; retry with the same idempotency
+key, which replays it if it did.
 buf:lint:ignore ENUM_VALUE_PREFIX
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -1,0 +1,193 @@
+"""A pure-Python model of the wallet contract: wallets, entries, holds, hold expiry and idempotency.
+
+No database, no server: each method says what the service must answer to
+one write, given everything the model was told before, and `record_*`
+stores what it did answer (the ids only the service makes). Money is
+integer minor units; one currency (the model's wallets are per customer).
+
+What it follows (README "What the service promises", docs/errors.md):
+- a credit adds; a debit or a hold needs that much available (balance less
+  active holds), else INSUFFICIENT_WALLET_FUNDS, and a refused write stores
+  nothing (a later retry is decided afresh);
+- an idempotency key is per customer and shared by entries and holds: the
+  same request again replays the original (an entry with the wallet as it
+  stood after it, a hold as it is now), other fields or the other kind is
+  IDEMPOTENCY_KEY_REUSED;
+- a capture spends up to its hold (0: all of it), more is CAPTURE_EXCEEDS_HOLD;
+  a release gives it back; a closed hold refuses HOLD_NOT_ACTIVE unless the
+  call repeats what closed it (a replay); another customer's hold is
+  HOLD_NOT_FOUND;
+- a hold past its expire time is expired: released, and refused like any
+  closed hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OK = "OK"
+
+
+@dataclass
+class Wallet:
+    balance: int = 0
+    held: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+@dataclass(frozen=True)
+class EntryCall:
+    customer_id: str
+    kind: str  # "credit" or "debit"
+    amount: int
+    key: str
+    reason: str = "model"
+
+
+@dataclass(frozen=True)
+class HoldCall:
+    customer_id: str
+    amount: int
+    key: str
+    ttl_s: int
+    reason: str = "model"
+
+
+@dataclass
+class StoredEntry:
+    call: EntryCall
+    entry_id: str
+    balance_after: int
+    held_after: int
+
+
+@dataclass
+class StoredHold:
+    call: HoldCall
+    hold_id: str
+    status: str = "ACTIVE"  # ACTIVE, CAPTURED, RELEASED, EXPIRED
+    captured_amount: int = 0
+    capture_entry_id: str = ""
+    # Wall-clock bounds of its expire time: not expired before `not_before`, expired after `by`.
+    expires_not_before: float = 0.0
+    expires_by: float = 0.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the service must answer: OK or a reason; for a replay, the original's id."""
+
+    outcome: str
+    replay_of: str = ""
+    # For OK: the wallet the response must carry (entries replay the one as it stood).
+    balance: int | None = None
+    held: int | None = None
+
+
+@dataclass
+class ContractModel:
+    wallets: dict[str, Wallet] = field(default_factory=dict)
+    entries: dict[tuple[str, str], StoredEntry] = field(default_factory=dict)
+    holds_by_key: dict[tuple[str, str], StoredHold] = field(default_factory=dict)
+    holds: dict[str, StoredHold] = field(default_factory=dict)
+
+    def wallet(self, customer_id: str) -> Wallet:
+        return self.wallets.setdefault(customer_id, Wallet())
+
+    # -- entries --------------------------------------------------------------------------------
+
+    def expect_entry(self, call: EntryCall) -> Expected:
+        key = (call.customer_id, call.key)
+        if key in self.entries:
+            stored = self.entries[key]
+            if stored.call != call:
+                return Expected("IDEMPOTENCY_KEY_REUSED")
+            return Expected(OK, stored.entry_id, stored.balance_after, stored.held_after)
+        if key in self.holds_by_key:
+            return Expected("IDEMPOTENCY_KEY_REUSED")
+        wallet = self.wallet(call.customer_id)
+        if call.kind == "debit" and call.amount > wallet.available:
+            return Expected("INSUFFICIENT_WALLET_FUNDS")
+        change = call.amount if call.kind == "credit" else -call.amount
+        return Expected(OK, balance=wallet.balance + change, held=wallet.held)
+
+    def record_entry(self, call: EntryCall, entry_id: str) -> None:
+        """The service applied `call` (not a replay) as `entry_id`."""
+        wallet = self.wallet(call.customer_id)
+        wallet.balance += call.amount if call.kind == "credit" else -call.amount
+        self.entries[(call.customer_id, call.key)] = StoredEntry(call, entry_id, wallet.balance, wallet.held)
+
+    # -- holds ----------------------------------------------------------------------------------
+
+    def expect_hold(self, call: HoldCall) -> Expected:
+        key = (call.customer_id, call.key)
+        wallet = self.wallet(call.customer_id)
+        if key in self.holds_by_key:
+            stored = self.holds_by_key[key]
+            if stored.call != call:
+                return Expected("IDEMPOTENCY_KEY_REUSED")
+            return Expected(OK, stored.hold_id, wallet.balance, wallet.held)
+        if key in self.entries:
+            return Expected("IDEMPOTENCY_KEY_REUSED")
+        if call.amount > wallet.available:
+            return Expected("INSUFFICIENT_WALLET_FUNDS")
+        return Expected(OK, balance=wallet.balance, held=wallet.held + call.amount)
+
+    def record_hold(self, call: HoldCall, hold_id: str, sent_at: float, answered_at: float) -> None:
+        self.wallet(call.customer_id).held += call.amount
+        hold = StoredHold(call, hold_id, expires_not_before=sent_at + call.ttl_s, expires_by=answered_at + call.ttl_s)
+        self.holds_by_key[(call.customer_id, call.key)] = hold
+        self.holds[hold_id] = hold
+
+    def expect_capture(self, customer_id: str, hold_id: str, amount: int) -> Expected:
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.call.customer_id != customer_id:
+            return Expected("HOLD_NOT_FOUND")
+        wallet = self.wallet(customer_id)
+        spend = amount or hold.call.amount
+        if hold.status == "CAPTURED" and hold.captured_amount == spend:
+            return Expected(OK, hold.capture_entry_id, wallet.balance, wallet.held)
+        if hold.status != "ACTIVE":
+            return Expected("HOLD_NOT_ACTIVE")
+        if spend > hold.call.amount:
+            return Expected("CAPTURE_EXCEEDS_HOLD")
+        return Expected(OK, balance=wallet.balance - spend, held=wallet.held - hold.call.amount)
+
+    def record_capture(self, hold_id: str, amount: int, entry_id: str) -> None:
+        hold = self.holds[hold_id]
+        wallet = self.wallet(hold.call.customer_id)
+        spend = amount or hold.call.amount
+        wallet.balance -= spend
+        wallet.held -= hold.call.amount
+        hold.status, hold.captured_amount, hold.capture_entry_id = "CAPTURED", spend, entry_id
+
+    def expect_release(self, customer_id: str, hold_id: str) -> Expected:
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.call.customer_id != customer_id:
+            return Expected("HOLD_NOT_FOUND")
+        wallet = self.wallet(customer_id)
+        if hold.status == "RELEASED":
+            return Expected(OK, hold.hold_id, wallet.balance, wallet.held)
+        if hold.status != "ACTIVE":
+            return Expected("HOLD_NOT_ACTIVE")
+        return Expected(OK, balance=wallet.balance, held=wallet.held - hold.call.amount)
+
+    def record_release(self, hold_id: str) -> None:
+        hold = self.holds[hold_id]
+        self.wallet(hold.call.customer_id).held -= hold.call.amount
+        hold.status = "RELEASED"
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def active_holds(self) -> list[StoredHold]:
+        return [hold for hold in self.holds.values() if hold.status == "ACTIVE"]
+
+    def expire_holds(self, now: float) -> None:
+        """Every active hold whose expire time has surely passed at `now` is expired."""
+        for hold in self.active_holds():
+            if hold.expires_by < now:
+                self.wallet(hold.call.customer_id).held -= hold.call.amount
+                hold.status = "EXPIRED"
