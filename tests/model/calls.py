@@ -83,6 +83,8 @@ class ServiceCalls:
         self._check(expected, outcome, response, response.entry.id if response else "")
         if outcome == OK and not expected.replay_of:
             self.model.record_entry(call, response.entry.id)
+        elif outcome != OK:
+            self.model.record_refusal(call, outcome)
         self.sent_entries.append(call)
 
     def _send_hold(self, call: HoldCall) -> None:
@@ -93,6 +95,8 @@ class ServiceCalls:
         self._check(expected, outcome, response, response.hold.id if response else "")
         if outcome == OK and not expected.replay_of:
             self.model.record_hold(call, response.hold.id, sent_at, answered_at)
+        elif outcome != OK:
+            self.model.record_refusal(call, outcome)
         self.sent_holds.append(call)
 
     def _compare_balances(self) -> None:

@@ -7,8 +7,10 @@ integer minor units; one currency (the model's wallets are per customer).
 
 What it follows (README "What the service promises", docs/errors.md):
 - a credit adds; a debit or a hold needs that much available (balance less
-  active holds), else INSUFFICIENT_WALLET_FUNDS, and a refused write stores
-  nothing (a later retry is decided afresh);
+  active holds), else INSUFFICIENT_WALLET_FUNDS; a keyed write refused so is
+  stored under its key (docs/errors.md, "A refusal stays refused"): the same
+  request again gets the same refusal whatever changed meanwhile, and any other
+  request with that key is IDEMPOTENCY_KEY_REUSED;
 - an idempotency key is per customer and shared by entries and holds: the
   same request again replays the original (an entry with the wallet as it
   stood after it, a hold as it is now), other fields or the other kind is
@@ -26,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 OK = "OK"
+# The refusals a keyed request keeps under its key (FAILED_PRECONDITION and NOT_FOUND ones of its own).
+STORED_REASONS = frozenset({"INSUFFICIENT_WALLET_FUNDS", "BALANCE_OVERFLOW"})
 
 
 @dataclass
@@ -93,14 +97,29 @@ class ContractModel:
     entries: dict[tuple[str, str], StoredEntry] = field(default_factory=dict)
     holds_by_key: dict[tuple[str, str], StoredHold] = field(default_factory=dict)
     holds: dict[str, StoredHold] = field(default_factory=dict)
+    # Refusals kept under their keys: the request refused, and the reason it got.
+    refused: dict[tuple[str, str], tuple[EntryCall | HoldCall, str]] = field(default_factory=dict)
 
     def wallet(self, customer_id: str) -> Wallet:
         return self.wallets.setdefault(customer_id, Wallet())
 
     # -- entries --------------------------------------------------------------------------------
 
+    def _refused_before(self, call: EntryCall | HoldCall) -> Expected | None:
+        stored = self.refused.get((call.customer_id, call.key))
+        if stored is None:
+            return None
+        return Expected(stored[1]) if stored[0] == call else Expected("IDEMPOTENCY_KEY_REUSED")
+
+    def record_refusal(self, call: EntryCall | HoldCall, reason: str) -> None:
+        """The service refused `call` with `reason`; a keyed refusal of the request's own is kept."""
+        if call.key and reason in STORED_REASONS:
+            self.refused.setdefault((call.customer_id, call.key), (call, reason))
+
     def expect_entry(self, call: EntryCall) -> Expected:
         key = (call.customer_id, call.key)
+        if (again := self._refused_before(call)) is not None:
+            return again
         if key in self.entries:
             stored = self.entries[key]
             if stored.call != call:
@@ -124,6 +143,8 @@ class ContractModel:
 
     def expect_hold(self, call: HoldCall) -> Expected:
         key = (call.customer_id, call.key)
+        if (again := self._refused_before(call)) is not None:
+            return again
         wallet = self.wallet(call.customer_id)
         if key in self.holds_by_key:
             stored = self.holds_by_key[key]

@@ -113,6 +113,8 @@ class ContractMachine(ServiceCalls, RuleBasedStateMachine):
             first = next(r for r in responses if not r.idempotent_replay)
             self._check(expected, OK, first, first.entry.id)
             self.model.record_entry(call, first.entry.id)
+        else:
+            self.model.record_refusal(call, expected.outcome)
         self.sent_entries.append(call)
 
     @precondition(lambda self: not self._lapsing_soon())
@@ -138,6 +140,8 @@ class ContractMachine(ServiceCalls, RuleBasedStateMachine):
             expectations.append(expected)
             if expected.outcome == OK and not expected.replay_of:
                 trial.record_entry(call, f"trial-{call.key}")
+            elif expected.outcome != OK:
+                trial.record_refusal(call, expected.outcome)
         request = wallet_pb2.BatchCreateLedgerEntriesRequest(
             requests=[self._entry_request(call) for call in calls], atomic=atomic
         )
@@ -145,6 +149,9 @@ class ContractMachine(ServiceCalls, RuleBasedStateMachine):
         refusals = [e.outcome for e in expectations if e.outcome != OK]
         if atomic and refusals:
             assert outcome == refusals[0], (outcome, expectations)
+            # Only the refused entry's key keeps its refusal; the others stay unused.
+            first = next(c for c, e in zip(calls, expectations, strict=True) if e.outcome != OK)
+            self.model.record_refusal(first, refusals[0])
             self.sent_entries.extend(calls)
             return
         assert outcome == OK, (outcome, expectations)
@@ -152,6 +159,7 @@ class ContractMachine(ServiceCalls, RuleBasedStateMachine):
         for call, expected, result in zip(calls, expectations, response.results, strict=True):
             if result.WhichOneof("outcome") == "error":
                 assert result.error.reason == expected.outcome, (call, expected, result)
+                self.model.record_refusal(call, result.error.reason)
                 continue
             self._check(expected, OK, result.response, result.response.entry.id)
             if not expected.replay_of:
