@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wallet_client import WalletError
-from wallet_console import action_forms, actions, customer_view, entries
+from wallet_console import action_forms, actions, customer_view, entries, history_filters
 from wallet_console.customer_view import Forms
 from wallet_console.state import Console, Forbidden, Visit, check_post, set_cookie, visit
 
@@ -90,7 +90,7 @@ async def customer_page(
         forms=forms,
         hold_errors=hold_errors or {},
         ttls=actions.TTL_WORDS,
-        entry_types=customer_view.ENTRY_TYPES,
+        entry_types=history_filters.ENTRY_TYPES,
         periods=list(customer_view.PERIODS),
         url=customer_url(customer_id),
     )

@@ -10,8 +10,9 @@ import pytest
 
 from wallet_client import Balances, LedgerSummary, SummaryBucket, Wallet
 from wallet_console import action_forms, actions, chart
-from wallet_console.customer_view import PERIODS, HistoryQuery, QueryError, chart_start
+from wallet_console.customer_view import PERIODS, chart_start
 from wallet_console.format import money, time_left
+from wallet_console.history_filters import HistoryQuery, QueryError
 from wallet_console.sessions import SessionStore
 from wallet_console.settings import ConsoleSettings, SettingsError, is_loopback
 
