@@ -39,4 +39,8 @@ async def test_without_a_credential_it_is_unauthenticated(token_server: str) -> 
 async def test_with_authentication_off_every_scope_is_held(wallet_server: tuple[WalletServer, str]) -> None:
     async with AsyncWalletClient(wallet_server[1]) as client:
         info = await client.caller_info()
-    assert (info.name, info.scopes, info.auth_enabled) == ("", frozenset({"wallet.read", "wallet.write"}), False)
+    assert (info.name, info.scopes, info.auth_enabled) == (
+        "",
+        frozenset({"wallet.read", "wallet.write", "webhooks.admin"}),
+        False,
+    )
