@@ -24,7 +24,15 @@ from server.config_values import (
 from server.domain.limits import DEFAULT_CURRENCIES
 
 # Read from here by the rest of the server (the parsing itself lives in server/config_values.py).
-__all__ = ["ConfigError", "Currency", "Settings", "parse_currencies", "split_host_port", "traces_exporter_from_env"]
+__all__ = [
+    "ConfigError",
+    "Currency",
+    "Settings",
+    "parse_currencies",
+    "split_host_port",
+    "traces_exporter_from_env",
+    "with_thresholds",
+]
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,11 @@ BUSINESS_REFUSALS: dict[str, dict[grpc.StatusCode, set[str]]] = {
     "SummarizeLedger": {},
     "SetLowBalanceThreshold": {},
     "GetCallerInfo": {},
+    "ReverseLedgerEntry": {
+        _FAILED_PRECONDITION: {"REVERSAL_EXCEEDS_ENTRY", "ENTRY_NOT_REVERSIBLE", "BALANCE_OVERFLOW"},
+        grpc.StatusCode.NOT_FOUND: {"ENTRY_NOT_FOUND"},
+        **_KEY_REUSED,
+    },
 }
 
 

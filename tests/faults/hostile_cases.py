@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.faults import hostile_entries, hostile_holds, hostile_reports, hostile_thresholds
+from tests.faults import hostile_entries, hostile_holds, hostile_reports, hostile_reversals, hostile_thresholds
 from tests.faults.hostile import OK, Drawn, RpcCase, plain, reaching
 from wallet.v1 import wallet_pb2
 
@@ -34,6 +34,7 @@ CASES: list[RpcCase] = [
     *hostile_holds.CASES,
     *hostile_reports.CASES,
     *hostile_thresholds.CASES,
+    *hostile_reversals.CASES,
     CALLER_INFO,
 ]
 
