@@ -19,7 +19,7 @@ class ManualClock:
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
 
-    async def sleep(self, seconds: float) -> None:
+    async def wait(self, seconds: float) -> None:
         until = self._now + seconds
         while self._now < until:
             await self._moved.wait()

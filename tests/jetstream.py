@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
@@ -10,6 +9,8 @@ from typing import Any
 
 import nats
 from nats.js.errors import NotFoundError
+
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,10 @@ async def message_count(url: str, stream: str) -> int:
 
 
 async def wait_for_messages(url: str, stream: str, count: int, timeout_s: float = 60.0) -> None:
-    async def until() -> None:
-        while await message_count(url, stream) < count:
-            await asyncio.sleep(0.05)
+    async def enough() -> bool:
+        return await message_count(url, stream) >= count
 
-    await asyncio.wait_for(until(), timeout_s)
+    await eventually(enough, timeout_s, f"{count} messages in stream {stream}", poll_s=0.05)
 
 
 async def delete_stream(url: str, stream: str) -> None:

@@ -14,11 +14,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.processes import free_port
+from tests.waiting import eventually_blocking
 
 
 def _binary() -> str:
@@ -46,13 +46,15 @@ def nats_server() -> Iterator[str]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
+
+            def listening() -> bool:
+                if process.poll() is not None:
+                    raise RuntimeError(f"nats-server exited with {process.returncode} before listening on port {port}")
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nats-server did not start on port {port}")
-                time.sleep(0.05)
+                    return True
+                return False
+
+            eventually_blocking(listening, 30, f"nats-server to listen on port {port}", poll_s=0.05)
             yield f"nats://127.0.0.1:{port}"
         finally:
             process.terminate()

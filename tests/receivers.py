@@ -48,7 +48,9 @@ class Receiver:
         if self.never_answer:
             await asyncio.Event().wait()
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+            # Slow on purpose: answers after `delay_s` (an Event nobody sets, awaited with that timeout).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.Event().wait(), self.delay_s)
         if len(self.received) <= self.fail_first:
             return web.Response(status=500, text="not yet")
         return web.Response(status=self.status)

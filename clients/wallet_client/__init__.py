@@ -16,17 +16,15 @@ from wallet_client.connection import DEFAULT_TARGET, TARGET_ENV, ClientSettings
 from wallet_client.errors import (
     AtomicBatchRefused,
     BalanceOverflow,
-    CaptureExceedsHold,
     CursorExpired,
     FieldViolation,
-    HoldNotActive,
-    HoldNotFound,
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidRequest,
     WalletError,
     WalletUnavailable,
 )
+from wallet_client.hold_errors import CaptureExceedsHold, HoldNotActive, HoldNotFound
 from wallet_client.models import (
     Balances,
     CaptureResult,

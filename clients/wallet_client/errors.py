@@ -1,5 +1,8 @@
 """The exceptions a caller catches by name; `wallet_client.rpc_errors` maps a failed call to them.
 
+The refusals of the hold calls are in `wallet_client.hold_errors`, those of
+ReverseLedgerEntry in `wallet_client.reversal_errors`.
+
 Every attribute is read from the details of the server's rich status (the
 `ErrorInfo` metadata, the `BadRequest`), never parsed out of the message.
 """
@@ -12,8 +15,6 @@ from typing import Any
 
 import grpc
 from google.rpc import status_pb2
-
-from wallet_client.models import HoldStatus
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class _BalanceRefusal(WalletError):
     @classmethod
     def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
         metadata = fields["metadata"]
-        balance, amount = _int(metadata, "balance"), _int(metadata, "amount")
+        balance, amount = metadata_int(metadata, "balance"), metadata_int(metadata, "amount")
         return cls(message, balance=balance, amount=amount, currency=metadata.get("currency", ""), **fields)
 
 
@@ -115,11 +116,11 @@ class InsufficientBalance(_BalanceRefusal):
 
     @property
     def held_balance(self) -> int:
-        return _int(self.metadata, "held_balance")
+        return metadata_int(self.metadata, "held_balance")
 
     @property
     def available_balance(self) -> int:
-        return _int(self.metadata, "available_balance", self.balance - self.held_balance)
+        return metadata_int(self.metadata, "available_balance", self.balance - self.held_balance)
 
 
 class BalanceOverflow(_BalanceRefusal):
@@ -151,57 +152,8 @@ class WalletUnavailable(WalletError):
     """
 
 
-class HoldNotFound(WalletError):
-    """NOT_FOUND / HOLD_NOT_FOUND: `hold_id` is not one of this customer's holds."""
-
-    def __init__(self, message: str, *, hold_id: str, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.hold_id = hold_id
-
-    @classmethod
-    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
-        return cls(message, hold_id=fields["metadata"].get("hold_id", ""), **fields)
-
-
-class HoldNotActive(WalletError):
-    """FAILED_PRECONDITION / HOLD_NOT_ACTIVE: the hold is already captured, released or expired.
-
-    `hold_status` says which (None if the server named a status this client
-    does not know; `.status` is the rich gRPC status, as on every error).
-    Repeating the very capture or release that closed the hold is not this
-    error: it replays.
-    """
-
-    def __init__(self, message: str, *, hold_id: str, hold_status: HoldStatus | None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.hold_id = hold_id
-        self.hold_status = hold_status
-
-    @classmethod
-    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
-        metadata = fields["metadata"]
-        name = metadata.get("status", "").removeprefix("HOLD_STATUS_")
-        hold_status = HoldStatus[name] if name in HoldStatus.__members__ else None
-        return cls(message, hold_id=metadata.get("hold_id", ""), hold_status=hold_status, **fields)
-
-
-class CaptureExceedsHold(WalletError):
-    """FAILED_PRECONDITION / CAPTURE_EXCEEDS_HOLD: a capture of `amount` asks for more than `hold_amount`."""
-
-    def __init__(self, message: str, *, hold_id: str, amount: int, hold_amount: int, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.hold_id = hold_id
-        self.amount = amount
-        self.hold_amount = hold_amount
-
-    @classmethod
-    def _from_status(cls, message: str, violations: tuple[FieldViolation, ...], fields: dict[str, Any]) -> WalletError:
-        metadata = fields["metadata"]
-        amount, hold_amount = _int(metadata, "amount"), _int(metadata, "hold_amount")
-        return cls(message, hold_id=metadata.get("hold_id", ""), amount=amount, hold_amount=hold_amount, **fields)
-
-
-def _int(metadata: Mapping[str, str], key: str, default: int = 0) -> int:
+def metadata_int(metadata: Mapping[str, str], key: str, default: int = 0) -> int:
+    """The whole number under `key` of an ErrorInfo's metadata, or `default`."""
     try:
         return int(metadata.get(key, ""))
     except ValueError:
@@ -249,4 +201,4 @@ class AtomicBatchRefused(WalletError):
             attempts=cause.attempts,
         )
         self.cause = cause
-        self.index = _int(cause.metadata, "index", -1)
+        self.index = metadata_int(cause.metadata, "index", -1)

@@ -16,7 +16,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from wallet.v1 import wallet_pb2
-from wallet_client import errors, reversal_errors
+from wallet_client import errors, hold_errors, reversal_errors
 from wallet_client.errors import FieldViolation, InvalidRequest, WalletError, WalletUnavailable
 
 ERROR_DOMAIN = "wallet.internal"
@@ -38,9 +38,9 @@ EXCEPTION_BY_REASON: Mapping[str, type[WalletError]] = {
     _reason(wallet_pb2.INSUFFICIENT_WALLET_FUNDS): errors.InsufficientBalance,
     _reason(wallet_pb2.BALANCE_OVERFLOW): errors.BalanceOverflow,
     _reason(wallet_pb2.IDEMPOTENCY_KEY_REUSED): errors.IdempotencyKeyReused,
-    _reason(wallet_pb2.HOLD_NOT_FOUND): errors.HoldNotFound,
-    _reason(wallet_pb2.HOLD_NOT_ACTIVE): errors.HoldNotActive,
-    _reason(wallet_pb2.CAPTURE_EXCEEDS_HOLD): errors.CaptureExceedsHold,
+    _reason(wallet_pb2.HOLD_NOT_FOUND): hold_errors.HoldNotFound,
+    _reason(wallet_pb2.HOLD_NOT_ACTIVE): hold_errors.HoldNotActive,
+    _reason(wallet_pb2.CAPTURE_EXCEEDS_HOLD): hold_errors.CaptureExceedsHold,
     _reason(wallet_pb2.CURSOR_EXPIRED): errors.CursorExpired,
     _reason(wallet_pb2.REVERSAL_EXCEEDS_ENTRY): reversal_errors.ReversalExceedsEntry,
     _reason(wallet_pb2.ENTRY_NOT_REVERSIBLE): reversal_errors.EntryNotReversible,

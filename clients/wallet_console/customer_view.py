@@ -20,61 +20,12 @@ from markupsafe import Markup
 
 from wallet_client import AsyncWalletClient, Balances, Hold, HoldStatus, LedgerEntry, LedgerSummary, WalletError
 from wallet_console import chart, format
+from wallet_console.history_filters import HistoryQuery, QueryError
 from wallet_console.settings import ConsoleSettings
 
 # How many periods the chart shows, the current one included.
 PERIODS = {"day": 30, "week": 12, "month": 12}
-ENTRY_TYPES = ("credit", "debit", "expiration")
 ACTION_FORMS = ("credit", "debit", "hold", "threshold")
-
-
-class QueryError(ValueError):
-    """A filter of the page's address that cannot be used."""
-
-
-@dataclass(frozen=True)
-class HistoryQuery:
-    currency: str = ""
-    entry_type: str = ""
-    since: str = ""
-    until: str = ""
-    after: str = ""
-
-    @classmethod
-    def of(cls, params: Mapping[str, str]) -> HistoryQuery:
-        return cls(
-            currency=params.get("currency", "").strip().upper(),
-            entry_type=params.get("type", "") if params.get("type", "") in ENTRY_TYPES else "",
-            since=params.get("since", "").strip(),
-            until=params.get("until", "").strip(),
-            after=params.get("after", "").strip(),
-        )
-
-    def filters(self) -> dict[str, Any]:
-        """The arguments of `iter_entries` (newest first), or QueryError naming a bad date."""
-        return {
-            "currency": self.currency or None,
-            "entry_type": self.entry_type or None,
-            "created_after": _moment(self.since, "From"),
-            "created_before": _moment(self.until, "Until", end_of_day=True),
-            "newest_first": True,
-        }
-
-    def params(self, **changes: str) -> dict[str, str]:
-        shown = {"currency": self.currency, "type": self.entry_type, "since": self.since, "until": self.until}
-        return {k: v for k, v in {**shown, **changes}.items() if v}
-
-
-def _moment(text: str, name: str, *, end_of_day: bool = False) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise QueryError(f"{name}: {text!r} is not a date such as 2026-12-01") from None
-    if end_of_day and len(text) == 10:
-        moment += timedelta(days=1)  # a date until which the whole day counts
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from wallet_client import WalletError
-from wallet_console import actions, customer_view, entries
+from wallet_console import action_forms, actions, customer_view, entries, history_filters
 from wallet_console.customer_view import Forms
 from wallet_console.state import Console, Forbidden, Visit, check_post, set_cookie, visit
 
@@ -90,7 +90,7 @@ async def customer_page(
         forms=forms,
         hold_errors=hold_errors or {},
         ttls=actions.TTL_WORDS,
-        entry_types=customer_view.ENTRY_TYPES,
+        entry_types=history_filters.ENTRY_TYPES,
         periods=list(customer_view.PERIODS),
         url=customer_url(customer_id),
     )
@@ -112,7 +112,7 @@ async def _posted_action(request: Request, *, apply: bool) -> Response:
     form = await request.form()
     check_post(request, seen.session, str(form.get("csrf", "")))
     customer_id = request.path_params["customer_id"]
-    fields = {name: str(form.get(name, "")) for name in actions.FIELDS}
+    fields = {name: str(form.get(name, "")) for name in action_forms.FIELDS}
     name = fields["action"]
     build = actions.ACTIONS.get(name)
     if build is None:
@@ -128,7 +128,7 @@ async def _posted_action(request: Request, *, apply: bool) -> Response:
         if not apply:
             return seen.render("confirm.html", plan=plan, customer_id=customer_id, url=customer_url(customer_id))
         seen.session.flash = await plan.run(client)
-    except actions.FormError as error:
+    except action_forms.FormError as error:
         return await _refused(seen, customer_id, fields, error.field, error.message, 422)
     except WalletError as error:
         if error.code not in _OUTCOME_UNKNOWN:

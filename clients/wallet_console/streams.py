@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from wallet_client import AsyncWalletClient, WalletError, WalletEvent
 from wallet_client.cli import export
-from wallet_console.customer_view import HistoryQuery, QueryError
+from wallet_console.history_filters import HistoryQuery, QueryError
 from wallet_console.state import Console, Visit, visit
 
 KEEPALIVE_S = 15.0

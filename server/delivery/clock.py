@@ -1,4 +1,4 @@
-"""The dispatcher's clock: the time attempts are stamped with and retries are scheduled by, and its sleep.
+"""The dispatcher's clock: the time attempts are stamped with and retries are scheduled by, and its wait.
 
 Injectable, so tests can run the retry schedule on a clock they move.
 """
@@ -15,12 +15,14 @@ class Clock(Protocol):
         """Seconds since the epoch."""
         ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def wait(self, seconds: float) -> None:
+        """Returns once `seconds` have passed on this clock."""
+        ...
 
 
 class SystemClock:
     def now(self) -> float:
         return time.time()
 
-    async def sleep(self, seconds: float) -> None:
+    async def wait(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

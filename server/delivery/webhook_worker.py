@@ -207,7 +207,7 @@ class EndpointWorker:
                 raise EndpointDisabled(reason)
             next_at = datetime.fromtimestamp(now + delay, UTC)
             await self._log_failure(self._attempt(event, attempt, answer, attempted_at, next_at))
-            await clock.sleep(delay)
+            await clock.wait(delay)
 
     def _attempt(
         self, event: Event, attempt: int, answer: Answer, attempted_at: datetime, next_at: datetime | None

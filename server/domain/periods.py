@@ -3,7 +3,10 @@
 A ledger summary cuts its range at these instants. They are computed on
 wall-clock time and then placed on the time line, so a day in a zone that
 changes to or from daylight-saving time lasts 23 or 25 hours, and an hour in
-Asia/Kolkata begins at :30 UTC. Pure functions of their arguments: no I/O.
+Asia/Kolkata begins at :30 UTC. When clocks go back, the repeated wall-clock
+time is a bucket of its own: Berlin's second 02:00-03:00 in October, Lord
+Howe's second 01:30-02:00 in April (its first 01:00-02:00 stays one hour).
+Pure functions of their arguments: no I/O.
 """
 
 from __future__ import annotations
@@ -61,6 +64,31 @@ def _instants(wall: datetime, zone: ZoneInfo, *, repeats: bool) -> list[datetime
     return [first, second] if second != first and _local(second, zone) == wall else [first]
 
 
+def _repeat_cuts(first: datetime, following: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Where the clocks go back between two hour starts: the instant the repeat begins, and the one it ends if inside.
+
+    Berlin repeats a whole hour (02:00-03:00), which already begins and ends
+    on hour starts; Lord Howe repeats half an hour (01:30-02:00), which begins
+    inside the hour from 01:00: that first 01:00-02:00 and the repeated
+    01:30-02:00 are buckets of their own, as for Berlin.
+    """
+    before, after = first.astimezone(zone).utcoffset(), following.astimezone(zone).utcoffset()
+    assert before is not None and after is not None
+    if after >= before:
+        return []
+    # Zones change their offsets on whole seconds: search those.
+    low, high = 0, int((following - first) / _SECOND)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (first + middle * _SECOND).astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    begins = first + high * _SECOND
+    ends = begins + (before - after)
+    return [begins, ends] if ends < following else [begins]
+
+
 def _period_starts(start: datetime, period: Period, zone: ZoneInfo) -> Iterator[datetime]:
     """Wall-clock starts of the periods, from the one holding `start` on, in order (without end)."""
     wall = _local(start, zone)
@@ -104,15 +132,22 @@ def bucket_bounds(start: datetime, end: datetime, period: Period, zone: ZoneInfo
 def _cut(bounds: list[datetime], end: datetime, period: Period, zone: ZoneInfo) -> None:
     """Appends to `bounds` (holding the start) every period start before `end`."""
     repeats = period is Period.HOUR
-    for wall in _period_starts(bounds[0], period, zone):
-        instants = _instants(wall, zone, repeats=repeats)
-        if instants[0] >= end:
-            return
+    walls = _period_starts(bounds[0], period, zone)
+    instants = _instants(next(walls), zone, repeats=repeats)
+    while instants[0] < end:
+        following: list[datetime] = []
+        with contextlib.suppress(OverflowError):  # the calendar's end: no period follows
+            following = _instants(next(walls), zone, repeats=repeats)
+        if repeats and following:
+            instants = sorted({*instants, *_repeat_cuts(instants[0], following[0], zone)})
         for instant in instants:
             if bounds[-1] < instant < end:
                 bounds.append(instant)
         if len(bounds) > SUMMARY_BUCKETS_MAX:
             raise too_many_buckets()
+        if not following:
+            return
+        instants = following
 
 
 def too_many_buckets() -> InvalidArgument:

@@ -17,6 +17,7 @@ import pytest
 
 from server.domain.webhooks import new_secret, sign
 from tests.processes import ROOT, free_port
+from tests.waiting import eventually_blocking
 
 DOC = ROOT / "docs" / "webhooks.md"
 
@@ -59,14 +60,16 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str]]]
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while True:
+
+    def listening() -> bool:
+        assert process.poll() is None, process.stderr
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
         except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr
-            time.sleep(0.05)
+            return False
+        return True
+
+    eventually_blocking(listening, 30, f"the documented receiver to listen on port {port}", poll_s=0.05)
     yield f"http://127.0.0.1:{port}/", secret, process
     process.kill()
     process.wait(timeout=10)

@@ -22,7 +22,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
 
 from server.api.auth import hash_token
-from server.app import WalletServer, create_server
+from server.app import create_server
 from server.config import Settings
 from wallet_client import AsyncWalletClient
 
@@ -93,9 +93,23 @@ async def stop_console(console: ConsoleProcess) -> None:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def console_url(wallet_server: tuple[WalletServer, str]) -> AsyncIterator[str]:
-    """The console against the session's server (caller authentication off)."""
-    console = await start_console(wallet_server[1])
+async def console_server(settings: Settings, database_url: str) -> AsyncIterator[str]:
+    """A server of the console's own on the session's database: its clock is the real time's, as the console's is.
+
+    The session's `wallet_server` is shared with tests that move its clock forward
+    (tests.waiting.move_past); holds it placed would look further from expiry to the
+    console, which counts their time left on the real clock.
+    """
+    server, port = await create_server(settings, database_url)
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(1.0)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def console_url(console_server: str) -> AsyncIterator[str]:
+    """The console against its own server (caller authentication off)."""
+    console = await start_console(console_server)
     yield console.url
     await stop_console(console)
 
@@ -128,8 +142,9 @@ async def auth_console_url(auth_server: str) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture
-async def aclient(wallet_server: tuple[WalletServer, str]) -> AsyncIterator[AsyncWalletClient]:
-    async with AsyncWalletClient(wallet_server[1]) as client:
+async def aclient(console_server: str) -> AsyncIterator[AsyncWalletClient]:
+    """A client of the console's server: what it writes is stamped with the same clock as the console's writes."""
+    async with AsyncWalletClient(console_server) as client:
         yield client
 
 

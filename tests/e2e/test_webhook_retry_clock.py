@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -16,6 +15,7 @@ from tests.clocks import ManualClock
 from tests.database import scratch_database
 from tests.e2e.helpers import entry_request
 from tests.receivers import Receiver, receiving
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
 
@@ -59,12 +59,11 @@ async def _attempts(clocked: Clocked, endpoint_id: str) -> list[webhooks_pb2.Web
 
 
 async def _wait_attempts(clocked: Clocked, endpoint_id: str, count: int) -> list[webhooks_pb2.WebhookDelivery]:
-    async def until() -> list[webhooks_pb2.WebhookDelivery]:
-        while len(found := await _attempts(clocked, endpoint_id)) < count:
-            await asyncio.sleep(0.02)
-        return found
+    async def made() -> bool:
+        return len(await _attempts(clocked, endpoint_id)) >= count
 
-    return await asyncio.wait_for(until(), 30)
+    await eventually(made, 30, f"{count} delivery attempts to {endpoint_id}")
+    return await _attempts(clocked, endpoint_id)
 
 
 async def test_each_retry_waits_for_the_clock_and_the_endpoint_is_disabled_when_the_retry_period_runs_out(
@@ -89,15 +88,16 @@ async def test_each_retry_waits_for_the_clock_and_the_endpoint_is_disabled_when_
         # The next would come after the 400 s retry period: given up, with no next attempt, and the endpoint disabled.
         assert not third.HasField("next_attempt_at")
 
-        async def disabled() -> webhooks_pb2.WebhookEndpoint:
-            while True:
-                got = await clocked.hooks.GetWebhookEndpoint(webhooks_pb2.GetWebhookEndpointRequest(id=endpoint_id))
-                endpoint: webhooks_pb2.WebhookEndpoint = got.endpoint
-                if endpoint.status == webhooks_pb2.WEBHOOK_ENDPOINT_STATUS_DISABLED:
-                    return endpoint
-                await asyncio.sleep(0.02)
+        async def endpoint_now() -> webhooks_pb2.WebhookEndpoint:
+            got = await clocked.hooks.GetWebhookEndpoint(webhooks_pb2.GetWebhookEndpointRequest(id=endpoint_id))
+            found: webhooks_pb2.WebhookEndpoint = got.endpoint
+            return found
 
-        endpoint = await asyncio.wait_for(disabled(), 30)
+        async def disabled() -> bool:
+            return (await endpoint_now()).status == webhooks_pb2.WEBHOOK_ENDPOINT_STATUS_DISABLED
+
+        await eventually(disabled, 30, f"endpoint {endpoint_id} disabled")
+        endpoint = await endpoint_now()
         assert "not delivered within 400 s" in endpoint.disabled_reason
         # Signed at the dispatcher's clock: still within the receivers' 5-minute tolerance.
         receiver.verified(created.signing_secret)

@@ -17,6 +17,7 @@ from server.config import Settings
 from tests.database import scratch_database
 from tests.e2e.helpers import DEBIT, entry_request, error_reason, field_violations
 from tests.receivers import Receiver, receiving
+from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 
 ACTIVE = webhooks_pb2.WEBHOOK_ENDPOINT_STATUS_ACTIVE
@@ -40,14 +41,11 @@ class Service:
         return endpoint
 
     async def wait_status(self, endpoint_id: str, status: int, timeout_s: float = 30.0) -> webhooks_pb2.WebhookEndpoint:
-        async def until() -> webhooks_pb2.WebhookEndpoint:
-            while True:
-                endpoint = await self.endpoint(endpoint_id)
-                if endpoint.status == status:
-                    return endpoint
-                await asyncio.sleep(0.05)
+        async def reached() -> bool:
+            return (await self.endpoint(endpoint_id)).status == status
 
-        return await asyncio.wait_for(until(), timeout_s)
+        await eventually(reached, timeout_s, f"endpoint {endpoint_id} in status {status}", poll_s=0.05)
+        return await self.endpoint(endpoint_id)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -116,8 +116,9 @@ def _payload(wire_type: int) -> st.SearchStrategy[bytes]:
 def _unknown_field(draw: st.DrawFn, known: dict[int, int]) -> bytes:
     """A field the message does not declare (any wire type but groups), or a declared field number
     with a wire type other than its own, which parsers must keep as an unknown field."""
-    if draw(st.booleans()):
-        number = draw(st.one_of(st.integers(max(known) + 1, max(known) + 20), st.integers(max(known) + 1, 2**29 - 1)))
+    if not known or draw(st.booleans()):
+        last = max(known, default=0)  # a message without fields (GetCallerInfoRequest) has only undeclared ones
+        number = draw(st.one_of(st.integers(last + 1, last + 20), st.integers(last + 1, 2**29 - 1)))
         wire_type = draw(st.sampled_from([0, 1, 2, 5]))
     else:
         number = draw(st.sampled_from(sorted(known)))
@@ -332,6 +333,7 @@ BUSINESS_REFUSALS: dict[str, dict[grpc.StatusCode, set[str]]] = {
     "ListHolds": {},
     "SummarizeLedger": {},
     "SetLowBalanceThreshold": {},
+    "GetCallerInfo": {},
     "ReverseLedgerEntry": {
         _FAILED_PRECONDITION: {"REVERSAL_EXCEEDS_ENTRY", "ENTRY_NOT_REVERSIBLE", "BALANCE_OVERFLOW"},
         grpc.StatusCode.NOT_FOUND: {"ENTRY_NOT_FOUND"},

@@ -19,7 +19,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 import wallet_client
 from wallet.v1 import wallet_pb2
-from wallet_client import errors
+from wallet_client import errors, hold_errors
 from wallet_client.cli import display
 from wallet_client.models import HoldStatus
 from wallet_client.rpc_errors import ERROR_DOMAIN, EXCEPTION_BY_REASON, from_batch_entry_error, from_rpc_error
@@ -126,20 +126,20 @@ def test_the_hold_refusals_carry_the_hold_and_its_numbers() -> None:
         return from_rpc_error(FailedCall(code, "no", _error_info(reason, metadata)))
 
     missing = error_of(grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND", {"hold_id": "hd_1"})
-    assert isinstance(missing, errors.HoldNotFound) and missing.hold_id == "hd_1"
+    assert isinstance(missing, hold_errors.HoldNotFound) and missing.hold_id == "hd_1"
     closed = error_of(
         grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", {"hold_id": "hd_1", "status": "HOLD_STATUS_EXPIRED"}
     )
-    assert isinstance(closed, errors.HoldNotActive)
+    assert isinstance(closed, hold_errors.HoldNotActive)
     assert (closed.hold_id, closed.hold_status) == ("hd_1", HoldStatus.EXPIRED)
     unknown = error_of(grpc.StatusCode.FAILED_PRECONDITION, "HOLD_NOT_ACTIVE", {"status": "HOLD_STATUS_NEWER"})
-    assert isinstance(unknown, errors.HoldNotActive) and unknown.hold_status is None
+    assert isinstance(unknown, hold_errors.HoldNotActive) and unknown.hold_status is None
     too_much = error_of(
         grpc.StatusCode.FAILED_PRECONDITION,
         "CAPTURE_EXCEEDS_HOLD",
         {"hold_id": "hd_1", "amount": "500", "hold_amount": "400"},
     )
-    assert isinstance(too_much, errors.CaptureExceedsHold)
+    assert isinstance(too_much, hold_errors.CaptureExceedsHold)
     assert (too_much.hold_id, too_much.amount, too_much.hold_amount) == ("hd_1", 500, 400)
     reused = error_of(grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", {"hold_id": "hd_1"})
     assert isinstance(reused, errors.IdempotencyKeyReused)

@@ -9,9 +9,10 @@ from typing import Any, cast
 import pytest
 
 from wallet_client import Balances, LedgerSummary, SummaryBucket, Wallet
-from wallet_console import actions, chart
-from wallet_console.customer_view import PERIODS, HistoryQuery, QueryError, chart_start
+from wallet_console import action_forms, actions, chart
+from wallet_console.customer_view import PERIODS, chart_start
 from wallet_console.format import money, time_left
+from wallet_console.history_filters import HistoryQuery, QueryError
 from wallet_console.sessions import SessionStore
 from wallet_console.settings import ConsoleSettings, SettingsError, is_loopback
 
@@ -109,5 +110,5 @@ def test_amounts_typed_in_the_console_are_read_by_the_strict_parser_zero_only_wh
     assert _threshold("0.00").question.startswith("Switch off")
     assert _threshold("1,500.00").question.endswith("low below $1,500.00?")
     for text in ("...", "0.0.0", "1,50", "-5", "0x10"):
-        with pytest.raises(actions.FormError, match="is not an amount"):
+        with pytest.raises(action_forms.FormError, match="is not an amount"):
             _threshold(text)

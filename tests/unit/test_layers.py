@@ -33,7 +33,8 @@ ALLOWED = {
     "verify": {"server.config", "server.store.db", "server.domain.cursors"},
     # The root: the settings (read once; their bounds are the domain's limits), the wiring, and the process.
     "__init__.py": set(),
-    "config.py": {"server.domain"},
+    "config.py": {"server.domain", "server.config_values"},
+    "config_values.py": {"server.domain"},
     "app.py": {
         "server.api",
         "server.delivery",

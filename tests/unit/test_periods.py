@@ -91,6 +91,28 @@ def test_the_autumn_day_in_berlin_has_25_hours_one_of_them_repeated() -> None:
     assert bounds[2:4] == [utc(2025, 10, 26, 0), utc(2025, 10, 26, 1)]  # 02:00 CEST, then 02:00 CET
 
 
+def test_lord_howes_repeated_half_hour_in_april_is_a_bucket_of_its_own() -> None:
+    # On 7 April 2024 Lord Howe's clocks went back from 02:00 (+11:00) to 01:30 (+10:30).
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    bounds = bucket_bounds(utc(2024, 4, 6, 13), utc(2024, 4, 6, 17), Period.HOUR, lord_howe)
+    assert bounds == [
+        utc(2024, 4, 6, 13),  # 00:00 +11:00
+        utc(2024, 4, 6, 14),  # 01:00 +11:00: the first 01:00-02:00, a whole hour
+        utc(2024, 4, 6, 15),  # 01:30 +10:30: the repeated half hour
+        utc(2024, 4, 6, 15, 30),  # 02:00 +10:30
+        utc(2024, 4, 6, 16, 30),  # 03:00 +10:30
+        utc(2024, 4, 6, 17),
+    ]
+    assert _hours(bounds) == [1, 1, 0.5, 1, 0.5]
+    assert [b.astimezone(lord_howe).fold for b in bounds[1:4]] == [0, 1, 0]
+
+
+def test_lord_howes_skipped_half_hour_in_october_makes_a_half_hour_bucket() -> None:
+    # On 6 October 2024 its clocks went forward from 02:00 (+10:30) to 02:30 (+11:00).
+    bounds = bucket_bounds(utc(2024, 10, 5, 14, 30), utc(2024, 10, 5, 17), Period.HOUR, ZoneInfo("Australia/Lord_Howe"))
+    assert _hours(bounds) == [1, 0.5, 1]
+
+
 def test_the_spring_day_in_new_york_has_23_hours() -> None:
     bounds = bucket_bounds(utc(2025, 3, 9, 5), utc(2025, 3, 10, 4), Period.HOUR, ZoneInfo("America/New_York"))
     assert len(bounds) - 1 == 23

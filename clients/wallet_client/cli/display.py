@@ -8,7 +8,7 @@ from datetime import datetime
 
 import grpc
 
-from wallet_client import errors
+from wallet_client import errors, hold_errors
 from wallet_client.cli.reversal_messages import REVERSAL_REFUSALS, reversal_message
 from wallet_client.models import Wallet
 from wallet_client.money import format_money
@@ -107,14 +107,14 @@ def _describe(error: errors.WalletError, attempt: Attempt, target: str) -> Failu
             f"({original}); repeat that request exactly, or use a new key",
             EXIT_KEY_REUSED,
         )
-    if isinstance(error, errors.HoldNotFound):
+    if isinstance(error, hold_errors.HoldNotFound):
         return Failure(f"No hold {error.hold_id}: the customer has no hold with this id", EXIT_NOT_FOUND)
-    if isinstance(error, errors.HoldNotActive):
+    if isinstance(error, hold_errors.HoldNotActive):
         status = error.hold_status.value if error.hold_status else "closed"
         return Failure(
             f"Hold {error.hold_id} is already {status}: only an active hold can be captured or released", EXIT_REFUSED
         )
-    if isinstance(error, errors.CaptureExceedsHold):
+    if isinstance(error, hold_errors.CaptureExceedsHold):
         if attempt.currency:
             asked, held = (money(m, attempt.currency, exponents) for m in (error.amount, error.hold_amount))
         else:

@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,17 +17,13 @@ from rich.console import Console
 from wallet_client.cli import arguments, display
 from wallet_client.cli.arguments import CurrencyArg, CustomerArg, MinorUnitsOpt
 from wallet_client.cli.context import Options, checked_currency, explained_errors, exponents
-from wallet_client.cli.export import entry_record
+from wallet_client.cli.event_lines import ROW, WIDE, event_record, event_row
 from wallet_client.errors import WalletError
-from wallet_client.models import EventType, Hold, Wallet, WalletEvent
+from wallet_client.models import EventType, WalletEvent
 from wallet_client.retry import RetryPolicy
 
 # A watch waits out an outage or a restart of the service of up to five minutes, then gives up (exit 5).
 WATCH_RETRY = RetryPolicy(max_attempts=200, initial_backoff_s=0.2, max_backoff_s=5.0, total_timeout_s=300.0)
-# Widths of the table's columns: time, event, customer, change, wallet after it.
-_ROW = "{:<19}  {:<17}  {:<20}  {:>16}  {}"
-# Narrower than this, each event takes several lines (whole amounts, ids and cursors) and there is no header.
-WIDE = 180
 
 
 class WatchFormat(enum.StrEnum):
@@ -78,7 +74,7 @@ def watch(
                     continue
                 if not shown.count and width >= WIDE:
                     # Only once the stream answered: a refused cursor is explained before any table.
-                    typer.echo(_ROW.format("Occurred (UTC)", "Event", "Customer", "Change", "Wallet after / cursor"))
+                    typer.echo(ROW.format("Occurred (UTC)", "Event", "Customer", "Change", "Wallet after / cursor"))
                 shown.print(event_row(event, width), event)
         except KeyboardInterrupt:
             resume = f"; continue with --after {shown.last}" if shown.last else ""
@@ -135,87 +131,6 @@ def _event_type(name: str) -> EventType:
     except ValueError:
         known = ", ".join(t.value for t in EventType)
         raise typer.BadParameter(f"{name!r} is not an event type ({known})", param_hint="--type") from None
-
-
-def event_row(event: WalletEvent, width: int = WIDE) -> str:
-    """The event for the table: one line when `width` allows, else its parts over whole lines.
-
-    When, what, whose and by how much come first; the wallet right after and
-    the cursor follow, indented, on as few lines as fit. An amount, an id or
-    a cursor is never split over two lines.
-    """
-    wallet = event.wallet
-    if event.entry is not None:
-        sign = "+" if event.entry.entry_type.value == "credit" else "-"
-        change = sign + display.wallet_money(wallet, event.entry.amount)
-    elif event.hold is not None:
-        change = display.wallet_money(wallet, event.hold.amount)
-        if event.event_type is EventType.HOLD_CAPTURED:
-            change = f"{display.wallet_money(wallet, event.hold.captured_amount)} of {change}"
-    else:
-        below = "below" if event.event_type is EventType.BALANCE_LOW else "not below"
-        change = f"{below} {display.wallet_money(wallet, event.threshold)}"
-    moment = event.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
-    line = _ROW.format(moment, event.event_type.value, event.customer_id, change, display.wallet_line(wallet))
-    line += f"  {event.cursor}"
-    if len(line) <= width:
-        return line
-    parts = [
-        f"{wallet.currency} balance {display.wallet_money(wallet, wallet.balance)},",
-        f"held {display.wallet_money(wallet, wallet.held_balance)},",
-        f"available {display.wallet_money(wallet, wallet.available_balance)}",
-        f"({wallet.available_balance} minor units)",
-        f"cursor {event.cursor}",
-    ]
-    head = _whole_lines([f"{moment}  {event.event_type.value}", event.customer_id, change], width, "")
-    return "\n".join([*head, *_whole_lines(parts, width, "    ")])
-
-
-def _whole_lines(parts: list[str], width: int, indent: str) -> list[str]:
-    """`parts` joined by spaces into lines of at most `width` where they fit; a part is never split."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and len(lines[-1]) + 1 + len(part) <= width:
-            lines[-1] += " " + part
-        else:
-            lines.append(indent + part)
-    return lines
-
-
-def event_record(event: WalletEvent) -> dict[str, Any]:
-    """The event as one JSON object; amounts stay integers of minor units."""
-    return {
-        "cursor": event.cursor,
-        "event_type": event.event_type.value,
-        "customer_id": event.customer_id,
-        "currency": event.currency,
-        "occurred_at": event.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "wallet": _wallet_record(event.wallet),
-        "entry": entry_record(event.entry) if event.entry is not None else None,
-        "hold": _hold_record(event.hold) if event.hold is not None else None,
-        "threshold": event.threshold,
-    }
-
-
-def _wallet_record(wallet: Wallet) -> dict[str, Any]:
-    return {
-        "balance": wallet.balance,
-        "held_balance": wallet.held_balance,
-        "available_balance": wallet.available_balance,
-        "low_balance_threshold": wallet.low_balance_threshold,
-        "minor_unit_exponent": wallet.minor_unit_exponent,
-        "version": wallet.version,
-    }
-
-
-def _hold_record(hold: Hold) -> dict[str, Any]:
-    return {
-        "id": hold.id,
-        "amount": hold.amount,
-        "status": hold.status.value,
-        "captured_amount": hold.captured_amount,
-        "reason": hold.reason,
-    }
 
 
 def threshold(
