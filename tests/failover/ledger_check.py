@@ -46,9 +46,10 @@ def check_outcomes_against_ledger(outcomes: list[Outcome], url: str) -> Counter[
         op, acked = outcome.op, outcome.code == grpc.StatusCode.OK
         tally[f"{op.kind.value} {'acknowledged' if acked else outcome.reason}"] += 1
         tally["replayed"] += outcome.replayed
-        if op.kind in (Kind.CREDIT, Kind.DEBIT):
+        if op.kind in (Kind.CREDIT, Kind.DEBIT, Kind.REFUND):
             found = list(entries_by_key.get(op.key, []))
-            expected = [(outcome.entry_id, op.customer_id, op.kind.value, op.amount)] if acked else []
+            entry_type = "credit" if op.kind is Kind.REFUND else op.kind.value  # a refund is a credit
+            expected = [(outcome.entry_id, op.customer_id, entry_type, op.amount)] if acked else []
         elif op.kind is Kind.HOLD:
             found = list(holds_by_key.get(op.key, []))
             expected = [(outcome.hold_id, op.customer_id, op.amount)] if acked else []
@@ -90,8 +91,9 @@ def check_balances_with_model(outcomes: list[Outcome], customers: list[str], add
         # One outcome per write: a replay is the acknowledgement of a write first applied unanswered.
         if outcome.code != grpc.StatusCode.OK:
             continue
-        if op.kind in (Kind.CREDIT, Kind.DEBIT):
-            model.record_entry(EntryCall(op.customer_id, op.kind.value, op.amount, op.key), outcome.entry_id)
+        if op.kind in (Kind.CREDIT, Kind.DEBIT, Kind.REFUND):
+            kind = "credit" if op.kind is Kind.REFUND else op.kind.value
+            model.record_entry(EntryCall(op.customer_id, kind, op.amount, op.key), outcome.entry_id)
         elif op.kind is Kind.HOLD:
             model.record_hold(HoldCall(op.customer_id, op.amount, op.key, op.ttl_s), outcome.hold_id, 0.0, 0.0)
         else:

@@ -38,6 +38,8 @@ class Kind(Enum):
     DEBIT = "debit"
     HOLD = "hold"
     CAPTURE = "capture"
+    # A refund of part of a debit the same writer was told it made (a ReverseLedgerEntry, keyed like any write).
+    REFUND = "refund"
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,12 @@ class Op:
     kind: Kind
     customer_id: str
     amount: int
-    # The idempotency key of entries and holds; a capture is keyed by its hold.
+    # The idempotency key of entries, holds and refunds; a capture is keyed by its hold.
     key: str = ""
     hold_id: str = ""
     ttl_s: int = 0
+    # A refund's debit.
+    entry_id: str = ""
 
 
 @dataclass
@@ -124,26 +128,40 @@ class DrillWriters:
     def _work(self, index: int) -> None:
         rng = random.Random(self.seed * 1000 + index)
         open_holds: list[tuple[str, str, int]] = []
+        debits: list[tuple[str, str, int]] = []
         with grpc.insecure_channel(self.address, options=FAST_RECONNECT) as channel:
             stub = wallet_pb2_grpc.WalletServiceStub(channel)
             number = 0
             while not self._stopping.is_set():
                 number += 1
-                op = self._next_op(rng, index, number, open_holds)
+                op = self._next_op(rng, index, number, open_holds, debits)
                 outcome = self._apply(stub, op)
                 if outcome.code == grpc.StatusCode.OK and op.kind is Kind.HOLD and op.ttl_s > 60:
                     open_holds.append((op.customer_id, outcome.hold_id, op.amount))
+                if outcome.code == grpc.StatusCode.OK and op.kind is Kind.DEBIT:
+                    debits.append((op.customer_id, outcome.entry_id, op.amount))
                 with self._condition:
                     self.outcomes.append(outcome)
                     if outcome.code == grpc.StatusCode.OK:
                         self._acknowledged += 1
                         self._condition.notify_all()
 
-    def _next_op(self, rng: random.Random, index: int, number: int, open_holds: list[tuple[str, str, int]]) -> Op:
+    def _next_op(
+        self,
+        rng: random.Random,
+        index: int,
+        number: int,
+        open_holds: list[tuple[str, str, int]],
+        debits: list[tuple[str, str, int]],
+    ) -> Op:
         key = f"drill-{index}-{number}"
         if open_holds and rng.random() < 0.3:
             customer, hold_id, amount = open_holds.pop(rng.randrange(len(open_holds)))
             return Op(Kind.CAPTURE, customer, rng.randint(1, amount), hold_id=hold_id)
+        if debits and rng.random() < 0.1:
+            # Each debit is refunded once at most, never more than it took: every refund applies.
+            customer, entry_id, amount = debits.pop(rng.randrange(len(debits)))
+            return Op(Kind.REFUND, customer, rng.randint(1, amount), key, entry_id=entry_id)
         customer = rng.choice(self.customers)
         roll = rng.random()
         if roll < 0.45:
@@ -164,6 +182,18 @@ class DrillWriters:
                     currency=CURRENCY,
                     entry_type=entry_type,
                     reason="drill",
+                    idempotency_key=op.key,
+                    metadata=metadata,
+                ),
+                timeout=10,
+            )
+        if op.kind is Kind.REFUND:
+            return stub.ReverseLedgerEntry(
+                wallet_pb2.ReverseLedgerEntryRequest(
+                    customer_id=op.customer_id,
+                    entry_id=op.entry_id,
+                    amount=op.amount,
+                    reason="drill refund",
                     idempotency_key=op.key,
                     metadata=metadata,
                 ),
