@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from tests.failover.ledger_check import (
 from tests.failover.watcher import AllEventsWatcher, HealthRecorder
 from tests.failover.writers import DrillWriters
 from tests.faults.servers import NOT_SERVING, SERVING, server_process
+from tests.waiting import eventually_blocking
 
 CUSTOMERS = [f"cus_drill_{i:03d}" for i in range(200)]
 SERVER_ENV = {
@@ -99,10 +99,11 @@ def _fail_over(cluster: HaCluster, writers: DrillWriters, *, whole_node: bool) -
     # The instant the last SIGKILL was sent: writes acknowledged before it were the old primary's.
     killed_at = cluster.kill_node(old) if whole_node else cluster.kill_postgres(old)
     new = cluster.wait_for_primary(90, other_than=old)
-    deadline = time.monotonic() + 90
-    while (first := writers.first_acknowledged_after(killed_at)) is None:
-        assert time.monotonic() < deadline, "no write acknowledged after the failover"
-        time.sleep(0.02)
+    eventually_blocking(
+        lambda: writers.first_acknowledged_after(killed_at) is not None, 90, "a write acknowledged after the failover"
+    )
+    first = writers.first_acknowledged_after(killed_at)
+    assert first is not None
     failed = writers.failures_between(killed_at, first)
     what = "node killed (Patroni and PostgreSQL)" if whole_node else "PostgreSQL killed (Patroni alive)"
     return Failover(what, old, new, first - killed_at, dict(failed))

@@ -8,6 +8,7 @@ import time
 import grpc
 
 from tests.faults.servers import FAST_RECONNECT, health_status
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 
@@ -31,11 +32,7 @@ class AllEventsWatcher:
             return len(self.events)
 
     def wait_for(self, count: int, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.count() < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the watcher has {self.count()} of {count} events after {timeout_s}s")
-            time.sleep(0.05)
+        eventually_blocking(lambda: self.count() >= count, timeout_s, f"the watcher to have {count} events")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -64,7 +61,7 @@ class AllEventsWatcher:
                         return
                     # The contract: a stream ends with UNAVAILABLE at worst, and resumes from its cursor.
                     self.ended_with.append(error.code().name)
-                    time.sleep(0.05)
+                    self._stopping.wait(0.05)  # a pause before resuming, cut short by stop()
 
 
 class HealthRecorder:

@@ -237,7 +237,7 @@ class DrillWriters:
                         self.failed_attempts.append((time.monotonic(), what))
                     if time.monotonic() > give_up_at:
                         return outcome
-                    time.sleep(backoff * random.uniform(0.5, 1.5))
+                    self._stopping.wait(backoff * random.uniform(0.5, 1.5))  # the retry's backoff
                     backoff = min(backoff * 2, 0.25)
                     continue
                 outcome.code, outcome.reason = code, error_reason(error)

@@ -31,6 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from tests.faults.servers import server_process
 from tests.model.calls import CURRENCY, ServiceCalls
 from tests.model.contract import OK, ContractModel, EntryCall, HoldCall
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -217,8 +218,10 @@ class ContractMachine(ServiceCalls, RuleBasedStateMachine):
     @rule()
     def let_the_short_holds_lapse(self) -> None:
         short = [h for h in self.model.active_holds() if h.call.ttl_s == SHORT_TTL_S]
-        # Waiting for time itself: past the latest expire time the service can have given them.
-        time.sleep(max(0.0, max(h.expires_by for h in short) - time.time()) + 0.05)
+        # Waiting for time itself (the server runs in its own process, on its own clock): past the latest
+        # expire time the service can have given them.
+        latest = max(h.expires_by for h in short) + 0.05
+        eventually_blocking(lambda: time.time() >= latest, SHORT_TTL_S + 30, "the short holds' expire time")
         self.model.expire_holds(time.time())
 
     @precondition(lambda self: not self._lapsing_soon())
