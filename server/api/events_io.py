@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from server.api.parse import check_currency, check_customer_id
 from server.api.render import entry_to_proto, hold_to_proto, timestamp, wallet_to_proto
@@ -25,16 +25,22 @@ EVENT_TYPE_TO_PROTO = {
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}
 
 
-def watch_query(request: wallet_pb2.WatchEventsRequest) -> WatchQuery:
-    violations: list[FieldViolation] = []
-    if request.customer_id:
-        check_customer_id(request.customer_id, violations)
+def event_types(values: Iterable[wallet_pb2.EventType.ValueType], violations: list[FieldViolation]) -> set[EventType]:
+    """The event types of an `event_types` filter (a watch's, a webhook endpoint's); unknown numbers are named."""
     types: set[EventType] = set()
-    for value in request.event_types:
+    for value in values:
         if value not in _EVENT_TYPES:
             violations.append(FieldViolation("event_types", f"{value} is not a known event type"))
         else:
             types.add(_EVENT_TYPES[value])
+    return types
+
+
+def watch_query(request: wallet_pb2.WatchEventsRequest) -> WatchQuery:
+    violations: list[FieldViolation] = []
+    if request.customer_id:
+        check_customer_id(request.customer_id, violations)
+    types = event_types(request.event_types, violations)
     start_after: int | None = None
     if request.start_after_cursor:
         start_after = position_of(request.start_after_cursor)

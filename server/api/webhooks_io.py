@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 
-from server.api.events_io import EVENT_TYPE_TO_PROTO
+from server.api.events_io import EVENT_TYPE_TO_PROTO, event_types
 from server.api.parse import check_text
 from server.api.render import timestamp
 from server.domain.cursors import cursor_of
 from server.domain.errors import FieldViolation, InvalidArgument, WebhookEndpointNotFound
-from server.domain.events import EventType
 from server.domain.limits import WEBHOOK_DESCRIPTION_LENGTH_MAX, WEBHOOK_URL_LENGTH_MAX
 from server.domain.webhooks import ACTIVE, DeliveryAttempt, NewEndpoint, WebhookEndpoint
 from wallet.v1 import webhooks_pb2
 
-_EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPE_TO_PROTO.items()}
 _ENDPOINT_ID = re.compile(r"we_[0-9a-f]{26}")
 _DELIVERY_TOKEN = re.compile(r"d_([0-9]{1,19})_([0-9]{1,10})")
 ENDPOINTS_PAGE_DEFAULT, ENDPOINTS_PAGE_MAX = 50, 100
@@ -27,12 +25,7 @@ def new_endpoint(request: webhooks_pb2.CreateWebhookEndpointRequest) -> NewEndpo
         violations.append(FieldViolation("url", "is required"))
     check_text(request.url, "url", WEBHOOK_URL_LENGTH_MAX, violations)
     check_text(request.description, "description", WEBHOOK_DESCRIPTION_LENGTH_MAX, violations)
-    types: set[EventType] = set()
-    for value in request.event_types:
-        if value not in _EVENT_TYPES:
-            violations.append(FieldViolation("event_types", f"{value} is not a known event type"))
-        else:
-            types.add(_EVENT_TYPES[value])
+    types = event_types(request.event_types, violations)
     if violations:
         raise InvalidArgument(violations)
     return NewEndpoint(request.url, frozenset(types), request.description)
