@@ -38,11 +38,18 @@ def test_malformed_currency_lists_are_refused(text: str) -> None:
         ("WALLET_WRITE_LINGER_MS", "-1"),
         ("WALLET_WRITE_LINGER_MS", "101"),
         ("WALLET_READ_LINGER_MS", "101"),
+        ("WALLET_REFUSAL_RETENTION_DAYS", "0"),
+        ("WALLET_REFUSAL_RETENTION_DAYS", "3651"),
     ],
 )
 def test_out_of_range_numbers_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_stored_refusals_are_kept_30_days_unless_configured_as_docs_configuration_md_says() -> None:
+    assert Settings.from_env({}).refusal_retention_days == 30
+    assert Settings.from_env({"WALLET_REFUSAL_RETENTION_DAYS": "0.5"}).refusal_retention_days == 0.5
 
 
 def test_environment_overrides_defaults() -> None:
