@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto protos/wallet/v1/webhooks.proto
 PYTEST_ARGS ?=
+# Worker processes of `make test` (tests/scheduling.py says how work is spread); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 4
 
 .PHONY: run-ha ha-status test-failover
 .PHONY: audit browser help install run migrate test test-console test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \
@@ -60,7 +62,7 @@ verify: $(STAMP)
 	$(BIN)/python -m server.verify.admin verify
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The console in a real browser: Debian's Chromium driven by Playwright (tests/console).
 test-console: $(STAMP) browser

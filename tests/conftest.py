@@ -20,6 +20,7 @@ from server.ledger.clock import Clock
 from server.store.db import create_pool
 from tests.database import throwaway_database
 from tests.nats_server import nats_server
+from tests.scheduling import HeavyFirstScheduling, rank_files
 from wallet.v1 import wallet_pb2_grpc
 
 
@@ -102,3 +103,13 @@ def clock(wallet_server: tuple[WalletServer, str]) -> Clock:
     Other tests share the server and see the time moved; they compute instants from `clock.now()`.
     """
     return wallet_server[0].ledger.clock
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy work first (tests/scheduling.py), with or without workers."""
+    rank_files(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> HeavyFirstScheduling:
+    """`make test`'s workers take whole files, the browser tests as one unit (tests/scheduling.py)."""
+    return HeavyFirstScheduling(config, log)
