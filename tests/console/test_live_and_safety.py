@@ -33,6 +33,29 @@ async def test_a_credit_made_elsewhere_appears_within_a_second_without_a_reload(
     assert await page.evaluate("window.__marker") == marker, "the page was reloaded"
 
 
+async def test_an_amount_being_typed_into_a_capture_survives_a_live_refresh_and_is_the_one_confirmed(
+    page: Page, console_url: str, customer_id: str, aclient: AsyncWalletClient
+) -> None:
+    await aclient.credit(customer_id, 10_000, "USD", reason="top-up")
+    held = await aclient.hold(customer_id, 3_000, "USD", reason="render job")
+    await page.goto(f"{console_url}/customers/{customer_id}")
+    await expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+    amount = page.locator(f"#capture-{held.hold.id}")
+    await amount.fill("12.5")
+    refreshed = await page.locator("#live").get_attribute("data-refreshed")
+    # Money arriving from elsewhere refreshes the wallets and the holds while the amount is half typed.
+    await aclient.credit(customer_id, 100, "USD", reason="made by the billing system")
+    usd = page.locator("#wallets").get_by_role("row", name=re.compile("USD"))
+    await expect(usd).to_contain_text("$71.00")
+    await expect(page.locator("#live")).not_to_have_attribute("data-refreshed", refreshed or "")
+    await expect(amount).to_have_value("12.5")
+    await expect(amount).to_be_focused()
+    await amount.press("End")
+    await amount.type("0")
+    await page.locator("#holds").get_by_role("button", name="Capture").first.click()
+    await expect(page.locator(".question")).to_contain_text(f"Capture $12.50 of hold {held.hold.id}")
+
+
 async def test_history_pages_by_cursor_filters_and_downloads_what_is_filtered(
     page: Page, console_url: str, customer_id: str, aclient: AsyncWalletClient
 ) -> None:

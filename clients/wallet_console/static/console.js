@@ -58,12 +58,28 @@
   var live = document.getElementById("live");
   if (!live || !window.EventSource) { return; }
   var pending = null;
+  // A section replaced by its fresh copy keeps what is being typed into it (a hold's Capture amount), matched
+  // by each input's id, and the focus and cursor: a refresh that emptied the amount would capture all of it.
+  function replaceKeepingTyping(old, fresh) {
+    old.querySelectorAll("input[id]").forEach(function (input) {
+      var twin = fresh.querySelector("#" + CSS.escape(input.id));
+      if (twin && input.value !== input.defaultValue) { twin.value = input.value; }
+    });
+    var focused = document.activeElement;
+    var keep = focused && focused.id && old.contains(focused) ? focused : null;
+    old.replaceWith(fresh);
+    var twin = keep ? document.getElementById(keep.id) : null;
+    if (twin) {
+      twin.focus();
+      if (typeof keep.selectionStart === "number") { twin.setSelectionRange(keep.selectionStart, keep.selectionEnd); }
+    }
+  }
   function refresh() {
     // Only the figures: forms keep what is being typed, and history already paged past its first page stays.
     fetchPage(window.location.href).then(function (page) {
       ["wallets", "holds", "chart-figure"].forEach(function (id) {
         var fresh = page.getElementById(id), old = document.getElementById(id);
-        if (fresh && old) { old.replaceWith(fresh); }
+        if (fresh && old) { replaceKeepingTyping(old, fresh); }
       });
       var list = document.getElementById("history-list"), freshList = page.getElementById("history-list");
       // A Reverse form opened (perhaps half filled in) keeps the history as it is.
