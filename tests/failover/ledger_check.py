@@ -99,7 +99,7 @@ def check_balances_with_model(outcomes: list[Outcome], customers: list[str], add
         else:
             model.record_capture(op.hold_id, op.amount, outcome.entry_id)
     # Times counted from each hold's creation: the short ones (seconds) lapsed long ago, the long ones stand.
-    model.expire_holds(now=60.0)
+    model.settle(now=60.0)
     with grpc.insecure_channel(address) as channel:
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
         for customer in customers:
