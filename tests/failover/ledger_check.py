@@ -8,7 +8,8 @@ import grpc
 import psycopg
 
 from tests.failover.writers import CURRENCY, Kind, Outcome
-from tests.model.contract import ContractModel, EntryCall, HoldCall
+from tests.model.contract import ContractModel
+from tests.model.records import EntryCall, HoldCall
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 # A write's final answer is its acknowledgement or a refusal the caller can act on; never "unknown".

@@ -14,16 +14,20 @@ and must find the same choices).
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from tests.e2e.helpers import error_reason
-from tests.model.contract import OK, ContractModel, EntryCall, Expected, HoldCall, StoredHold
-from tests.model.credits import POOL
+from tests.model import exercised
+from tests.model.contract import ContractModel
+from tests.model.records import OK, EntryCall, Expected, HoldCall, Posted, ReversalCall
+from tests.model.reversals import expect_reversal, record_reversal
 from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -39,10 +43,6 @@ WAIT_BUDGET_EXAMPLE_S = 1.5
 WAIT_BUDGET_RUN_S = 7.0
 
 
-# What the runs exercised, by kind of situation: the test prints it (pytest -rP shows it).
-EXERCISED: Counter[str] = Counter()
-
-
 def _nanoseconds(instant: float) -> int:
     """The machine's instants are whole milliseconds: exact in a Timestamp and in the database."""
     return round(instant * 1000) * 1_000_000
@@ -56,6 +56,7 @@ class ServiceCalls:
     customers: list[str]
     sent_entries: list[EntryCall]
     sent_holds: list[HoldCall]
+    sent_reversals: list[ReversalCall]
     thresholds: dict[str, int]
     keys: int
     # Every expire time of a credit sent (applied or not: a retry may apply it), and when the model was
@@ -71,6 +72,9 @@ class ServiceCalls:
     def _key(self) -> str:
         self.keys += 1
         return f"k{self.keys}"
+
+    def _other(self, customer: str) -> str:
+        return self.customers[(self.customers.index(customer) + 1) % 2]
 
     def _pending(self) -> list[tuple[float, float]]:
         """The windows (not before, surely by) in which what is still to fall due during the run does."""
@@ -91,7 +95,7 @@ class ServiceCalls:
         self.waited += time.monotonic() - started
         type(self).waited_in_run += time.monotonic() - started
         self.settled_at = time.time()
-        self._note_lapsing(self.settled_at)
+        exercised.lapsing(self.model, self.settled_at)
         self.model.settle(self.settled_at)
 
     def _clear_of_expiry(self) -> None:
@@ -141,35 +145,11 @@ class ServiceCalls:
             response.wallet,
         )
 
-    # -- what the runs exercised (EXERCISED) ---------------------------------------------------------
-
-    def _note_lapsing(self, now: float) -> None:
-        """How the credits about to lapse (in the model) stand: spent, held, neither."""
-        for wallet in self.model.wallets.values():
-            for lot in wallet.lots.values():
-                if not lot.lapsed and lot.expire_at < now:
-                    spent = "unspent" if lot.remaining == lot.amount else "partly spent" if lot.remaining else "spent"
-                    EXERCISED[f"a credit lapses {spent}{', partly held' if lot.held else ''}"] += 1
-
-    def _note_closing(self, what: str, hold: StoredHold, expected: Expected) -> None:
-        lots = self.model.wallet(hold.call.customer_id).lots
-        lapsed = any(lot_id != POOL and lots[lot_id].lapsed for lot_id, _ in hold.reservations)
-        if lapsed and expected.outcome == OK and not expected.replay_of:
-            EXERCISED[f"{what} gives back to a lapsed credit"] += 1
-
-    def _note_entry(self, call: EntryCall, expected: Expected, now: float) -> None:
-        if call.expire_at is not None and call.expire_at <= now:
-            replay = " (replay)" if expected.replay_of else ""
-            EXERCISED[f"a credit sent after its expire time: {expected.outcome}{replay}"] += 1
-        if call.kind == "debit" and expected.outcome == OK and not expected.replay_of:
-            parts = self.model.wallet(call.customer_id).take_unheld(call.amount)
-            EXERCISED[f"a debit draws on {len([p for p in parts if p[0] != POOL])} expiring credits"] += 1
-
     def _send_entry(self, call: EntryCall) -> None:
         self._clear_of_expiry()
         now = time.time()
         expected = self.model.expect_entry(call, now)
-        self._note_entry(call, expected, now)
+        exercised.entry(self.model, call, expected, now)
         outcome, response = self._call(self.stub.CreateLedgerEntry, self._entry_request(call))
         self._check(expected, outcome, response, response.entry.id if response else "")
         if outcome == OK and not expected.replay_of:
@@ -191,6 +171,36 @@ class ServiceCalls:
             self.model.record_refusal(call, outcome)
         self.sent_holds.append(call)
 
+    def _send_reversal(self, call: ReversalCall, at_once: int = 1) -> None:
+        """Sends `call`; `at_once` copies at the same time: one decides, the others replay it and show the same."""
+        self._clear_of_expiry()
+        expected = expect_reversal(self.model, call)
+        exercised.reversal(self.model, call, expected)
+        request = wallet_pb2.ReverseLedgerEntryRequest(
+            customer_id=call.customer_id,
+            entry_id=call.entry_id,
+            amount=call.amount,
+            reason=call.reason,
+            idempotency_key=call.key,
+        )
+        with concurrent.futures.ThreadPoolExecutor(max_workers=at_once) as pool:
+            answers = list(pool.map(lambda _: self._call(self.stub.ReverseLedgerEntry, request), range(at_once)))
+        # Replays last: the first answer is the one that decided (or, for a retry, a replay like the others).
+        answers.sort(key=lambda answer: answer[1] is not None and answer[1].idempotent_replay)
+        outcome, first = answers[0]
+        self._check(expected, outcome, first, first.entry.id if first else "")
+        for other, response in answers[1:]:
+            again = replace(expected, replay_of=first.entry.id) if outcome == OK else expected
+            self._check(again, other, response, response.entry.id if response else "")
+        if outcome == OK and not expected.replay_of:
+            record_reversal(self.model, call, first.entry.id)
+        elif outcome != OK:
+            self.model.record_refusal(call, outcome)
+        for _, response in answers if outcome == OK else []:
+            # The original as it stands now, replay or not.
+            assert response.original.reversed_amount == self.model.posted[call.entry_id].reversed, response
+        self.sent_reversals.append(call)
+
     def _compare_balances(self) -> None:
         self._clear_of_expiry()
         for customer in self.customers:
@@ -206,7 +216,7 @@ class ServiceCalls:
                 assert wallet.low_balance_threshold == self.thresholds[customer], (customer, wallet)
 
     def _compare_history(self) -> None:
-        """What each credit lost to expirations, in history, is what the model says it lost."""
+        """What each credit lost to expirations, and each entry to reversals, in history, is what the model says."""
         self._clear_of_expiry()
         for customer in self.customers:
             request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer, currency=CURRENCY)
@@ -214,11 +224,15 @@ class ServiceCalls:
             wallet = self.model.wallet(customer)
             expired: Counter[str] = Counter()
             for entry in entries:
+                if (known := self.model.posted.get(entry.id)) is not None:
+                    assert entry.reversed_amount == known.reversed, (entry, known)
                 if entry.entry_type == wallet_pb2.ENTRY_TYPE_EXPIRATION:
                     lot = wallet.lots[entry.expired_entry_id]
                     # Nothing is written when nothing remains; never before the credit's expire time.
                     assert entry.amount > 0, entry
                     assert entry.created_at.ToNanoseconds() >= _nanoseconds(lot.expire_at), (entry, lot)
                     expired[entry.expired_entry_id] += entry.amount
+                    # Told to the model, so that a reversal may name it.
+                    self.model.posted.setdefault(entry.id, Posted(customer, "expiration", entry.amount))
             assert expired == Counter({lot.entry_id: lot.expired for lot in wallet.lots.values()}), (customer, expired)
             assert (entries[-1].after_balance if entries else 0) == wallet.balance, (customer, entries[-1:])

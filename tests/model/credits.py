@@ -12,7 +12,12 @@ What it follows (README "Holds and expiring credits", docs/holds.md
 - at its expire time a lot's unheld remainder leaves through an expiration;
   what a hold reserves does not expire while held, and whatever a closing hold
   gives back to a lot that has lapsed expires at once (the worked example of
-  docs/holds.md).
+  docs/holds.md);
+- reversals (docs/reversals.md): a refund gives a debit's money back the
+  other way round, the pool part first, then the lots latest-expiring first,
+  and what goes back to a lapsed lot expires again at once; a reclaim takes
+  only what its credit has left unheld (the pool's, for a credit that never
+  expires), never more than the credit less what was reclaimed before.
 """
 
 from __future__ import annotations
@@ -128,6 +133,35 @@ class Wallet:
         self._draw(tuple(draws))
         self.expire_lapsed()
         return tuple(draws)
+
+    def refund(self, draws: Parts, already: int, amount: int) -> None:
+        """Gives `amount` more of a debit that drew on `draws` back, after `already` went back before."""
+        made = list(self.lots)
+        # The latest-expiring first, and the latest made first among equals: the debit's order reversed.
+        from_lots = sorted(
+            (part for part in draws if part[0] != POOL),
+            key=lambda part: (self.lots[part[0]].expire_at, made.index(part[0])),
+            reverse=True,
+        )
+        skip, left = already, amount
+        for lot_id, part in [*(part for part in draws if part[0] == POOL), *from_lots]:
+            used = min(skip, part)
+            skip -= used
+            take = min(part - used, left)
+            left -= take
+            if lot_id != POOL:
+                self.lots[lot_id].remaining += take
+        assert left == 0, (draws, already, amount)
+        self.balance += amount
+        self.expire_lapsed()
+
+    def reclaimable(self, lot_id: str, amount: int, already: int) -> int:
+        """What of a credit of `amount` (its lot, or POOL) may be taken back now, `already` taken before."""
+        unheld = self.lots[lot_id].available if lot_id != POOL else self.pool - self.pool_held
+        return max(0, min(unheld, amount - already))
+
+    def reclaim(self, lot_id: str, amount: int) -> None:
+        self._draw(((lot_id, amount),))
 
     def expire_lapsed(self) -> None:
         """Every lapsed lot's unheld remainder leaves (nothing is written when nothing remains)."""

@@ -1,4 +1,5 @@
-"""The contract machine's rules for entries: credits (expiring or not) and debits, alone, twice at once, in batches.
+"""The contract machine's rules for entries: credits (expiring or not) and debits, alone, twice at once, in batches;
+and reversals of them (refunds, reclaims).
 
 A mixin of `tests.model.test_contract_machine.ContractMachine`: hypothesis
 collects rules from every class of the machine. Every rule first waits past
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from tests.model.calls import ServiceCalls
-from tests.model.contract import OK, EntryCall, HoldCall
+from tests.model.records import OK, EntryCall, HoldCall, KeyedCall, ReversalCall
 from wallet.v1 import wallet_pb2
 
 amounts = st.integers(min_value=1, max_value=2_000)
@@ -59,21 +60,26 @@ class EntryRules(ServiceCalls):
         instant = math.floor(time.time() - 1)
         self._send_entry(EntryCall(self.customers[who % 2], "credit", amount, self._key(), expire_at=instant))
 
+    def _earlier(self) -> list[KeyedCall]:
+        return [*self.sent_entries, *self.sent_holds, *self.sent_reversals]
+
     @precondition(lambda self: bool(self.sent_entries or self.sent_holds))
     @rule(pick=picks)
     def retry_an_earlier_request(self, pick: int) -> None:
         """Also a credit whose expire time has passed since: applied, it replays; never applied, it is refused."""
-        earlier: list[EntryCall | HoldCall] = [*self.sent_entries, *self.sent_holds]
+        earlier = self._earlier()
         call = earlier[pick % len(earlier)]
         if isinstance(call, EntryCall):
             self._send_entry(call)
-        else:
+        elif isinstance(call, HoldCall):
             self._send_hold(call)
+        else:
+            self._send_reversal(call)
 
     @precondition(lambda self: bool(self.sent_entries or self.sent_holds))
     @rule(pick=picks, amount=amounts, as_hold=st.booleans())
     def reuse_an_earlier_key_with_other_fields(self, pick: int, amount: int, as_hold: bool) -> None:
-        earlier: list[EntryCall | HoldCall] = [*self.sent_entries, *self.sent_holds]
+        earlier = self._earlier()
         original = earlier[pick % len(earlier)]
         if as_hold:
             self._send_hold(HoldCall(original.customer_id, amount, original.key, 3_600, reason="other"))
@@ -148,3 +154,30 @@ class EntryRules(ServiceCalls):
             if not expected.replay_of:
                 self.model.record_entry(call, result.response.entry.id)
         self.sent_entries.extend(calls)
+
+    # A deterministic precondition (what was sent, not what applied): see `tests.model.calls`.
+    @precondition(lambda self: bool(self.sent_entries or self.sent_holds))
+    @rule(
+        pick=picks,
+        percent=st.integers(min_value=0, max_value=120),
+        whose=st.sampled_from(["its customer's", "its customer's", "its customer's", "the other's", "no entry"]),
+        twice=st.booleans(),
+    )
+    def reverse_an_earlier_entry(self, pick: int, percent: int, whose: str, twice: bool) -> None:
+        """A refund or a reclaim of part (0 %: all that is reversible) of an entry the model knows: half the time a
+        debit (a refund gives money back, to lapsed credits too), else any (credits, captures, reversals,
+        expirations); as its customer's, the other customer's, or naming no entry. Sometimes sent twice at once,
+        then again: the replays show what the first answer showed."""
+        self._clear_of_expiry()
+        posted = list(self.model.posted.items())
+        debits = [(entry_id, p) for entry_id, p in posted if p.kind == "debit"]
+        among = debits if pick % 2 and debits else posted
+        if not among or whose == "no entry":
+            self._send_reversal(ReversalCall(self.customers[pick % 2], "le_nothing", 0, self._key()))
+            return
+        entry_id, original = among[pick // 2 % len(among)]
+        customer = original.customer_id if whose == "its customer's" else self._other(original.customer_id)
+        call = ReversalCall(customer, entry_id, original.amount * percent // 100, self._key())
+        self._send_reversal(call, at_once=2 if twice else 1)
+        if twice:
+            self._send_reversal(call)

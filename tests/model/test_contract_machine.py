@@ -3,14 +3,16 @@
 Method: a hypothesis `RuleBasedStateMachine` drives a real server process (on
 the session's PostgreSQL) with random sequences of every write RPC (credits,
 expiring or not, and debits, alone and in batches, atomic or not; holds,
-captures, releases; low-balance thresholds) on two customers: new keys,
-retries of earlier requests (applied, refused or both, before and after
-their credit's expire time), earlier keys with other fields, duplicates sent
-concurrently, credits whose expire time has passed, captures and releases of
-holds that are active, closed, expired or another customer's, and reads in
-between. Each answer (status, reason, replay flag, ids, the wallet it
-carries) is compared with `tests.model.contract.ContractModel`, and so is
-every balance read and what history shows each credit lost to expiry.
+captures, releases; refunds and reclaims; low-balance thresholds) on two
+customers: new keys, retries of earlier requests (applied, refused or both,
+before and after their credit's expire time), earlier keys with other
+fields, duplicates sent concurrently, credits whose expire time has passed,
+captures and releases of holds that are active, closed, expired or another
+customer's, reversals of any entry (or of none), and reads in between. Each
+answer (status, reason, replay flag, ids, the wallet it carries, a
+reversal's original) is compared with `tests.model.contract.ContractModel`,
+and so is every balance read and what history shows each credit lost to
+expiry and each entry to reversals.
 Holds of one second and credits expiring one or two seconds ahead fall due
 during the run, while partly spent and partly held (and a reservation that
 outlives its credit gives money back to it once lapsed): every rule first
@@ -34,9 +36,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from tests.faults.servers import server_process
-from tests.model.calls import CURRENCY, EXERCISED, SAFETY_MARGIN_S
-from tests.model.contract import OK, ContractModel, EntryCall, HoldCall, StoredHold
+from tests.model import exercised
+from tests.model.calls import CURRENCY, SAFETY_MARGIN_S
+from tests.model.contract import ContractModel
 from tests.model.entry_rules import EntryRules, amounts, picks
+from tests.model.exercised import EXERCISED
+from tests.model.records import OK, EntryCall, HoldCall, ReversalCall, StoredHold
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -61,6 +66,7 @@ class ContractMachine(EntryRules, RuleBasedStateMachine):
         self.stub = wallet_pb2_grpc.WalletServiceStub(self.channel)
         self.sent_entries: list[EntryCall] = []
         self.sent_holds: list[HoldCall] = []
+        self.sent_reversals: list[ReversalCall] = []
         self.keys = 0
         self.thresholds: dict[str, int] = {}
         self.instants: list[float] = []
@@ -139,17 +145,18 @@ class ContractMachine(EntryRules, RuleBasedStateMachine):
         return among[pick // 2 % len(among)] if among else None
 
     @precondition(lambda self: bool(self.sent_holds))
-    @rule(pick=picks, who=picks, amount=st.integers(min_value=0, max_value=2_500))
-    def capture(self, pick: int, who: int, amount: int) -> None:
+    @rule(pick=picks, who=picks, percent=st.integers(min_value=0, max_value=150))
+    def capture(self, pick: int, who: int, percent: int) -> None:
+        """0 % is the whole hold (amount 0); above 100 % the capture exceeds it. A part spent leaves the rest
+        to go back, to a lapsed credit too."""
         self._clear_of_expiry()
         if (hold := self._pick_hold(pick)) is None:
             return
+        amount = hold.call.amount * percent // 100
         # Mostly its own customer; sometimes the other one, who must not find it.
-        customer = (
-            hold.call.customer_id if who % 4 else self.customers[(self.customers.index(hold.call.customer_id) + 1) % 2]
-        )
+        customer = hold.call.customer_id if who % 4 else self._other(hold.call.customer_id)
         expected = self.model.expect_capture(customer, hold.hold_id, amount)
-        self._note_closing("a capture", hold, expected)
+        exercised.closing(self.model, "a capture", hold, expected)
         request = wallet_pb2.CaptureHoldRequest(customer_id=customer, hold_id=hold.hold_id, amount=amount)
         outcome, response = self._call(self.stub.CaptureHold, request)
         self._check(expected, outcome, response, response.entry.id if response else "")
@@ -165,7 +172,7 @@ class ContractMachine(EntryRules, RuleBasedStateMachine):
         if (hold := self._pick_hold(pick)) is None:
             return
         expected = self.model.expect_release(hold.call.customer_id, hold.hold_id)
-        self._note_closing("a release", hold, expected)
+        exercised.closing(self.model, "a release", hold, expected)
         request = wallet_pb2.ReleaseHoldRequest(customer_id=hold.call.customer_id, hold_id=hold.hold_id)
         outcome, response = self._call(self.stub.ReleaseHold, request)
         self._check(expected, outcome, response, response.hold.id if response else "")
