@@ -45,6 +45,9 @@ class Book:
     originals: dict[str, Entry] = field(default_factory=dict)
     draws_of: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
     reversed: dict[str, int] = field(default_factory=dict)
+    # What a keyed refund gave back to credits that had lapsed, which expired again at once in its change:
+    # (amount, expirations) by the refund's id, so that its replay shows the wallet its first answer showed.
+    expired_at_once: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def copy(self) -> Book:
         """A book that later `apply` calls on this one leave unchanged (the values themselves are immutable)."""
@@ -69,6 +72,10 @@ class Book:
         for hold in draft.holds.values():
             if hold.idempotency_key:
                 self.holds_by_key[hold.idempotency_key] = hold
+        if len(draft.entries) > 1 and draft.entries[0].reverses_entry_id:
+            # A reversal's change is the reversal and then only expirations: a duplicate later in the batch replays.
+            after = draft.entries[1:]
+            self.expired_at_once[draft.entries[0].id] = (sum(entry.amount for entry in after), len(after))
 
 
 class Draft:

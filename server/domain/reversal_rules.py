@@ -94,6 +94,9 @@ def _replayed(request: ReversalRequest, earlier: Entry, draft: Draft) -> Reverse
     if not same or original is None:
         return IdempotencyKeyReused(idempotency_key=request.idempotency_key, entry_id=earlier.id)
     wallet = wallet_as_it_stood(earlier, draft)
+    # The wallet its first answer showed: once what it gave back to lapsed credits had expired again.
+    expired, expirations = draft.book.expired_at_once.get(earlier.id, (0, 0))
+    wallet = wallet._replace(balance=wallet.balance - expired, version=wallet.version + expirations)
     return Reversed(earlier, _with_reversals(original, draft), wallet, idempotent_replay=True)
 
 

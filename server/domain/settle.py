@@ -79,11 +79,16 @@ def settle(draft: Draft) -> None:
     first; then every lapsed lot's unheld money expires at that instant. So
     money a hold returns to a credit that lapsed while it was held expires at
     the hold's own expiry.
+
+    A lot's own expire time is visited even when all its money is held as
+    the settlement begins (so it is not due yet): a hold that expired before
+    it, in this same settlement, gives the money back, which then lapses at
+    the lot's time.
     """
     now = draft.now
     due_holds = [hold for hold in draft.book.holds.values() if hold_is_due(hold, now)]
     instants = {hold.expire_time for hold in due_holds}
-    instants.update(lot.expire_time for lot in draft.book.lots.values() if lot_is_due(lot, now))
+    instants.update(lot.expire_time for lot in draft.book.lots.values() if lot.expire_time <= now)
     for instant in sorted(instants):
         for hold in sorted(due_holds, key=lambda h: h.id):
             if hold.expire_time == instant:

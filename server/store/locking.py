@@ -118,9 +118,19 @@ def _with_reversed(select: str) -> str:
     return f"SELECT o.*, {_REVERSED} FROM ({select}) AS o"
 
 
+# What a keyed entry (a refund) gave back to credits that had lapsed by then, which expired again at once right
+# after it: [amount, how many expirations (one per credit)], for its replay. By its created_at, its change's clock
+# (unless that clock ran behind the customer's previous entry). Only refunds give money back: [0, 0] for others.
+_EXPIRED_AT_ONCE = (
+    "(SELECT json_build_array(coalesce(sum(r.amount), 0), count(*)) FROM credit_returns r"
+    " JOIN credit_lots l ON l.customer_id = r.customer_id AND l.credit_seq = r.credit_seq"
+    " WHERE r.customer_id = o.customer_id AND r.entry_seq = o.seq AND l.expire_time <= o.created_at)"
+)
+
 _SELECT_CAPTURE_ENTRIES = _with_reversed(_SELECT_CAPTURE_ENTRIES)
-_SELECT_KEYED_ENTRIES = _with_reversed(
-    _one_per_pair(f"SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries", "customer_id", "idempotency_key")
+_SELECT_KEYED_ENTRIES = (
+    f"SELECT o.*, {_REVERSED}, {_EXPIRED_AT_ONCE}"
+    f" FROM ({_one_per_pair(f'SELECT {ENTRY_COLUMN_LIST} FROM ledger_entries', 'customer_id', 'idempotency_key')}) AS o"
 )
 _SELECT_KEYED_HOLDS = _one_per_pair(f"SELECT {HOLD_COLUMN_LIST} FROM holds", "customer_id", "idempotency_key")
 _SELECT_KEYED_REFUSALS = _one_per_pair(
@@ -194,8 +204,12 @@ async def lock_batch(
         due.extend(hold for hold in map(hold_from_json, due_holds or ()) if hold_is_due(hold, now))
     for hold in [*due, *map(hold_from_row, found.get("named_holds", ()))]:
         books[hold.customer_id].holds[hold.id] = hold
-    for entry in map(_entry_with_reversals, found.get("keyed_entries", ())):
+    for row in found.get("keyed_entries", ()):
+        entry = _entry_with_reversals(row)
         books[entry.customer_id].entries_by_key[entry.idempotency_key] = entry
+        expired, expirations = row[_ENTRY_WIDTH + 1]
+        if expirations:
+            books[entry.customer_id].expired_at_once[entry.id] = (int(expired), int(expirations))
     for hold in map(hold_from_row, found.get("keyed_holds", ())):
         books[hold.customer_id].holds_by_key[hold.idempotency_key] = hold
     for refusal in map(refusal_from_row, found.get("refusals", ())):

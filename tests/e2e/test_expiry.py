@@ -7,6 +7,7 @@ itself must post what fell due.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -116,6 +117,54 @@ async def test_a_hold_past_its_expire_time_shows_expired_and_frees_its_money(
         await stub.CaptureHold(wallet_pb2.CaptureHoldRequest(customer_id=customer_id, hold_id=hold.hold.id))
     assert error_info(raised.value).reason == "HOLD_NOT_ACTIVE"
     assert error_info(raised.value).metadata["status"] == "HOLD_STATUS_EXPIRED"
+
+
+async def test_a_credit_lapses_at_its_time_after_the_hold_that_held_it_all_expired_first(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
+    """A hold that expired before the credit it held gave the money back; at the credit's time it lapses.
+
+    Both fall due in one settlement (nobody called in between): the credit
+    was fully held when it began, yet it must expire too (found by the
+    contract model, tests/model).
+    """
+    t = clock.now() + LEAD + timedelta(seconds=10)
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, t))
+    await stub.CreateLedgerEntry(entry_request(customer_id, 40, DEBIT))
+    hold = await stub.CreateHold(
+        wallet_pb2.CreateHoldRequest(customer_id=customer_id, currency="USD", amount=60, ttl=Duration(seconds=10))
+    )
+    assert hold.hold.expire_time.ToDatetime(tzinfo=UTC) < t
+    move_past(clock, t)
+    wallet = await usd(stub, customer_id)
+    assert (wallet.balance, wallet.held_balance, wallet.available_balance) == (0, 0, 0)
+    entries = await history(stub, customer_id)
+    assert [(e.entry_type, e.amount) for e in entries] == [
+        (wallet_pb2.ENTRY_TYPE_CREDIT, 100),
+        (wallet_pb2.ENTRY_TYPE_DEBIT, 40),
+        (wallet_pb2.ENTRY_TYPE_EXPIRATION, 60),
+    ]
+    assert entries[-1].created_at.ToDatetime(tzinfo=UTC) >= t
+
+
+async def test_a_refund_to_a_lapsed_credit_replays_the_wallet_its_first_answer_showed(
+    stub: Stub, customer_id: str, clock: Clock
+) -> None:
+    """What it gave back expired again at once, in the same call: its retries, at the same time (decided in one
+    batch or not) and later, show the wallet after that too (found by the contract model, tests/model)."""
+    t = clock.now() + LEAD
+    await stub.CreateLedgerEntry(expiring_credit(customer_id, 100, t))
+    await stub.CreateLedgerEntry(entry_request(customer_id, 50))
+    debit = await stub.CreateLedgerEntry(entry_request(customer_id, 120, DEBIT))
+    move_past(clock, t)
+    request = wallet_pb2.ReverseLedgerEntryRequest(
+        customer_id=customer_id, entry_id=debit.entry.id, idempotency_key="refund"
+    )
+    answers = [*await asyncio.gather(*(stub.ReverseLedgerEntry(request) for _ in range(3)))]
+    answers.append(await stub.ReverseLedgerEntry(request))
+    assert sorted(a.idempotent_replay for a in answers) == [False, True, True, True]
+    # The 20 back to the pool stays, the 100 back to the lapsed credit leaves: the refund, then an expiration.
+    assert {(a.entry.id, a.wallet.balance, a.wallet.version) for a in answers} == {(answers[0].entry.id, 50, 5)}
 
 
 async def test_debits_spend_the_soonest_expiring_credit_first(stub: Stub, customer_id: str, clock: Clock) -> None:

@@ -8,7 +8,8 @@ import grpc
 import psycopg
 
 from tests.failover.writers import CURRENCY, Kind, Outcome
-from tests.model.contract import ContractModel, EntryCall, HoldCall
+from tests.model.contract import ContractModel
+from tests.model.records import EntryCall, HoldCall
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 # A write's final answer is its acknowledgement or a refusal the caller can act on; never "unknown".
@@ -99,7 +100,7 @@ def check_balances_with_model(outcomes: list[Outcome], customers: list[str], add
         else:
             model.record_capture(op.hold_id, op.amount, outcome.entry_id)
     # Times counted from each hold's creation: the short ones (seconds) lapsed long ago, the long ones stand.
-    model.expire_holds(now=60.0)
+    model.settle(now=60.0)
     with grpc.insecure_channel(address) as channel:
         stub = wallet_pb2_grpc.WalletServiceStub(channel)
         for customer in customers:
