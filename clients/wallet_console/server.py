@@ -15,6 +15,8 @@ from wallet_console.state import Console
 
 # How long the console waits for the service at start (`make run` starts both at once).
 SERVICE_WAIT_S = 120.0
+# Connections waiting to be accepted (uvicorn's own default).
+BACKLOG = 2048
 
 
 async def _wait_for_auth(console: Console) -> bool:
@@ -50,6 +52,9 @@ async def serve(settings: ConsoleSettings) -> None:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     bound_port = listener.getsockname()[1]
+    # Listening before the URL is printed: a browser (or script) that connects at once waits in the backlog
+    # until uvicorn accepts, instead of being refused while uvicorn is still starting.
+    listener.listen(BACKLOG)
     shown = f"[{host}]" if ":" in host else host
     mode = "" if auth else " (caller authentication is off)"
     print(f"Console on http://{shown}:{bound_port}/ for the wallet service at {settings.target}{mode}", flush=True)
@@ -57,6 +62,7 @@ async def serve(settings: ConsoleSettings) -> None:
         create_app(settings),
         log_level="warning",
         timeout_graceful_shutdown=2,
+        backlog=BACKLOG,
         proxy_headers=False,
         server_header=False,
     )

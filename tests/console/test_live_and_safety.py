@@ -12,7 +12,7 @@ import time
 from playwright.async_api import Browser, Page, expect
 
 from server.app import WalletServer
-from tests.console.conftest import DESKTOP, START_PATIENCE_S
+from tests.console.conftest import DESKTOP, START_PATIENCE_S, start_console, stop_console
 from wallet_client import AsyncWalletClient
 
 
@@ -167,6 +167,22 @@ async def test_with_authentication_off_it_refuses_to_listen_beyond_loopback_unle
     stdout, stderr = await asyncio.wait_for(process.communicate(), START_PATIENCE_S)
     assert process.returncode == 2 and stdout == b""
     assert "authenticates no caller" in stderr.decode() and "WALLET_CONSOLE_ALLOW_REMOTE=1" in stderr.decode()
+
+
+async def test_a_request_sent_the_moment_the_console_prints_its_url_is_answered_not_refused(
+    console_server: str,
+) -> None:
+    console = await start_console(console_server)
+    try:
+        host, port = console.url.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), START_PATIENCE_S)
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 200"), status_line
+    finally:
+        await stop_console(console)
 
 
 async def test_text_from_the_ledger_is_shown_as_text_never_as_markup(
