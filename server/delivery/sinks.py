@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from server.config import Settings
 from server.delivery.clock import Clock
-from server.delivery.nats_relay import NatsRelay
 from server.delivery.render import event_renderer
 from server.delivery.webhook_dispatcher import WebhookDispatcher
 from server.ledger.events_feed import EventFeed
 from server.ledger.webhooks import WebhookAdmin
 from server.observability.sink_metrics import SinkMetrics
 from server.store.secret_box import secret_box
+
+if TYPE_CHECKING:
+    from server.delivery.nats_relay import NatsRelay
 
 
 class Sinks:
@@ -34,7 +36,13 @@ class Sinks:
         self.webhooks = WebhookAdmin(
             pool, box, allow_private=settings.webhook_allow_private_urls, on_change=self.dispatcher.endpoints_changed
         )
-        self.relay = NatsRelay(pool, feed, settings, render, metrics=metrics) if settings.nats_url else None
+        self.relay: NatsRelay | None = None
+        if settings.nats_url:
+            # Imported only when configured: the NATS client and its aiohttp cost every server start a fifth
+            # of a second otherwise.
+            from server.delivery.nats_relay import NatsRelay
+
+            self.relay = NatsRelay(pool, feed, settings, render, metrics=metrics)
 
         # WALLET_SINKS=off: this process serves the API (endpoints included) but delivers nothing;
         # a `python -m server sinks` process does (docs/webhooks.md).
