@@ -98,7 +98,7 @@ async def test_a_stalled_export_reader_holds_no_database_connection(
 def test_a_stalled_export_reader_neither_pins_the_only_connection_nor_grows_server_memory_without_bound(
     database_url: str, long_history: str, tmp_path: Path
 ) -> None:
-    with server_process(database_url, tmp_path / "server.log", WALLET_DB_POOL_SIZE="1") as server:
+    with server_process(database_url, tmp_path / "server.log", WALLET_DB_POOL_SIZE="1", WALLET_SINKS="off") as server:
         # A client with gRPC's default channel options: BDP probing lets its
         # window grow to megabytes before flow control holds the server back.
         with grpc.insecure_channel(server.address) as channel:
