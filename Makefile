@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PROTO := protos/wallet/v1/wallet.proto protos/wallet/v1/webhooks.proto
 PYTEST_ARGS ?=
 # Worker processes of `make test` (tests/scheduling.py says how work is spread); TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 .PHONY: run-ha ha-status test-failover
 .PHONY: audit browser help install run migrate test test-console test-unit test-integration test-e2e test-faults test-clients lint typecheck generate \

@@ -40,7 +40,7 @@ from tests.e2e.helpers import error_info, field_violations
 from tests.faults.servers import server_process
 from wallet.v1 import wallet_pb2
 
-EXAMPLES = 150
+EXAMPLES = 100
 settings.register_profile(
     "wallet-hostile-input",
     max_examples=EXAMPLES,
