@@ -9,7 +9,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.app import WalletServer
+from server.app import WalletServer, create_server
+from server.config import Settings
+from tests.database import scratch_database
 from tests.e2e.helpers import CREDIT, DEBIT, entry_request
 from tests.seeding import seed_credits
 from tests.waiting import eventually
@@ -109,19 +111,29 @@ async def test_an_unknown_customer_has_an_empty_history(
 
 @pytest.mark.slow
 async def test_a_long_history_streams_complete_and_in_order_in_batches(
-    stub: wallet_pb2_grpc.WalletServiceStub, customer_id: str, database_url: str
+    settings: Settings, customer_id: str, database_url: str
 ) -> None:
     count = 100_000
-    await asyncio.to_thread(seed_credits, database_url, customer_id, count)
-    request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
-    expected_seq = 0
-    messages = 0
-    async for message in stub.ListLedgerEntries(request):
-        messages += 1
-        assert 0 < len(message.entries) <= 1_000
-        for entry in message.entries:
-            expected_seq += 1
-            assert entry.after_balance == expected_seq
+    # A database and a server of the test's own: the session's database stays small for the verifier
+    # runs of every other test.
+    with scratch_database(database_url) as own_database:
+        await asyncio.to_thread(seed_credits, own_database, customer_id, count)
+        server, port = await create_server(settings, own_database)
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                stub = wallet_pb2_grpc.WalletServiceStub(channel)
+                request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+                expected_seq = 0
+                messages = 0
+                async for message in stub.ListLedgerEntries(request):
+                    messages += 1
+                    assert 0 < len(message.entries) <= 1_000
+                    for entry in message.entries:
+                        expected_seq += 1
+                        assert entry.after_balance == expected_seq
+        finally:
+            await server.stop(1.0)
     assert expected_seq == count
     assert messages >= count // 1_000
 

@@ -126,5 +126,7 @@ CASES = [
         wallet_pb2.ReverseLedgerEntryRequest,
         lambda setup: st.one_of(plain(reversal_requests(), _refund_ok), refunds(setup)),
         reaching(REFUSED, NOT_FOUND) | reaching(OK, EXCEEDS, kind="refund"),
+        # A refund beyond what is left of its debit is rare among the draws: 100 requests missed it once.
+        max_examples=200,
     ),
 ]

@@ -10,7 +10,8 @@ for a few seconds while gRPC flow control holds the server back.
   server's resident memory (VmRSS) grows by a bounded amount, far less than the
   history would take if the server read it all into memory.
 Cancelling the stalled stream then leaves the server serving, and the ledger
-consistent.
+consistent. The history lives in a database of its own: the session's stays
+small for the verifier runs of every other test.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+import pytest_asyncio
 
-from server.app import WalletServer
+from server.app import WalletServer, create_server
+from server.config import Settings
 from tests.consistency import assert_ledger_consistent
+from tests.database import scratch_database
 from tests.faults.servers import server_process
 from tests.seeding import seed_credits
 from tests.waiting import eventually
@@ -47,10 +51,26 @@ RSS_GROWTH_FRACTION_MAX = 0.5
 
 
 @pytest.fixture(scope="module")
-def long_history(database_url: str) -> Iterator[str]:
+def history_database(database_url: str) -> Iterator[str]:
+    """A database of this module's own on the session's PostgreSQL."""
+    with scratch_database(database_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def long_history(history_database: str) -> Iterator[str]:
     customer_id = f"cus_long_{uuid.uuid4().hex[:12]}"
-    seed_credits(database_url, customer_id, HISTORY)
+    seed_credits(history_database, customer_id, HISTORY)
     yield customer_id
+
+
+@pytest_asyncio.fixture(scope="module")
+async def history_server(settings: Settings, history_database: str) -> AsyncIterator[tuple[WalletServer, str]]:
+    """A server in this process on the module's database, as the session's `wallet_server` is on its own."""
+    server, port = await create_server(settings, history_database)
+    await server.start()
+    yield server, f"127.0.0.1:{port}"
+    await server.stop(1.0)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -60,9 +80,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def test_a_stalled_export_reader_holds_no_database_connection(
-    wallet_server: tuple[WalletServer, str], long_history: str, database_url: str
+    history_server: tuple[WalletServer, str], long_history: str, history_database: str
 ) -> None:
-    server, address = wallet_server
+    server, address = history_server
     # Without BDP probing the client's flow-control window stays small, so the
     # server is held back after a few batches instead of after megabytes.
     async with grpc.aio.insecure_channel(address, options=[("grpc.http2.bdp_probe", 0)]) as channel:
@@ -92,13 +112,15 @@ async def test_a_stalled_export_reader_holds_no_database_connection(
         return bool(stats["pool_available"] == stats["pool_size"])
 
     await eventually(every_connection_back, 30, "every connection back in the pool")
-    assert_ledger_consistent(database_url)
+    assert_ledger_consistent(history_database)
 
 
 def test_a_stalled_export_reader_neither_pins_the_only_connection_nor_grows_server_memory_without_bound(
-    database_url: str, long_history: str, tmp_path: Path
+    history_database: str, long_history: str, tmp_path: Path
 ) -> None:
-    with server_process(database_url, tmp_path / "server.log", WALLET_DB_POOL_SIZE="1", WALLET_SINKS="off") as server:
+    with server_process(
+        history_database, tmp_path / "server.log", WALLET_DB_POOL_SIZE="1", WALLET_SINKS="off"
+    ) as server:
         # A client with gRPC's default channel options: BDP probing lets its
         # window grow to megabytes before flow control holds the server back.
         with grpc.insecure_channel(server.address) as channel:
@@ -149,4 +171,4 @@ def test_a_stalled_export_reader_neither_pins_the_only_connection_nor_grows_serv
         assert growth < RSS_GROWTH_FRACTION_MAX * history_bytes, (
             f"server memory grew by {growth >> 20} MiB while a reader was stalled"
         )
-    assert_ledger_consistent(database_url)
+    assert_ledger_consistent(history_database)
