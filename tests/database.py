@@ -42,7 +42,7 @@ def scratch_database(server_url: str, *, migrated: bool = True) -> Iterator[str]
 
 
 def _skip_flushes_to_disk(url: str) -> None:
-    """Tells a private, throwaway PostgreSQL not to force its writes to disk (nor to compile queries).
+    """Tells a private, throwaway PostgreSQL not to force its writes to disk.
 
     Only what survives the loss of the whole machine changes (nothing does: the
     server is deleted after the session); a crash or a kill of PostgreSQL itself
@@ -54,10 +54,6 @@ def _skip_flushes_to_disk(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("ALTER SYSTEM SET fsync = off")
         admin.execute("ALTER SYSTEM SET full_page_writes = off")
-        # The verifier's and the reports' scans grow with the session's database: compiling them (JIT) or
-        # starting parallel workers for them costs more than it saves on tables this small.
-        admin.execute("ALTER SYSTEM SET jit = off")
-        admin.execute("ALTER SYSTEM SET max_parallel_workers_per_gather = 0")
         admin.execute("SELECT pg_reload_conf()")
 
 
