@@ -14,13 +14,14 @@ import pytest_asyncio
 from cryptography.fernet import Fernet
 from psycopg_pool import AsyncConnectionPool
 
-from server.app import WalletServer, create_server
+from server.app import WalletServer
 from server.config import Settings
 from server.ledger.clock import Clock
 from server.store.db import create_pool
 from tests.database import throwaway_database
 from tests.nats_server import nats_server
 from tests.scheduling import HeavyFirstScheduling, rank_files
+from tests.serving import serving
 from wallet.v1 import wallet_pb2_grpc
 
 
@@ -83,10 +84,8 @@ async def pool(
 @pytest_asyncio.fixture(scope="session")
 async def wallet_server(settings: Settings, database_url: str) -> AsyncIterator[tuple[WalletServer, str]]:
     """The real gRPC server on an ephemeral port; yields it with its address."""
-    server, port = await create_server(settings, database_url)
-    await server.start()
-    yield server, f"127.0.0.1:{port}"
-    await server.stop(1.0)
+    async with serving(settings, database_url) as server:
+        yield server
 
 
 @pytest_asyncio.fixture

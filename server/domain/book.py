@@ -45,8 +45,7 @@ class Book:
     originals: dict[str, Entry] = field(default_factory=dict)
     draws_of: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
     reversed: dict[str, int] = field(default_factory=dict)
-    # What a keyed refund gave back to credits that had lapsed, which expired again at once in its change:
-    # (amount, expirations) by the refund's id, so that its replay shows the wallet its first answer showed.
+    # (amount, expirations) of a refund's returns to lapsed credits, by its id: a replay shows its first wallet.
     expired_at_once: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def copy(self) -> Book:
@@ -133,8 +132,7 @@ class Draft:
     def finish(self, default_thresholds: Mapping[str, int]) -> None:
         """Gives the change's events the wallet as it stood after it, adds threshold crossings, numbers them.
 
-        Within a change the entry and hold events come in the order they
-        happened, and each wallet's BALANCE_* event comes last.
+        Entry and hold events come in the order they happened; each wallet's BALANCE_* event comes last.
         """
         seq = self.head.last_event_seq
         customer_id = self.head.customer_id
@@ -155,11 +153,7 @@ class Draft:
             self.head = self.head._replace(last_event_seq=seq)
 
     def take_unheld(self, currency: str, amount: int) -> tuple[tuple[int, int], ...]:
-        """Picks `amount` of unheld money, soonest-expiring credits first and the pool last.
-
-        Returns (credit_seq or POOL, amount) parts; the caller has checked that
-        the wallet's available balance covers `amount`.
-        """
+        """(credit_seq or POOL, amount) parts of `amount` unheld, soonest-expiring first (the caller checked it is)."""
         if not self.book.lots and not self.lots:
             return ((POOL, amount),)  # the common case: the wallet holds no expiring credit
         parts: list[tuple[int, int]] = []

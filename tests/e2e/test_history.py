@@ -9,11 +9,12 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from server.app import WalletServer, create_server
+from server.app import WalletServer
 from server.config import Settings
 from tests.database import scratch_database
 from tests.e2e.helpers import CREDIT, DEBIT, entry_request
 from tests.seeding import seed_credits
+from tests.serving import serving
 from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -118,22 +119,17 @@ async def test_a_long_history_streams_complete_and_in_order_in_batches(
     # runs of every other test.
     with scratch_database(database_url) as own_database:
         await asyncio.to_thread(seed_credits, own_database, customer_id, count)
-        server, port = await create_server(settings, own_database)
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub = wallet_pb2_grpc.WalletServiceStub(channel)
-                request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
-                expected_seq = 0
-                messages = 0
-                async for message in stub.ListLedgerEntries(request):
-                    messages += 1
-                    assert 0 < len(message.entries) <= 1_000
-                    for entry in message.entries:
-                        expected_seq += 1
-                        assert entry.after_balance == expected_seq
-        finally:
-            await server.stop(1.0)
+        async with serving(settings, own_database) as (_, address), grpc.aio.insecure_channel(address) as channel:
+            stub = wallet_pb2_grpc.WalletServiceStub(channel)
+            request = wallet_pb2.ListLedgerEntriesRequest(customer_id=customer_id)
+            expected_seq = 0
+            messages = 0
+            async for message in stub.ListLedgerEntries(request):
+                messages += 1
+                assert 0 < len(message.entries) <= 1_000
+                for entry in message.entries:
+                    expected_seq += 1
+                    assert entry.after_balance == expected_seq
     assert expected_seq == count
     assert messages >= count // 1_000
 

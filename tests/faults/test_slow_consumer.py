@@ -28,12 +28,13 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from server.app import WalletServer, create_server
+from server.app import WalletServer
 from server.config import Settings
 from tests.consistency import assert_ledger_consistent
 from tests.database import scratch_database
 from tests.faults.servers import server_process
 from tests.seeding import seed_credits
+from tests.serving import serving
 from tests.waiting import eventually
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -67,10 +68,8 @@ def long_history(history_database: str) -> Iterator[str]:
 @pytest_asyncio.fixture(scope="module")
 async def history_server(settings: Settings, history_database: str) -> AsyncIterator[tuple[WalletServer, str]]:
     """A server in this process on the module's database, as the session's `wallet_server` is on its own."""
-    server, port = await create_server(settings, history_database)
-    await server.start()
-    yield server, f"127.0.0.1:{port}"
-    await server.stop(1.0)
+    async with serving(settings, history_database) as server:
+        yield server
 
 
 def _cpu_seconds(pid: int) -> float:
