@@ -20,19 +20,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import re
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import grpc
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.consistency import assert_ledger_consistent
 from tests.e2e.helpers import DEBIT, entry_request
 from tests.faults.load import RETRYABLE, LedgerLoad
 from tests.faults.locks import lock_waiters, locked_customer, wait_for_lock_waiter
 from tests.faults.servers import ServerProcess, server_process, wait_until_refusing_calls
+from tests.waiting import eventually_blocking
 from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -103,6 +107,19 @@ def test_sigterm_under_load_exits_zero_soon_and_callers_that_retry_lose_nothing(
     assert_ledger_consistent(database_url)
 
 
+def _writes_started(server: ServerProcess) -> float:
+    """How many CreateLedgerEntry calls the server process has taken in (its /metrics)."""
+    found = re.search(r"metrics on (http://\S+)", server.log())
+    assert found, server.log()
+    text = urllib.request.urlopen(found.group(1), timeout=10).read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "grpc_server_started_total" and sample.labels.get("grpc_method") == "CreateLedgerEntry"
+    )
+
+
 def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_calls_are_refused(
     database_url: str, customer_id: str, tmp_path: Path
 ) -> None:
@@ -125,6 +142,9 @@ def test_writes_in_flight_at_sigterm_complete_within_the_grace_period_and_new_ca
         with locked_customer(database_url, customer_id) as blocker:
             in_flight = [executor.submit(_timed_call, stub, request, since) for request in requests]
             wait_for_lock_waiter(database_url)
+            # All three in the server before it is told to stop (one waits for the lock, the others behind it):
+            # a call still on its way when SIGTERM lands may be refused (the "sent just before SIGTERM" test).
+            eventually_blocking(lambda: _writes_started(server) >= 1 + len(requests), 30, "the writes taken in")
             since[0] = time.monotonic()
             server.terminate()
             wait_until_refusing_calls(channel)
