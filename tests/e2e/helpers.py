@@ -6,7 +6,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from wallet.v1 import wallet_pb2
+from wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 CREDIT = wallet_pb2.ENTRY_TYPE_CREDIT
 DEBIT = wallet_pb2.ENTRY_TYPE_DEBIT
@@ -60,3 +60,13 @@ def field_violations(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[str]:
             detail.Unpack(bad_request)
             return [v.field for v in bad_request.field_violations]
     raise AssertionError("no BadRequest detail")
+
+
+def entry_outcome(address: str, request: wallet_pb2.CreateLedgerEntryRequest) -> tuple[grpc.StatusCode, str, bool]:
+    """Sends `request` on a channel of its own: the status code, its ErrorInfo reason, whether it was a replay."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            response = wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(request, timeout=60)
+        except grpc.RpcError as error:
+            return error.code(), error_reason(error), False
+        return grpc.StatusCode.OK, "", response.idempotent_replay

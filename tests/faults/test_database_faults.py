@@ -35,7 +35,7 @@ import pytest
 
 from tests.consistency import assert_ledger_consistent
 from tests.database import scratch_database
-from tests.e2e.helpers import DEBIT, entry_request, error_reason
+from tests.e2e.helpers import DEBIT, entry_outcome, entry_request
 from tests.faults.load import LedgerLoad
 from tests.faults.locks import locked_customer, wait_for_lock_waiter
 from tests.faults.postgres import private_postgres
@@ -73,16 +73,6 @@ def _balances(address: str, customer_id: str, timeout_s: float = 20.0) -> wallet
         return response
 
 
-def _write(address: str, request: wallet_pb2.CreateLedgerEntryRequest) -> tuple[grpc.StatusCode, str, bool]:
-    """The call's status code, its ErrorInfo reason, and whether it was an idempotent replay."""
-    with grpc.insecure_channel(address) as channel:
-        try:
-            response = wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(request, timeout=60)
-        except grpc.RpcError as error:
-            return error.code(), error_reason(error), False
-        return grpc.StatusCode.OK, "", response.idempotent_replay
-
-
 @contextlib.contextmanager
 def _write_waiting_in_its_transaction(
     address: str, database_url: str, request: wallet_pb2.CreateLedgerEntryRequest
@@ -92,7 +82,7 @@ def _write_waiting_in_its_transaction(
         concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor,
         locked_customer(database_url, request.customer_id),
     ):
-        call = executor.submit(_write, address, request)
+        call = executor.submit(entry_outcome, address, request)
         wait_for_lock_waiter(database_url)
         yield call
 
@@ -104,7 +94,7 @@ def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers
     with private_postgres() as postgres:
         with server_process(postgres.url, tmp_path / "server.log", **SERVER_ENV) as server:
             pid = server.pid
-            assert _write(server.address, entry_request(held.customer_id, 1_000))[0] == grpc.StatusCode.OK
+            assert entry_outcome(server.address, entry_request(held.customer_id, 1_000))[0] == grpc.StatusCode.OK
             load = LedgerLoad(server.address, customers, workers=6, per_worker=80, seed=2).start()
             load.wait_acknowledged(60, timeout_s=60)
             # While the held write waits, no write of the load can complete (one write
@@ -135,7 +125,7 @@ def test_a_postgresql_restart_under_load_gives_unavailable_and_the_pool_recovers
             assert server.process is not None and server.process.poll() is None and server.pid == pid
             _balances(server.address, customers[0])
             # Retried with its key, the held write is in the ledger exactly once, whichever way it went.
-            assert _write(server.address, held)[0] == grpc.StatusCode.OK
+            assert entry_outcome(server.address, held)[0] == grpc.StatusCode.OK
             with psycopg.connect(postgres.url) as conn:
                 row = conn.execute(
                     "SELECT count(*) FROM ledger_entries WHERE customer_id = %s AND idempotency_key = %s",
@@ -170,7 +160,7 @@ def test_terminated_database_sessions_under_load_give_unavailable_and_the_pool_r
         database = urlsplit(url).path.lstrip("/")
         with server_process(url, tmp_path / "server.log", **SERVER_ENV) as server:
             pid = server.pid
-            assert _write(server.address, entry_request(held_customer, 1_000))[0] == grpc.StatusCode.OK
+            assert entry_outcome(server.address, entry_request(held_customer, 1_000))[0] == grpc.StatusCode.OK
             load = LedgerLoad(server.address, customers, workers=6, per_worker=80, seed=3).start()
             # Credits never fail, so the load acknowledges at least this many.
             credits = sum(op.entry_type == wallet_pb2.ENTRY_TYPE_CREDIT for op in load.operations)
@@ -187,7 +177,7 @@ def test_terminated_database_sessions_under_load_give_unavailable_and_the_pool_r
             assert server.process is not None and server.process.poll() is None and server.pid == pid
             _balances(server.address, customers[0])
             # The cut writes left nothing: retried with their keys, each applies now, once.
-            retried = [_write(server.address, request) for request in held]
+            retried = [entry_outcome(server.address, request) for request in held]
         outcomes = load.verify_against_ledger(url)
         logger.info(f"terminated {terminated}; outcomes {dict(outcomes)}; failed attempts {dict(load.failed_attempts)}")
         # Each round killed at least the session of the held write, which then failed retryably.

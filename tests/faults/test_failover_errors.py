@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.e2e.helpers import DEBIT, entry_request, error_reason
+from tests.e2e.helpers import DEBIT, entry_outcome, entry_request, error_reason
 from tests.faults.postgres import private_postgres
 from tests.faults.servers import NOT_SERVING, SERVING, server_process, wait_for_health
 from tests.processes import free_port
@@ -37,16 +37,6 @@ pytestmark = pytest.mark.slow
 SERVER_ENV = {"WALLET_DB_POOL_TIMEOUT_S": "1", "WALLET_DB_CONNECT_TIMEOUT_S": "1"}
 # The pool timeout, twice (the queue, then the pool), and slack for a loaded 2-core machine.
 FAIL_FAST_S = 6.0
-
-
-def _call(address: str, request: wallet_pb2.CreateLedgerEntryRequest) -> tuple[grpc.StatusCode, str, bool]:
-    """The call's status code, its ErrorInfo reason, and whether it was an idempotent replay."""
-    with grpc.insecure_channel(address) as channel:
-        try:
-            response = wallet_pb2_grpc.WalletServiceStub(channel).CreateLedgerEntry(request, timeout=60)
-        except grpc.RpcError as error:
-            return error.code(), error_reason(error), False
-        return grpc.StatusCode.OK, "", response.idempotent_replay
 
 
 def _read(address: str, customer_id: str) -> tuple[grpc.StatusCode, str]:
@@ -82,7 +72,7 @@ def test_a_multi_host_database_url_starts_the_server_and_it_writes_through_the_r
     url = _multi_host_urls(database_url)[form]
     with server_process(url, tmp_path / "server.log", **SERVER_ENV) as server:
         customer = f"cus_multihost_{uuid.uuid4().hex[:12]}"
-        assert _call(server.address, entry_request(customer, 500)) == (grpc.StatusCode.OK, "", False)
+        assert entry_outcome(server.address, entry_request(customer, 500)) == (grpc.StatusCode.OK, "", False)
         assert _read(server.address, customer) == (grpc.StatusCode.OK, "")
 
 
@@ -123,11 +113,11 @@ def test_a_write_whose_connection_dies_during_commit_is_commit_outcome_unknown_a
 ) -> None:
     customer = f"cus_commit_{uuid.uuid4().hex[:12]}"
     with private_postgres() as postgres, server_process(postgres.url, tmp_path / "server.log", **SERVER_ENV) as server:
-        assert _call(server.address, entry_request(customer, 1_000))[0] == grpc.StatusCode.OK
+        assert entry_outcome(server.address, entry_request(customer, 1_000))[0] == grpc.StatusCode.OK
         held = entry_request(customer, 300, DEBIT, idempotency_key="debit-mid-commit")
         _set_synchronous_standby(postgres.url, "ghost_standby")
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
-            call = executor.submit(_call, server.address, held)
+            call = executor.submit(entry_outcome, server.address, held)
             # Every COMMIT waiting for the standby is cut: the write's, and the event placement's
             # that may come first (it retries by itself).
             with psycopg.connect(postgres.url, autocommit=True) as conn:
@@ -139,7 +129,7 @@ def test_a_write_whose_connection_dies_during_commit_is_commit_outcome_unknown_a
         # It had committed locally: the retry with the same key replays it, and it is in the ledger once.
         # (Retried while UNAVAILABLE, as clients do: the server's sessions were just ended again.)
         deadline = time.monotonic() + 30
-        while (answer := _call(server.address, held))[0] == grpc.StatusCode.UNAVAILABLE:
+        while (answer := entry_outcome(server.address, held))[0] == grpc.StatusCode.UNAVAILABLE:
             assert time.monotonic() < deadline, answer
         assert answer == (grpc.StatusCode.OK, "", True)
         with psycopg.connect(postgres.url) as conn:
@@ -157,7 +147,7 @@ def test_while_no_database_is_reachable_every_call_fails_fast_with_database_unav
     customers = [f"cus_down_{uuid.uuid4().hex[:10]}_{i}" for i in range(12)]
     with private_postgres() as postgres, server_process(postgres.url, tmp_path / "server.log", **SERVER_ENV) as server:
         for customer in customers:
-            assert _call(server.address, entry_request(customer, 1_000))[0] == grpc.StatusCode.OK
+            assert entry_outcome(server.address, entry_request(customer, 1_000))[0] == grpc.StatusCode.OK
         postgres.stop("immediate")
         wait_for_health(server.address, NOT_SERVING, timeout_s=30)
 
@@ -166,7 +156,9 @@ def test_while_no_database_is_reachable_every_call_fails_fast_with_database_unav
             if i % 3 == 0:
                 outcome = _read(server.address, customers[i])
             else:
-                outcome = _call(server.address, entry_request(customers[i], 10, idempotency_key=f"down-{i}"))[:2]
+                outcome = entry_outcome(server.address, entry_request(customers[i], 10, idempotency_key=f"down-{i}"))[
+                    :2
+                ]
             return outcome, time.monotonic() - started
 
         # Twelve at once: more than a write batch, so some wait in the queue, as under a real load.
@@ -180,4 +172,4 @@ def test_while_no_database_is_reachable_every_call_fails_fast_with_database_unav
         for i in range(len(customers)):
             if i % 3:
                 request = entry_request(customers[i], 10, idempotency_key=f"down-{i}")
-                assert _call(server.address, request) == (grpc.StatusCode.OK, "", False)
+                assert entry_outcome(server.address, request) == (grpc.StatusCode.OK, "", False)
